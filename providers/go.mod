@@ -1,0 +1,3 @@
+module phantomstack.dev/providers
+
+go 1.26

@@ -1,0 +1,3 @@
+module phantomstack.dev/stack
+
+go 1.26

@@ -1,0 +1,3 @@
+module phantomstack.dev/templates
+
+go 1.26
