@@ -1,0 +1,271 @@
+// Package audit keeps phantom's tamper-evident audit log.
+//
+// Every vault operation appends one Event to $PHANTOM_HOME/audit.log. An event
+// records what happened to which secret name, when, and by which process. It
+// NEVER carries a secret value, a phm token, a passphrase or key material:
+// Name is a secret's name, Detail is short free text (a file name, a count, a
+// result such as "failed: vault locked"). Callers must keep it that way; the
+// API takes no value and the package cannot tell a value from a name.
+//
+// # Files (all in the log directory, mode 0600, directory 0700)
+//
+//	audit.log   JSON Lines, one Event per line, append-only, fsync'd per append.
+//	audit.key   64 lowercase hex digits (32 random bytes) and "\n": the HMAC key.
+//	            Created on first append, published atomically (hard link of a
+//	            fully written temporary file; O_EXCL when links are unsupported),
+//	            so a concurrent first writer reads a complete key, never a torn one.
+//	audit.head  {"seq":N,"mac":"<hex MAC of entry N>","sig":"<hex>"} and "\n",
+//	            replaced atomically (fsx.WriteFileAtomic) after every append;
+//	            sig = HMAC-SHA256(key, "phantom-audit-head\x00" + decimal N + "\x00" + mac).
+//	audit.lock  the flock that serialises writers (fsx.AcquireLock).
+//
+// # Chain
+//
+// Seq starts at 1 and grows by one. Prev is the MAC of the previous entry (""
+// for the first). MAC = hex(HMAC-SHA256(key, canonical)) where canonical is the
+// encoding/json encoding of the Event with MAC set to "": keys in declaration
+// order seq, time, op, project, name, detail, pid, process, prev, mac (project,
+// name and detail omitted when empty), no insignificant spaces, strings escaped
+// as encoding/json does (including \u003c, \u003e, \u0026), time in UTC as
+// RFC 3339 with nanoseconds. The line on disk is the same encoding with mac
+// filled in; Verify requires each line to be byte-for-byte that encoding, so
+// duplicate keys, case-folded keys, extra fields or re-formatting are reported
+// even when the MAC over the decoded fields still matches.
+//
+// # Decisions
+//
+//   - Torn lines. A crash can leave a last line without its newline. Append
+//     keeps it (truncating would destroy evidence), starts its own line on a
+//     fresh line, and chains from the last entry whose MAC verifies; Verify
+//     reports the torn line as malformed. A crash can never make the log look
+//     clean when it is not; it can make verify fail on a torn line.
+//   - Head lag. A crash between appending and rewriting audit.head leaves the
+//     head one entry behind. That is not tampering (the extra entry carries a
+//     valid MAC), so Verify notes it and the next Append rewrites the head.
+//   - Evidence is never healed. If Append finds audit.head ahead of the log
+//     (entries deleted from the end), it chains the new entry from the head, so
+//     the gap stays visible forever. If it finds the head missing, unverifiable
+//     or disagreeing with the log, it first appends an "audit.head-missing",
+//     "audit.head-invalid" or "audit.head-mismatch" entry describing what it
+//     found, and Verify reports that entry as a problem. So a tampered log keeps
+//     failing verify after later operations. To start over after an
+//     investigation, move audit.log and audit.head aside together.
+//   - Missing key. Append refuses (and returns an error) when audit.key is gone
+//     but audit.log or audit.head exists: a new key would silently start a
+//     chain nobody can link to the old one.
+//   - Locking. Append holds the exclusive lock for read-tail, append, fsync and
+//     head update. Verify and Read hold it only long enough to snapshot the key,
+//     the head and the log's size, then read the log up to that size without
+//     the lock (the log is append-only, so the prefix does not change under a
+//     well-behaved writer), so verifying a large log does not stall writers.
+//
+// # Limits of tamper evidence
+//
+// The key sits next to the log. The log proves that nobody without the key
+// edited it; anyone who can read audit.key (the same user, root, malware
+// running as the user) can rewrite the whole chain and head undetectably.
+// Deleting audit.log, audit.head and audit.key together leaves nothing to
+// compare against and is undetectable (it looks like a fresh install).
+// Replacing audit.log and audit.head with an older copy of both (a rollback)
+// is undetectable too. Off-machine anchoring of the head would be needed to
+// close those gaps. The log is evidence for honest mistakes and for tools that
+// can write files but do not know to forge HMACs, not a defence against an
+// attacker in full control of the account.
+package audit
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf8"
+)
+
+// File names inside the log directory.
+const (
+	LogFile  = "audit.log"
+	KeyFile  = "audit.key"
+	HeadFile = "audit.head"
+	LockFile = "audit.lock"
+)
+
+// DefaultLockTimeout bounds how long Append waits for another writer.
+const DefaultLockTimeout = 10 * time.Second
+
+// Field limits. Op, Project, Name and Process longer than MaxFieldLen bytes
+// make Append fail; a longer Detail is cut to MaxDetailLen bytes (ending in "…").
+const (
+	MaxFieldLen  = 256
+	MaxDetailLen = 1024
+)
+
+// maxLineLen is the longest line the readers accept as a possible entry;
+// anything longer is reported as malformed without being held in memory.
+const maxLineLen = 64 << 10
+
+// anomalyPrefix marks the entries Append writes itself when it finds the head
+// checkpoint missing, unverifiable or disagreeing with the log. Callers may not
+// use ops with this prefix.
+const anomalyPrefix = "audit.head-"
+
+// ErrAuditFailed is wrapped by every error Append returns, so callers can tell
+// an audit failure from the operation's own errors with errors.Is.
+var ErrAuditFailed = errors.New("audit log write failed")
+
+// Event is one audit entry. It must never carry a secret value.
+type Event struct {
+	Seq     uint64    `json:"seq"`
+	Time    time.Time `json:"time"`
+	Op      string    `json:"op"`
+	Project string    `json:"project,omitempty"`
+	Name    string    `json:"name,omitempty"`   // secret name, never its value
+	Detail  string    `json:"detail,omitempty"` // short free text, never a value
+	PID     int       `json:"pid"`
+	Process string    `json:"process"`
+	Prev    string    `json:"prev"`
+	MAC     string    `json:"mac"`
+}
+
+// Options configures a Log.
+type Options struct {
+	// Disabled makes Append a no-op (PHANTOM_AUDIT=0).
+	Disabled bool
+	// Required records that the project wants a failed audit write to fail the
+	// operation ([phantom] audit = "required"). Append behaves the same either
+	// way; the caller reads Required() to decide.
+	Required bool
+	// Process names the command for events and for the lock holder, e.g.
+	// "phantom add". Default: the base name of os.Args[0].
+	Process string
+	// Now is the clock (default time.Now). Times are stored in UTC.
+	Now func() time.Time
+	// LockTimeout bounds the wait for other writers (default 10s).
+	LockTimeout time.Duration
+}
+
+// Log appends events to the audit log in one directory. Open does no I/O; the
+// directory and files are created by the first Append. A nil *Log is a
+// disabled log. A Log is safe for concurrent use, and any number of Logs in
+// any number of processes may append to the same directory.
+type Log struct {
+	dir  string
+	opts Options
+	mu   sync.Mutex
+}
+
+// Open returns the log kept in dir (normally $PHANTOM_HOME).
+func Open(dir string, opts Options) *Log {
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.LockTimeout <= 0 {
+		opts.LockTimeout = DefaultLockTimeout
+	}
+	if opts.Process == "" && len(os.Args) > 0 {
+		opts.Process = filepath.Base(os.Args[0])
+	}
+	return &Log{dir: dir, opts: opts}
+}
+
+// Dir is the log directory.
+func (l *Log) Dir() string {
+	if l == nil {
+		return ""
+	}
+	return l.dir
+}
+
+// Enabled reports whether Append writes anything.
+func (l *Log) Enabled() bool { return l != nil && !l.opts.Disabled }
+
+// Required reports whether a failed Append must fail the operation.
+func (l *Log) Required() bool { return l != nil && l.opts.Required && !l.opts.Disabled }
+
+// WriteError is the error Append returns. It wraps ErrAuditFailed and the
+// underlying cause.
+type WriteError struct {
+	Step string // what failed: "check event", "lock", "read key", "append to", ...
+	Path string // the file involved, if any
+	// Recorded is true when the event reached audit.log (fsync'd) but a later
+	// step, updating audit.head, failed. The next Append repairs the head.
+	Recorded bool
+	Err      error
+}
+
+func (e *WriteError) Error() string {
+	var b strings.Builder
+	b.WriteString("audit log: ")
+	b.WriteString(e.Step)
+	if e.Path != "" {
+		b.WriteString(" ")
+		b.WriteString(e.Path)
+	}
+	b.WriteString(": ")
+	b.WriteString(e.Err.Error())
+	if e.Recorded {
+		b.WriteString(" (the event was recorded; only the head checkpoint is stale)")
+	}
+	return b.String()
+}
+
+// Unwrap exposes both ErrAuditFailed and the cause to errors.Is and errors.As.
+func (e *WriteError) Unwrap() []error { return []error{ErrAuditFailed, e.Err} }
+
+// Append records e. It fills in Seq, Prev, MAC, Time (from Options.Now) and
+// PID, and Process when e.Process is empty; values the caller set in those
+// fields are overwritten. It returns nil without touching the disk when the log
+// is disabled. The event is durable (fsync'd) when Append returns nil.
+func (l *Log) Append(e Event) error {
+	if !l.Enabled() {
+		return nil
+	}
+	if err := prepare(&e); err != nil {
+		return &WriteError{Step: "check event", Err: err}
+	}
+	if e.Process == "" {
+		e.Process = l.opts.Process
+	}
+	if len(e.Process) > MaxFieldLen {
+		e.Process = cut(e.Process, MaxFieldLen)
+	}
+	e.PID = os.Getpid()
+
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.dir == "" {
+		return &WriteError{Step: "open", Err: errors.New("no log directory (PHANTOM_HOME is not set)")}
+	}
+	return l.appendLocked(e)
+}
+
+// prepare checks the caller's fields and trims Detail.
+func prepare(e *Event) error {
+	if e.Op == "" {
+		return errors.New("event has no op")
+	}
+	if strings.HasPrefix(e.Op, anomalyPrefix) {
+		return fmt.Errorf("op %q is reserved for the audit log itself", e.Op)
+	}
+	for _, f := range []struct{ name, v string }{{"op", e.Op}, {"project", e.Project}, {"name", e.Name}} {
+		if len(f.v) > MaxFieldLen {
+			return fmt.Errorf("%s is %d bytes long; the limit is %d", f.name, len(f.v), MaxFieldLen)
+		}
+	}
+	if len(e.Detail) > MaxDetailLen {
+		e.Detail = cut(e.Detail, MaxDetailLen)
+	}
+	return nil
+}
+
+// cut shortens s to at most n bytes on a rune boundary, ending in "…".
+func cut(s string, n int) string {
+	const ell = "…"
+	i := n - len(ell)
+	for i > 0 && !utf8.RuneStart(s[i]) {
+		i--
+	}
+	return s[:i] + ell
+}

@@ -1,0 +1,271 @@
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"phantomstack.dev/phantom/internal/audit"
+	"phantomstack.dev/phantom/internal/catalog"
+	"phantomstack.dev/phantom/internal/config"
+	"phantomstack.dev/phantom/internal/vault"
+	"phantomstack.dev/shared/exitcode"
+	"phantomstack.dev/shared/fsx"
+	"phantomstack.dev/shared/term"
+)
+
+// ConfigFile is the per-project file that marks a phantom project.
+const ConfigFile = ".phantom.toml"
+
+// Factory holds what commands need from the outside world. Every field can
+// be replaced in tests.
+type Factory struct {
+	IO      *term.IOStreams
+	Env     func(string) string
+	Getwd   func() (string, error)
+	Keyring vault.Keyring
+	Now     func() time.Time
+	// KDF overrides the vault's Argon2id parameters for new vaults. Only the
+	// test binary sets it; the shipped binary always uses the defaults.
+	KDF vault.KDFParams
+	// Command is "phantom <verb>", recorded in audit events and lock files.
+	Command string
+}
+
+// NewFactory returns the production factory.
+func NewFactory(io *term.IOStreams) *Factory {
+	return &Factory{
+		IO:      io,
+		Env:     getenv,
+		Getwd:   os.Getwd,
+		Keyring: vault.SystemKeyring(),
+		Now:     time.Now,
+		KDF:     testKDF,
+	}
+}
+
+// testKDF is set by the test binary (export_test.go / the testscript main)
+// so end-to-end suites do not pay 64 MiB of Argon2id per command.
+var testKDF vault.KDFParams
+
+// Home returns PHANTOM_HOME (default ~/.phantom), created with mode 0700.
+func (f *Factory) Home() (string, error) {
+	home := f.Env("PHANTOM_HOME")
+	if home == "" {
+		h, err := os.UserHomeDir()
+		if err != nil || h == "" {
+			return "", exitcode.Errorf(exitcode.Unavailable, "cannot find your home directory; set PHANTOM_HOME to a private directory")
+		}
+		home = filepath.Join(h, ".phantom")
+	}
+	home, err := filepath.Abs(home)
+	if err != nil {
+		return "", err
+	}
+	if err := fsx.MkdirPrivate(home); err != nil {
+		return "", exitcode.Errorf(exitcode.Unavailable, "PHANTOM_HOME %s is not usable: %v\nSet PHANTOM_HOME to a directory you can write, or fix its permissions.", home, rootCause(err))
+	}
+	probe, err := fsx.CreateTemp(home, "probe", 0o600)
+	if err != nil {
+		return "", exitcode.Errorf(exitcode.Unavailable, "PHANTOM_HOME %s is not writable: %v\nSet PHANTOM_HOME to a directory you can write, or fix its permissions.", home, rootCause(err))
+	}
+	probe.Close()
+	os.Remove(probe.Name())
+	return home, nil
+}
+
+// Project is a directory with a .phantom.toml.
+type Project struct {
+	Dir        string
+	ConfigPath string
+	Config     *config.Config
+}
+
+// Policy is how `phantom exec` hands a secret to the child: set in
+// .phantom.toml, else the built-in default (proxy when a route owns it).
+func (p *Project) Policy(name string) (policy string, explicit bool) {
+	if pol, ok := p.Config.Policy(name); ok {
+		return pol, true
+	}
+	return catalog.DefaultPolicy(name), false
+}
+
+// ID is the project's vault identity.
+func (p *Project) ID() string { return p.Config.ProjectID() }
+
+// Rel returns path relative to the project directory when it is inside it.
+func (p *Project) Rel(path string) string {
+	if r, err := filepath.Rel(p.Dir, path); err == nil && !strings.HasPrefix(r, "..") {
+		return r
+	}
+	return path
+}
+
+// Abs resolves a path given on the command line (relative to cwd) or from
+// the config (relative to the project dir).
+func (p *Project) Abs(path string) string {
+	if filepath.IsAbs(path) {
+		return path
+	}
+	return filepath.Join(p.Dir, path)
+}
+
+// Cwd returns the working directory.
+func (f *Factory) Cwd() (string, error) {
+	d, err := f.Getwd()
+	if err != nil {
+		return "", fmt.Errorf("cannot read the current directory: %w", err)
+	}
+	return d, nil
+}
+
+// Project finds and loads the project that contains the working directory.
+func (f *Factory) Project() (*Project, error) {
+	cwd, err := f.Cwd()
+	if err != nil {
+		return nil, err
+	}
+	dir, err := config.Find(cwd)
+	if err != nil {
+		if errors.Is(err, config.ErrNotFound) {
+			return nil, exitcode.Errorf(exitcode.NotFound, "%s is not inside a phantom project (no %s here or in any parent)\nRun 'phantom init' in your project directory first.", cwd, ConfigFile)
+		}
+		return nil, err
+	}
+	path := filepath.Join(dir, ConfigFile)
+	cfg, err := config.Load(path)
+	if err != nil {
+		return nil, err
+	}
+	return &Project{Dir: dir, ConfigPath: path, Config: cfg}, nil
+}
+
+func (f *Factory) vaultOptions(p *Project) (vault.Options, error) {
+	home, err := f.Home()
+	if err != nil {
+		return vault.Options{}, err
+	}
+	return vault.Options{
+		Home:      home,
+		ProjectID: p.ID(),
+		Env:       f.Env,
+		Keyring:   f.Keyring,
+		Prompt:    f.passphrasePrompt,
+		KDF:       f.KDF,
+		Owner:     f.Command,
+	}, nil
+}
+
+// OpenVault opens the project's vault; with create it makes one when missing.
+func (f *Factory) OpenVault(p *Project, create bool) (*vault.Vault, error) {
+	opts, err := f.vaultOptions(p)
+	if err != nil {
+		return nil, err
+	}
+	var v *vault.Vault
+	if create {
+		var created bool
+		v, created, err = vault.OpenOrCreate(opts)
+		if err == nil && created {
+			f.IO.Successf("Created the vault for this project (key held by the %s)", describeSource(v.KeySource()))
+			f.record(p, audit.Event{Op: "vault.create", Detail: v.KeySource().String()})
+		}
+	} else {
+		v, err = vault.Open(opts)
+	}
+	if err != nil {
+		return nil, vaultError(err)
+	}
+	return v, nil
+}
+
+// passphrasePrompt asks for the vault passphrase on the terminal.
+func (f *Factory) passphrasePrompt(confirm bool) ([]byte, error) {
+	if !f.IO.CanPrompt() {
+		return nil, vault.ErrNoTTY
+	}
+	if confirm {
+		f.IO.Infof("No OS keychain is reachable, so this vault will be protected by a passphrase.\nChoose one you will remember: it cannot be recovered.")
+	}
+	p, err := f.IO.ReadSecret("Vault passphrase: ")
+	if err != nil {
+		return nil, err
+	}
+	if !confirm {
+		return p, nil
+	}
+	again, err := f.IO.ReadSecret("Repeat passphrase: ")
+	if err != nil {
+		return nil, err
+	}
+	if string(p) != string(again) {
+		return nil, errors.New("the passphrases do not match")
+	}
+	return p, nil
+}
+
+// auditLog returns the audit log for this process.
+func (f *Factory) auditLog(p *Project) *audit.Log {
+	home, err := f.Home()
+	if err != nil {
+		home = ""
+	}
+	mode := "on"
+	if p != nil {
+		mode = p.Config.AuditMode()
+	}
+	required := mode == "required"
+	// PHANTOM_AUDIT=0 cannot switch off an audit the project requires: an
+	// agent could set it. record refuses the operation instead.
+	off := !required && (f.Env("PHANTOM_AUDIT") == "0" || mode == "off") || home == ""
+	return audit.Open(home, audit.Options{
+		Disabled: off,
+		Required: required,
+		Process:  f.Command,
+		Now:      f.Now,
+	})
+}
+
+// record appends an audit event. In "required" mode a failure is returned
+// (and must fail the operation); otherwise it is a warning on stderr.
+func (f *Factory) record(p *Project, e audit.Event) error {
+	if p != nil && e.Project == "" {
+		e.Project = p.ID()
+	}
+	log := f.auditLog(p)
+	if log.Required() && f.Env("PHANTOM_AUDIT") == "0" {
+		return exitcode.Errorf(exitcode.Refused, "%s sets audit = \"required\", so PHANTOM_AUDIT=0 cannot turn the audit log off; nothing was changed", ConfigFile)
+	}
+	if err := log.Append(e); err != nil {
+		if log.Required() {
+			return exitcode.Errorf(exitcode.Failure, "audit log write failed and .phantom.toml says audit = \"required\", so nothing was changed: %v", err)
+		}
+		f.IO.Warnf("could not write the audit log: %v", err)
+	}
+	return nil
+}
+
+// recorder returns a beforeCommit hook for vault.Update that records e.
+func (f *Factory) recorder(p *Project, events ...audit.Event) func() error {
+	return func() error {
+		for _, e := range events {
+			if err := f.record(p, e); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+}
+
+func rootCause(err error) error {
+	for {
+		u := errors.Unwrap(err)
+		if u == nil {
+			return err
+		}
+		err = u
+	}
+}

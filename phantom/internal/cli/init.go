@@ -1,0 +1,333 @@
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"phantomstack.dev/phantom/internal/audit"
+	"phantomstack.dev/phantom/internal/config"
+	"phantomstack.dev/phantom/internal/vault"
+	"phantomstack.dev/shared/dotenv"
+	"phantomstack.dev/shared/exitcode"
+	"phantomstack.dev/shared/jsonout"
+	"phantomstack.dev/shared/term"
+)
+
+// InitOptions configures `phantom init`.
+type InitOptions struct {
+	F    *Factory
+	From []string
+	Yes  bool
+	JSON bool
+}
+
+func newInitCmd(f *Factory, runF func(*InitOptions) error) *cobra.Command {
+	opts := &InitOptions{F: f}
+	cmd := &cobra.Command{
+		Use:   "init [--from FILE]... [--yes]",
+		Short: "Protect this project's .env files",
+		Long: `Protect the secrets in this project's env files.
+
+init creates .phantom.toml (commit it: it holds no secrets, only the project id
+and settings), moves every secret value from .env and .env.local (or the files
+given with --from) into the encrypted vault, and rewrites each value in place
+as a phm_ placeholder token. Comments, order, quoting and non-secret settings
+such as PORT stay exactly as they were. It also adds .env rules to .gitignore.
+
+No plaintext copy is left anywhere: the original text is kept encrypted in the
+vault so 'phantom unprotect' can put it back.
+
+On a terminal init shows what it will protect and asks first; --yes skips the
+question. Running it again is safe: protected values are left alone.`,
+		Example: `  phantom init
+  phantom init --from config/.env.production --yes`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			f.Command = "phantom init"
+			if runF != nil {
+				return runF(opts)
+			}
+			return initRun(opts)
+		},
+	}
+	cmd.Flags().StringArrayVar(&opts.From, "from", nil, "env file to protect (repeatable; default: .env and .env.local)")
+	cmd.Flags().BoolVarP(&opts.Yes, "yes", "y", false, "do not ask for confirmation")
+	cmd.Flags().BoolVar(&opts.JSON, "json", false, "print a JSON summary on stdout")
+	return cmd
+}
+
+// InitFileReport is one file in init's --json output.
+type InitFileReport struct {
+	Path      string   `json:"path"`
+	Protected []string `json:"protected"`
+	Already   []string `json:"already_protected"`
+	Public    []string `json:"left_as_config"`
+}
+
+// InitReport is init's --json output.
+type InitReport struct {
+	ProjectID     string           `json:"project_id"`
+	Dir           string           `json:"dir"`
+	Created       bool             `json:"created"`
+	Files         []InitFileReport `json:"files"`
+	GitignoreAdds []string         `json:"gitignore_added"`
+}
+
+type initItem struct {
+	file  *envFile
+	key   string
+	value string
+	raw   string
+	occ   int
+}
+
+func initRun(o *InitOptions) error {
+	f := o.F
+	cwd, err := f.Cwd()
+	if err != nil {
+		return err
+	}
+	// Join an existing project when we are inside one; otherwise start here.
+	p, err := f.Project()
+	created := false
+	if exitcode.Code(err) == exitcode.NotFound {
+		p = &Project{Dir: cwd, ConfigPath: filepath.Join(cwd, ConfigFile), Config: config.New()}
+		created = true
+	} else if err != nil {
+		return err
+	}
+
+	paths := p.Config.EnvFiles()
+	explicit := len(o.From) > 0
+	if explicit {
+		paths = nil
+		for _, fr := range o.From {
+			abs := fr
+			if !filepath.IsAbs(abs) {
+				abs = filepath.Join(cwd, fr)
+			}
+			if _, err := os.Stat(abs); err != nil {
+				return exitcode.Errorf(exitcode.NotFound, "cannot protect %s: %v", fr, rootCause(err))
+			}
+			rel := p.Rel(abs)
+			if filepath.IsAbs(rel) {
+				return usageErrorf("%s is outside the project directory %s; run phantom init from a directory that contains it", fr, p.Dir)
+			}
+			paths = append(paths, rel)
+		}
+	}
+
+	var files []*envFile
+	for _, path := range paths {
+		e, err := loadEnvFile(p, path)
+		if err != nil {
+			return err
+		}
+		if !e.Exists {
+			continue
+		}
+		f.warnProblems(e)
+		files = append(files, e)
+	}
+
+	// Plan: which values move into the vault.
+	ov := p.Config.Overrides()
+	overrides := dotenv.Overrides{Secret: ov.Secret, Public: ov.Public}
+	var items []initItem
+	report := InitReport{ProjectID: p.ID(), Dir: p.Dir, Created: created}
+	for _, e := range files {
+		fr := InitFileReport{Path: e.Rel, Protected: []string{}, Already: []string{}, Public: []string{}}
+		occ := map[string]int{}
+		for _, ent := range e.File.Entries() {
+			occ[ent.Key]++
+			if isToken(ent.Value) {
+				fr.Already = append(fr.Already, ent.Key)
+				continue
+			}
+			v := dotenv.Classify(ent.Key, ent.Value, overrides)
+			if v.Class != dotenv.Secret || ent.Value == "" {
+				fr.Public = append(fr.Public, ent.Key)
+				continue
+			}
+			items = append(items, initItem{file: e, key: ent.Key, value: ent.Value, raw: ent.Raw, occ: occ[ent.Key]})
+			fr.Protected = append(fr.Protected, ent.Key)
+		}
+		report.Files = append(report.Files, fr)
+	}
+
+	// Different values for one name across files: the vault holds one value
+	// per name, and the later file wins, as it does when the app loads them.
+	final := map[string]string{}
+	for _, it := range items {
+		if prev, ok := final[it.key]; ok && prev != it.value {
+			f.IO.Warnf("%s has different values in different files; the vault keeps the one from %s (the original text of each file is kept for 'phantom unprotect')", it.key, it.file.Rel)
+		}
+		final[it.key] = it.value
+	}
+
+	if !o.JSON {
+		printInitPlan(f, report, created)
+	}
+	if len(items) > 0 && !o.Yes && f.IO.CanPrompt() {
+		ans, err := f.IO.ReadLine(fmt.Sprintf("Move %d value(s) into the vault and replace them with placeholders? [Y/n] ", len(items)))
+		if err != nil {
+			return exitcode.New(exitcode.Failure, fmt.Errorf("init cancelled; nothing was changed"))
+		}
+		if a := strings.ToLower(strings.TrimSpace(ans)); a != "" && a != "y" && a != "yes" {
+			return exitcode.New(exitcode.Failure, fmt.Errorf("init cancelled; nothing was changed"))
+		}
+	}
+
+	// 1. The config (no secrets in it), so the project id is durable first.
+	if created {
+		if err := p.Config.Save(p.ConfigPath); err != nil {
+			return fmt.Errorf("could not write %s: %w", ConfigFile, err)
+		}
+	}
+	if explicit {
+		changed := false
+		for _, path := range paths {
+			if !contains(p.Config.EnvFiles(), path) {
+				if err := p.Config.AddEnvFile(path); err != nil {
+					return err
+				}
+				changed = true
+			}
+		}
+		if changed {
+			if err := p.Config.Save(p.ConfigPath); err != nil {
+				return fmt.Errorf("could not update %s: %w", ConfigFile, err)
+			}
+		}
+	}
+
+	// 2. The vault: values and the original text, encrypted.
+	v, err := f.OpenVault(p, true)
+	if err != nil {
+		return err
+	}
+	tokens := map[string]string{}
+	if len(items) > 0 {
+		var events []audit.Event
+		for _, name := range sortedKeys(final) {
+			events = append(events, audit.Event{Op: "secret.add", Name: name, Detail: "init"})
+		}
+		err = v.Update(func(pl *vault.Payload) error {
+			now := f.Now().UTC()
+			for _, it := range items {
+				s := pl.Secrets[it.key]
+				if s == nil {
+					s = &vault.Secret{Token: newToken(), CreatedAt: now}
+					pl.Secrets[it.key] = s
+				}
+				if s.Origins == nil {
+					s.Origins = map[string]string{}
+				}
+				s.Origins[originKey(it.file.Rel, it.occ)] = it.raw
+				tokens[it.key] = s.Token
+			}
+			for name, value := range final {
+				s := pl.Secrets[name]
+				if string(s.Value) != value {
+					s.Value = []byte(value)
+					s.UpdatedAt = now
+				}
+			}
+			return nil
+		}, f.recorder(p, events...))
+		if err != nil {
+			return vaultError(err)
+		}
+	}
+
+	// 3. The env files: placeholders replace values, nothing else changes.
+	for _, it := range items {
+		it.file.File.Set(it.key, tokens[it.key])
+	}
+	for _, e := range files {
+		if err := e.save(); err != nil {
+			return fmt.Errorf("%w\nThe values are already in the vault; run 'phantom init' again to finish.", err)
+		}
+	}
+
+	// 4. .gitignore.
+	added, err := config.EnsureGitignore(p.Dir, []string{".env", ".env.*", "!.env.example"})
+	if err != nil {
+		f.IO.Warnf("could not update .gitignore: %v", err)
+	}
+	report.GitignoreAdds = append([]string{}, added...)
+
+	if o.JSON {
+		return jsonout.Write(f.IO.Out, report)
+	}
+	n := len(final)
+	switch {
+	case n > 0:
+		f.IO.Successf("Protected %d secret(s); the env files now hold phm_ placeholders", n)
+	case len(files) == 0:
+		f.IO.Infof("No env file found (looked for %s). Add secrets with: phantom add NAME", strings.Join(paths, ", "))
+	default:
+		f.IO.Successf("Nothing new to protect")
+	}
+	if created {
+		f.IO.Infof("Created %s — commit it; it holds no secrets.", ConfigFile)
+	}
+	if len(added) > 0 {
+		f.IO.Infof("Added to .gitignore: %s", strings.Join(added, " "))
+	}
+	return nil
+}
+
+func printInitPlan(f *Factory, r InitReport, created bool) {
+	t := f.IO.Theme()
+	for _, fr := range r.Files {
+		f.IO.Infof("%s", t.Accent(fr.Path))
+		for _, k := range fr.Protected {
+			f.IO.Infof("  %s %s", t.OK("protect"), k)
+		}
+		for _, k := range fr.Already {
+			f.IO.Infof("  %s %s", t.Dim("already"), k)
+		}
+		for _, k := range fr.Public {
+			f.IO.Infof("  %s %s", t.Dim("config "), k)
+		}
+	}
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// errCancelled is returned when the user declines a confirmation.
+var errCancelled = errors.New("cancelled; nothing was changed")
+
+// promptErr turns a prompt failure into a clear error.
+func promptErr(err error, what string) error {
+	switch {
+	case errors.Is(err, term.ErrNoTTY):
+		return exitcode.Errorf(exitcode.Refused, "%s needs an interactive terminal", what)
+	case errors.Is(err, term.ErrCancelled):
+		return exitcode.New(exitcode.Failure, errCancelled)
+	}
+	return err
+}

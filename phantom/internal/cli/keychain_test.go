@@ -1,0 +1,110 @@
+package cli
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestRealKeychain runs phantom against a real Secret Service: gnome-keyring
+// under its own dbus-run-session, in a throwaway keyring directory
+// (recipe: study-dependencies.md §2). .ci/run installs the three tools; on a
+// developer machine without them the test says what to install.
+func TestRealKeychain(t *testing.T) {
+	for _, tool := range []string{"dbus-run-session", "gnome-keyring-daemon", "secret-tool"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skipf("%s not installed (apt-get install dbus-daemon gnome-keyring libsecret-tools); .ci/run installs it", tool)
+		}
+	}
+	bin := phantomBinary(t)
+	root := t.TempDir()
+	script := `
+set -eu
+printf %s keyring-test-pass | gnome-keyring-daemon --unlock --components=secrets >/dev/null 2>&1
+unset PHANTOM_VAULT_PASSPHRASE
+cd "$ROOT/a"
+phantom init --yes >/dev/null 2>"$ROOT/init-a.err"
+phantom status --json > "$ROOT/status-a.json"
+printf 'added-through-keychain-999\n' | phantom add EXTRA_API_KEY --stdin 2>/dev/null
+phantom list --json > "$ROOT/list-a.json"
+cd "$ROOT/b"
+phantom init --yes >/dev/null 2>&1
+secret-tool search --all service phantom > "$ROOT/items.txt" 2>&1 || true
+# move project b to a passphrase and back: its keychain item goes and comes back
+printf 'rekey-pass-123456\n' | phantom vault rekey --to passphrase --stdin >/dev/null 2>&1
+secret-tool search --all service phantom > "$ROOT/items-after-rekey.txt" 2>&1 || true
+PHANTOM_VAULT_PASSPHRASE=rekey-pass-123456 phantom list --json > "$ROOT/list-b-pass.json"
+PHANTOM_VAULT_PASSPHRASE=rekey-pass-123456 phantom vault rekey --to keychain >/dev/null 2>&1
+phantom list --json > "$ROOT/list-b.json"
+secret-tool search --all service phantom > "$ROOT/items-final.txt" 2>&1 || true
+`
+	for _, d := range []string{"a", "b"} {
+		os.MkdirAll(filepath.Join(root, d), 0o755)
+	}
+	os.WriteFile(filepath.Join(root, "a", ".env"), []byte("OPENAI_API_KEY=sk-test-keychain-a-0123456789\n"), 0o600)
+	os.WriteFile(filepath.Join(root, "b", ".env"), []byte("STRIPE_SECRET_KEY=sk_test_keychain_b_0123456789\n"), 0o600)
+	os.MkdirAll(filepath.Join(root, "xdg"), 0o700)
+
+	cmd := exec.Command("dbus-run-session", "--", "sh", "-c", script)
+	cmd.Env = []string{
+		"PATH=" + filepath.Dir(bin) + ":" + os.Getenv("PATH"),
+		"HOME=" + filepath.Join(root, "home"),
+		"XDG_DATA_HOME=" + filepath.Join(root, "xdg"),
+		"XDG_RUNTIME_DIR=" + filepath.Join(root, "xdg"),
+		"PHANTOM_HOME=" + filepath.Join(root, "phantom-home"),
+		"ROOT=" + root,
+		"NO_COLOR=1",
+	}
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("keychain session failed: %v\n%s\ninit-a: %s", err, out, readFile(root, "init-a.err"))
+	}
+	if s := readFile(root, "status-a.json"); !strings.Contains(s, `"key_source": "keychain"`) {
+		t.Fatalf("project a is not in keychain mode: %s", s)
+	}
+	if s := readFile(root, "list-a.json"); !strings.Contains(s, "OPENAI_API_KEY") || !strings.Contains(s, "EXTRA_API_KEY") {
+		t.Fatalf("list a: %s", s)
+	}
+	// Exactly one item per project, named by project id only.
+	items := readFile(root, "items.txt")
+	if n := strings.Count(items, "attribute.username = vault-key:"); n != 2 {
+		t.Fatalf("want 2 keychain items (one per project), found %d:\n%s", n, items)
+	}
+	for _, leak := range []string{"OPENAI_API_KEY", "STRIPE_SECRET_KEY", "EXTRA_API_KEY", "sk-test", "sk_test"} {
+		if strings.Contains(items, "attribute") && strings.Contains(strings.Join(attrLines(items), "\n"), leak) {
+			t.Fatalf("keychain item metadata reveals %q:\n%s", leak, items)
+		}
+	}
+	if n := strings.Count(readFile(root, "items-after-rekey.txt"), "attribute.username = vault-key:"); n != 1 {
+		t.Fatalf("after rekey to passphrase want 1 item, found %d", n)
+	}
+	if s := readFile(root, "list-b-pass.json"); !strings.Contains(s, "STRIPE_SECRET_KEY") {
+		t.Fatalf("list b with passphrase: %s", s)
+	}
+	if s := readFile(root, "list-b.json"); !strings.Contains(s, "STRIPE_SECRET_KEY") {
+		t.Fatalf("list b back in keychain: %s", s)
+	}
+	if n := strings.Count(readFile(root, "items-final.txt"), "attribute.username = vault-key:"); n != 2 {
+		t.Fatalf("after rekey back want 2 items, found %d", n)
+	}
+	// Nothing in plaintext on disk (the keyring files are encrypted too).
+	s := &sandbox{t: t, dir: root, home: filepath.Join(root, "phantom-home")}
+	s.assertNoPlaintext("sk-test-keychain-a-0123456789", "sk_test_keychain_b_0123456789", "added-through-keychain-999")
+}
+
+func attrLines(s string) []string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if strings.Contains(l, "attribute.") || strings.HasPrefix(l, "label") {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+func readFile(dir, name string) string {
+	b, _ := os.ReadFile(filepath.Join(dir, name))
+	return string(b)
+}

@@ -1,0 +1,77 @@
+// Package cli is phantom's command-line interface: one file per command, each
+// with an Options struct and a run function that reads and writes only
+// through the Factory's streams, so tests run the real CLI in-process.
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"phantomstack.dev/shared/exitcode"
+	"phantomstack.dev/shared/term"
+)
+
+// Main runs phantom with args (args[0] is the program name) and returns the
+// process exit code. It is the only place errors become exit codes.
+func Main(args []string, in io.Reader, out, errOut io.Writer) int {
+	f := NewFactory(term.System(in, out, errOut))
+	return Run(f, args[1:])
+}
+
+// Run executes one command line with a prepared factory.
+func Run(f *Factory, args []string) int {
+	root := NewRootCmd(f)
+	root.SetArgs(args)
+	root.SetIn(f.IO.In)
+	root.SetOut(f.IO.Out) // --help and completion scripts are what the user asked for
+	root.SetErr(f.IO.ErrOut)
+	cmd, err := root.ExecuteC()
+	if err == nil {
+		return exitcode.OK
+	}
+	var silent exitcode.Silent
+	if errors.As(err, &silent) {
+		return silent.Code
+	}
+	code := exitcode.Code(err)
+	if isUsageError(err) {
+		code = exitcode.Usage
+	}
+	fmt.Fprintf(f.IO.ErrOut, "%s %s\n", f.IO.Theme().Fail("error:"), err)
+	if code == exitcode.Usage && cmd != nil {
+		fmt.Fprintf(f.IO.ErrOut, "Run '%s --help' for usage.\n", cmd.CommandPath())
+	}
+	return code
+}
+
+// usageError marks a command-line mistake (exit 2).
+type usageError struct{ err error }
+
+func (e usageError) Error() string { return e.err.Error() }
+func (e usageError) Unwrap() error { return e.err }
+
+func usageErrorf(format string, args ...any) error {
+	return exitcode.New(exitcode.Usage, usageError{fmt.Errorf(format, args...)})
+}
+
+// isUsageError recognises cobra's own flag and argument errors, which are
+// plain errors with fixed wording.
+func isUsageError(err error) bool {
+	var u usageError
+	if errors.As(err, &u) {
+		return true
+	}
+	msg := err.Error()
+	for _, p := range []string{"unknown command", "unknown flag", "unknown shorthand flag", "flag needs an argument", "invalid argument", "accepts ", "requires at least", "requires at most", "requires exactly", "if any flags in the group", "none of the others can be"} {
+		if strings.HasPrefix(msg, p) || strings.Contains(msg, " "+p) {
+			return true
+		}
+	}
+	return false
+}
+
+// getenv is the process environment; tests replace Factory.Env instead.
+var getenv = os.Getenv

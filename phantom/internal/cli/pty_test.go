@@ -1,0 +1,124 @@
+package cli
+
+import (
+	"bytes"
+	"io"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/creack/pty"
+)
+
+// runOnPTY runs phantom with stdin, stdout and stderr on one pseudo-terminal,
+// like a user at a shell, typing input after the prompt appears.
+func (s *sandbox) runOnPTY(input, waitFor string, args ...string) (string, int) {
+	s.t.Helper()
+	cmd := exec.Command(s.bin, args...)
+	cmd.Dir = s.dir
+	cmd.Env = append(s.env, "TERM=xterm")
+	f, err := pty.Start(cmd)
+	if err != nil {
+		s.t.Fatalf("pty: %v", err)
+	}
+	defer f.Close()
+	var out bytes.Buffer
+	done := make(chan struct{})
+	go func() { io.Copy(&out, f); close(done) }()
+	// Type only once the prompt is on screen, as a person would.
+	deadline := time.Now().Add(20 * time.Second)
+	for !strings.Contains(out.String(), waitFor) && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	f.Write([]byte(input))
+	werr := make(chan error, 1)
+	go func() { werr <- cmd.Wait() }()
+	select {
+	case err = <-werr:
+	case <-time.After(30 * time.Second):
+		cmd.Process.Kill()
+		s.t.Fatalf("phantom %v did not finish; screen:\n%s", args, out.String())
+	}
+	select {
+	case <-done:
+	case <-time.After(2 * time.Second):
+	}
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	}
+	return out.String(), code
+}
+
+const ptySecret = "sk-test-pty-reveal-0123456789abcdef"
+
+func TestRevealNeedsTTYAndTypedConfirmation(t *testing.T) {
+	s := newSandbox(t, "PHANTOM_VAULT_PASSPHRASE=pty-pass-123456")
+	s.write(".env", "OPENAI_API_KEY="+ptySecret+"\n")
+	s.mustRun("", "init", "--yes")
+
+	// Not a terminal: refused, exit 5, no value.
+	out, errOut, code := s.run("reveal OPENAI_API_KEY\n", "reveal", "OPENAI_API_KEY")
+	if code != 5 || strings.Contains(out+errOut, ptySecret) {
+		t.Fatalf("reveal without a TTY: exit %d, out %q err %q", code, out, errOut)
+	}
+	// There is no bypass flag.
+	if _, errOut, code := s.run("", "reveal", "OPENAI_API_KEY", "--yes"); code != 2 || !strings.Contains(errOut, "unknown flag") {
+		t.Fatalf("reveal --yes: exit %d %s", code, errOut)
+	}
+	// A terminal but the wrong confirmation: nothing shown.
+	screen, code := s.runOnPTY("yes\n", "to continue", "reveal", "OPENAI_API_KEY")
+	if code == 0 || strings.Contains(screen, ptySecret) {
+		t.Fatalf("wrong confirmation: exit %d, screen:\n%s", code, screen)
+	}
+	// The typed confirmation shows the value.
+	screen, code = s.runOnPTY("reveal OPENAI_API_KEY\n", "to continue", "reveal", "OPENAI_API_KEY")
+	if code != 0 || !strings.Contains(screen, ptySecret) {
+		t.Fatalf("confirmed reveal: exit %d, screen:\n%s", code, screen)
+	}
+	if out := s.mustRun("", "audit", "show", "--json"); !strings.Contains(out, `"op": "secret.reveal"`) || strings.Contains(out, ptySecret) {
+		t.Fatalf("audit: %s", out)
+	}
+	// stdin a terminal but stdout piped (e.g. `phantom reveal X | cat`): refused.
+	cmd := exec.Command(s.bin, "reveal", "OPENAI_API_KEY")
+	cmd.Dir, cmd.Env = s.dir, s.env
+	ptmx, tty, err := pty.Open()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ptmx.Close()
+	defer tty.Close()
+	var piped bytes.Buffer
+	cmd.Stdin, cmd.Stderr, cmd.Stdout = tty, tty, &piped
+	go io.Copy(io.Discard, ptmx)
+	go ptmx.Write([]byte("reveal OPENAI_API_KEY\n"))
+	err = cmd.Run()
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 5 || strings.Contains(piped.String(), ptySecret) {
+		t.Fatalf("reveal into a pipe: %v, stdout %q", err, piped.String())
+	}
+}
+
+func TestUnprotectRestoresOriginalBytes(t *testing.T) {
+	s := newSandbox(t, "PHANTOM_VAULT_PASSPHRASE=pty-pass-123456")
+	original := "# app\r\nexport OPENAI_API_KEY='" + ptySecret + "' # key\r\nPORT=1\r\nDB_PASSWORD=\"p@ss word\\n2\"\r\n"
+	s.write(".env", original)
+	s.mustRun("", "init", "--yes")
+	if strings.Contains(s.read(".env"), ptySecret) {
+		t.Fatal("init left the value")
+	}
+	// Without a terminal: refused, file untouched.
+	protected := s.read(".env")
+	if _, _, code := s.run("unprotect\n", "unprotect"); code != 5 || s.read(".env") != protected {
+		t.Fatalf("unprotect without TTY: exit %d", code)
+	}
+	screen, code := s.runOnPTY("unprotect\n", "to continue", "unprotect")
+	if code != 0 {
+		t.Fatalf("unprotect: exit %d\n%s", code, screen)
+	}
+	if got := s.read(".env"); got != original {
+		t.Fatalf("unprotect did not restore the original bytes:\n got %q\nwant %q", got, original)
+	}
+	_ = os.Remove
+}

@@ -1,0 +1,101 @@
+package cli
+
+import (
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"phantomstack.dev/phantom/internal/audit"
+	"phantomstack.dev/phantom/internal/vault"
+	"phantomstack.dev/shared/exitcode"
+	"phantomstack.dev/shared/jsonout"
+)
+
+// RemoveOptions configures `phantom remove`.
+type RemoveOptions struct {
+	F       *Factory
+	Name    string
+	EnvFile string
+	JSON    bool
+}
+
+func newRemoveCmd(f *Factory, runF func(*RemoveOptions) error) *cobra.Command {
+	opts := &RemoveOptions{F: f}
+	cmd := &cobra.Command{
+		Use:   "remove NAME [--env-file F]",
+		Short: "Delete a secret from the vault",
+		Long: `Delete NAME and its value from the vault. Its phm_ token stops resolving.
+
+With --env-file, NAME's line is also removed from that file. Without it, env
+files are left alone and phantom tells you which of them still mention NAME.`,
+		Aliases: []string{"rm"},
+		Args:    cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			f.Command = "phantom remove"
+			opts.Name = args[0]
+			if runF != nil {
+				return runF(opts)
+			}
+			return removeRun(opts)
+		},
+	}
+	cmd.Flags().StringVar(&opts.EnvFile, "env-file", "", "also remove NAME's line from this env file")
+	cmd.Flags().BoolVar(&opts.JSON, "json", false, "print a JSON result on stdout")
+	return cmd
+}
+
+func removeRun(o *RemoveOptions) error {
+	f := o.F
+	p, err := f.Project()
+	if err != nil {
+		return err
+	}
+	v, err := f.OpenVault(p, false)
+	if err != nil {
+		return err
+	}
+	var tok string
+	err = v.Update(func(pl *vault.Payload) error {
+		s := pl.Secrets[o.Name]
+		if s == nil {
+			return exitcode.Errorf(exitcode.NotFound, "%s is not in the vault (see: phantom list)", o.Name)
+		}
+		tok = s.Token
+		delete(pl.Secrets, o.Name)
+		return nil
+	}, f.recorder(p, audit.Event{Op: "secret.remove", Name: o.Name}))
+	if err != nil {
+		return vaultError(err)
+	}
+	removedFrom := ""
+	if o.EnvFile != "" {
+		e, err := loadEnvFile(p, absFromCwd(f, o.EnvFile))
+		if err != nil {
+			return err
+		}
+		if e.Exists && e.File.Remove(o.Name) > 0 {
+			if err := e.save(); err != nil {
+				return err
+			}
+			removedFrom = e.Rel
+		}
+	}
+	if o.JSON {
+		return jsonout.Write(f.IO.Out, map[string]any{"name": o.Name, "removed": true, "env_file": removedFrom})
+	}
+	f.IO.Successf("Removed %s from the vault", o.Name)
+	if removedFrom != "" {
+		f.IO.Infof("Removed its line from %s", removedFrom)
+	}
+	for _, path := range p.Config.EnvFiles() {
+		e, err := loadEnvFile(p, path)
+		if err != nil || !e.Exists || e.Rel == removedFrom {
+			continue
+		}
+		if ent := e.File.Lookup(o.Name); ent != nil && ent.Value == tok {
+			f.IO.Warnf("%s still has %s=%s…, which no longer resolves; delete the line or run: phantom remove %s --env-file %s", e.Rel, o.Name, tok[:12], o.Name, e.Rel)
+		}
+	}
+	_ = fmt.Sprint
+	return nil
+}

@@ -1,0 +1,145 @@
+package cli
+
+import (
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"phantomstack.dev/phantom/internal/audit"
+	"phantomstack.dev/phantom/internal/vault"
+	"phantomstack.dev/shared/exitcode"
+	"phantomstack.dev/shared/jsonout"
+)
+
+// RotateOptions configures `phantom rotate`.
+type RotateOptions struct {
+	F        *Factory
+	Names    []string
+	EnvFiles []string
+	JSON     bool
+}
+
+// RotateResult is rotate's --json output.
+type RotateResult struct {
+	Rotated []string            `json:"rotated"`
+	Files   map[string][]string `json:"files"`
+}
+
+func newRotateCmd(f *Factory, runF func(*RotateOptions) error) *cobra.Command {
+	opts := &RotateOptions{F: f}
+	cmd := &cobra.Command{
+		Use:   "rotate [NAME...]",
+		Short: "Issue new placeholder tokens (the old ones stop working)",
+		Long: `Give each named secret (or every secret) a new phm_ token and rewrite the
+project's env files to use it. The old tokens stop resolving at once, so a
+token that leaked (into a log, a paste, an agent transcript) becomes useless.
+The real values do not change: rotate them at the provider, then use
+'phantom add NAME'.
+
+The env files rewritten are the project's (.phantom.toml env_files, default
+.env and .env.local) plus any given with --env-file.`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			f.Command = "phantom rotate"
+			opts.Names = args
+			if runF != nil {
+				return runF(opts)
+			}
+			return rotateRun(opts)
+		},
+	}
+	cmd.Flags().StringArrayVar(&opts.EnvFiles, "env-file", nil, "another env file to rewrite (repeatable)")
+	cmd.Flags().BoolVar(&opts.JSON, "json", false, "print a JSON result on stdout")
+	return cmd
+}
+
+func rotateRun(o *RotateOptions) error {
+	f := o.F
+	p, err := f.Project()
+	if err != nil {
+		return err
+	}
+	v, err := f.OpenVault(p, false)
+	if err != nil {
+		return err
+	}
+	// Load the files first so a bad path fails before anything changes.
+	var files []*envFile
+	for _, path := range p.Config.EnvFiles() {
+		e, err := loadEnvFile(p, path)
+		if err != nil {
+			return err
+		}
+		files = append(files, e)
+	}
+	for _, path := range o.EnvFiles {
+		e, err := loadEnvFile(p, absFromCwd(f, path))
+		if err != nil {
+			return err
+		}
+		files = append(files, e)
+	}
+	oldToNew := map[string]string{}
+	res := RotateResult{Rotated: []string{}, Files: map[string][]string{}}
+	var events []audit.Event
+	err = v.Update(func(pl *vault.Payload) error {
+		names := o.Names
+		if len(names) == 0 {
+			names = sortedKeys(pl.Secrets)
+		}
+		for _, n := range names {
+			if pl.Secrets[n] == nil {
+				return exitcode.Errorf(exitcode.NotFound, "%s is not in the vault; nothing was rotated", n)
+			}
+		}
+		now := f.Now().UTC()
+		for _, n := range names {
+			s := pl.Secrets[n]
+			nt := newToken()
+			oldToNew[s.Token] = nt
+			s.Token = nt
+			s.UpdatedAt = now
+			res.Rotated = append(res.Rotated, n)
+			events = append(events, audit.Event{Op: "token.rotate", Name: n})
+		}
+		return nil
+	}, func() error { return f.recorder(p, events...)() })
+	if err != nil {
+		return vaultError(err)
+	}
+	var failed []string
+	for _, e := range files {
+		if !e.Exists {
+			continue
+		}
+		var changed []string
+		for _, ent := range e.File.Entries() {
+			if nt, ok := oldToNew[ent.Value]; ok {
+				e.File.Set(ent.Key, nt)
+				changed = append(changed, ent.Key)
+			}
+		}
+		if len(changed) == 0 {
+			continue
+		}
+		if err := e.save(); err != nil {
+			f.IO.Warnf("%v", err)
+			failed = append(failed, e.Rel)
+			continue
+		}
+		res.Files[e.Rel] = changed
+	}
+	if o.JSON {
+		if err := jsonout.Write(f.IO.Out, res); err != nil {
+			return err
+		}
+	} else {
+		f.IO.Successf("Rotated %d token(s)", len(res.Rotated))
+		for _, rel := range sortedKeys(res.Files) {
+			f.IO.Infof("  rewrote %s (%d)", rel, len(res.Files[rel]))
+		}
+	}
+	if len(failed) > 0 {
+		return fmt.Errorf("could not rewrite %v; their old tokens no longer resolve. Write the new ones with: phantom sync --env-file FILE", failed)
+	}
+	return nil
+}

@@ -1,0 +1,91 @@
+package cli
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/hex"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/rogpeppe/go-internal/testscript"
+
+	"phantomstack.dev/phantom/internal/vault"
+)
+
+// cheapKDF keeps end-to-end suites fast; scripts that set
+// PHANTOM_TEST_REAL_KDF=1 get the production Argon2id parameters.
+var cheapKDF = vault.KDFParams{Time: 1, MemoryKiB: 64, Threads: 1}
+
+func TestMain(m *testing.M) {
+	testscript.Main(m, map[string]func(){
+		"phantom": func() {
+			if os.Getenv("PHANTOM_TEST_REAL_KDF") != "1" {
+				testKDF = cheapKDF
+			}
+			os.Exit(Main(os.Args, os.Stdin, os.Stdout, os.Stderr))
+		},
+	})
+}
+
+// TestScripts runs the end-to-end suites in phantom/testdata/script against
+// the real CLI, each in a fresh temp HOME and PHANTOM_HOME.
+func TestScripts(t *testing.T) {
+	testscript.Run(t, testscript.Params{
+		Dir:                 "../../testdata/script",
+		RequireExplicitExec: true,
+		Setup: func(env *testscript.Env) error {
+			env.Setenv("HOME", filepath.Join(env.WorkDir, "home"))
+			env.Setenv("PHANTOM_HOME", filepath.Join(env.WorkDir, "phantom-home"))
+			env.Setenv("NO_COLOR", "1")
+			return os.MkdirAll(filepath.Join(env.WorkDir, "home"), 0o700)
+		},
+		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
+			"noplaintext": cmdNoPlaintext,
+		},
+	})
+}
+
+// cmdNoPlaintext: noplaintext VALUE DIR... fails if VALUE, or its base64 or
+// hex encoding, appears in any file under the given directories.
+func cmdNoPlaintext(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) < 2 {
+		ts.Fatalf("usage: noplaintext VALUE DIR...")
+	}
+	v := []byte(args[0])
+	needles := [][]byte{
+		v,
+		[]byte(base64.StdEncoding.EncodeToString(v)),
+		[]byte(base64.RawStdEncoding.EncodeToString(v)),
+		[]byte(base64.URLEncoding.EncodeToString(v)),
+		[]byte(base64.RawURLEncoding.EncodeToString(v)),
+		[]byte(hex.EncodeToString(v)),
+	}
+	files := 0
+	for _, dir := range args[1:] {
+		root := ts.MkAbs(dir)
+		err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+			if err != nil || d.IsDir() || !d.Type().IsRegular() {
+				return err
+			}
+			b, err := os.ReadFile(path)
+			if err != nil {
+				return err
+			}
+			files++
+			for _, n := range needles {
+				if bytes.Contains(b, n) {
+					ts.Fatalf("plaintext secret (or an encoding of it) found in %s", path)
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			ts.Fatalf("walk %s: %v", dir, err)
+		}
+	}
+	if files == 0 {
+		ts.Fatalf("noplaintext checked no files")
+	}
+}

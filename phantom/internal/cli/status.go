@@ -1,0 +1,200 @@
+package cli
+
+import (
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"phantomstack.dev/phantom/internal/vault"
+	"phantomstack.dev/shared/dotenv"
+	"phantomstack.dev/shared/exitcode"
+	"phantomstack.dev/shared/jsonout"
+)
+
+// StatusOptions configures `phantom status`.
+type StatusOptions struct {
+	F    *Factory
+	JSON bool
+}
+
+// Status is status's --json output.
+type Status struct {
+	Initialized bool         `json:"initialized"`
+	ProjectDir  string       `json:"project_dir,omitempty"`
+	ProjectID   string       `json:"project_id,omitempty"`
+	Home        string       `json:"home"`
+	Vault       VaultStatus  `json:"vault"`
+	Audit       string       `json:"audit"`
+	EnvFiles    []FileStatus `json:"env_files"`
+	Proxy       ProxyStatus  `json:"proxy"`
+}
+
+// VaultStatus describes the vault file and its key source.
+type VaultStatus struct {
+	Path      string `json:"path,omitempty"`
+	Exists    bool   `json:"exists"`
+	KeySource string `json:"key_source"`
+	// KeySourceReason says why that source is (or would be) used.
+	KeySourceReason string `json:"key_source_reason,omitempty"`
+	Secrets         int    `json:"secrets"`
+	Error           string `json:"error,omitempty"`
+}
+
+// FileStatus describes one env file.
+type FileStatus struct {
+	Path        string   `json:"path"`
+	Exists      bool     `json:"exists"`
+	Protected   int      `json:"protected"`
+	Unprotected []string `json:"unprotected"`
+	Unknown     []string `json:"unknown_tokens"`
+}
+
+// ProxyStatus is filled in by the proxy (phantom exec/start).
+type ProxyStatus struct {
+	Running bool `json:"running"`
+}
+
+func newStatusCmd(f *Factory, runF func(*StatusOptions) error) *cobra.Command {
+	opts := &StatusOptions{F: f}
+	cmd := &cobra.Command{
+		Use:   "status [--json]",
+		Short: "Show the project, vault, env files and proxy at a glance",
+		Long: `Show where this project's vault lives, which key protects it (OS keychain
+or passphrase) and why, how many secrets it holds, whether the audit log is
+on, and for each env file how many values are protected — and which secrets
+are still in plaintext or hold tokens the vault does not know.
+
+status does not unlock the vault when that would need a passphrase prompt.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			f.Command = "phantom status"
+			if runF != nil {
+				return runF(opts)
+			}
+			return statusRun(opts)
+		},
+	}
+	cmd.Flags().BoolVar(&opts.JSON, "json", false, "print JSON")
+	return cmd
+}
+
+func statusRun(o *StatusOptions) error {
+	f := o.F
+	st := Status{EnvFiles: []FileStatus{}}
+	home, err := f.Home()
+	if err != nil {
+		return err
+	}
+	st.Home = home
+	p, err := f.Project()
+	if err != nil && exitcode.Code(err) != exitcode.NotFound {
+		return err
+	}
+	if p == nil {
+		// The probe needs some project id; no keychain item is read or written.
+		src, why := vault.Probe(vault.Options{Home: home, ProjectID: strings.Repeat("0", 32), Env: f.Env, Keyring: f.Keyring})
+		st.Vault = VaultStatus{KeySource: src.String(), KeySourceReason: why}
+		st.Audit = auditState(f, nil)
+		return printStatus(f, o.JSON, st)
+	}
+	st.Initialized = true
+	st.ProjectDir, st.ProjectID = p.Dir, p.ID()
+	st.Audit = auditState(f, p)
+	opts, err := f.vaultOptions(p)
+	if err != nil {
+		return err
+	}
+	st.Vault.Path, _ = vault.Path(opts)
+	var tokens map[string]string
+	if _, err := os.Stat(st.Vault.Path); err == nil {
+		st.Vault.Exists = true
+		// Never prompt from status: a passphrase vault without the env var is
+		// reported as locked instead.
+		opts.Prompt = nil
+		v, err := vault.Open(opts)
+		if err != nil {
+			st.Vault.Error = err.Error()
+			st.Vault.KeySource = vault.PeekKeySource(st.Vault.Path).String()
+		} else {
+			st.Vault.KeySource = v.KeySource().String()
+			st.Vault.Secrets = len(v.Payload().Secrets)
+			tokens = tokenIndex(v.Payload())
+		}
+	} else {
+		src, why := vault.Probe(opts)
+		st.Vault.KeySource, st.Vault.KeySourceReason = src.String(), why
+	}
+	ov := p.Config.Overrides()
+	for _, path := range p.Config.EnvFiles() {
+		e, err := loadEnvFile(p, path)
+		if err != nil {
+			return err
+		}
+		fs := FileStatus{Path: e.Rel, Exists: e.Exists, Unprotected: []string{}, Unknown: []string{}}
+		for _, ent := range e.File.Entries() {
+			switch {
+			case isToken(ent.Value):
+				if tokens != nil && tokens[ent.Value] == "" {
+					fs.Unknown = append(fs.Unknown, ent.Key)
+				} else {
+					fs.Protected++
+				}
+			case ent.Value != "" && dotenv.Classify(ent.Key, ent.Value, dotenv.Overrides{Secret: ov.Secret, Public: ov.Public}).Class == dotenv.Secret:
+				fs.Unprotected = append(fs.Unprotected, ent.Key)
+			}
+		}
+		st.EnvFiles = append(st.EnvFiles, fs)
+	}
+	return printStatus(f, o.JSON, st)
+}
+
+func auditState(f *Factory, p *Project) string {
+	if f.Env("PHANTOM_AUDIT") == "0" {
+		return "off (PHANTOM_AUDIT=0)"
+	}
+	if p == nil {
+		return "on"
+	}
+	return p.Config.AuditMode()
+}
+
+func printStatus(f *Factory, asJSON bool, st Status) error {
+	if asJSON {
+		return jsonout.Write(f.IO.Out, st)
+	}
+	t := f.IO.Theme()
+	w := f.IO.Out
+	if !st.Initialized {
+		fmt.Fprintf(w, "Project:   %s\n", t.Warn("not a phantom project (run: phantom init)"))
+	} else {
+		fmt.Fprintf(w, "Project:   %s (id %s)\n", st.ProjectDir, st.ProjectID)
+	}
+	fmt.Fprintf(w, "Home:      %s\n", st.Home)
+	switch {
+	case st.Vault.Error != "":
+		fmt.Fprintf(w, "Vault:     %s, %s\n           %s\n", st.Vault.KeySource, t.Fail("cannot open"), st.Vault.Error)
+	case st.Vault.Exists:
+		fmt.Fprintf(w, "Vault:     %d secret(s), key in the %s\n", st.Vault.Secrets, st.Vault.KeySource)
+	default:
+		fmt.Fprintf(w, "Vault:     none yet; a new one would use the %s (%s)\n", st.Vault.KeySource, st.Vault.KeySourceReason)
+	}
+	fmt.Fprintf(w, "Audit log: %s\n", st.Audit)
+	for _, fs := range st.EnvFiles {
+		if !fs.Exists {
+			fmt.Fprintf(w, "%-10s %s\n", fs.Path+":", t.Dim("not present"))
+			continue
+		}
+		fmt.Fprintf(w, "%-10s %d protected", fs.Path+":", fs.Protected)
+		if len(fs.Unprotected) > 0 {
+			fmt.Fprintf(w, ", %s", t.Warn(fmt.Sprintf("%d in plaintext %v (run: phantom init)", len(fs.Unprotected), fs.Unprotected)))
+		}
+		if len(fs.Unknown) > 0 {
+			fmt.Fprintf(w, ", %s", t.Warn(fmt.Sprintf("%d unknown token(s) %v", len(fs.Unknown), fs.Unknown)))
+		}
+		fmt.Fprintln(w)
+	}
+	fmt.Fprintf(w, "Proxy:     not running\n")
+	return nil
+}

@@ -1,0 +1,106 @@
+// Package cli is stack's command-line interface: one file per command, each
+// with an Options struct and a run function that reads and writes only
+// through the Factory's streams, so tests run the real CLI in-process.
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"phantomstack.dev/shared/exitcode"
+	"phantomstack.dev/shared/term"
+)
+
+// Main runs stack with args (args[0] is the program name) and returns the
+// process exit code. It is the only place where errors become exit codes.
+func Main(args []string, in io.Reader, out, errOut io.Writer) int {
+	f, err := NewFactory(term.System(in, out, errOut))
+	if err != nil {
+		fmt.Fprintf(errOut, "error: %v\n", err)
+		return exitcode.Failure
+	}
+	return Run(f, args[1:])
+}
+
+// Run executes one command line with a prepared factory.
+func Run(f *Factory, args []string) int {
+	root := NewRootCmd(f)
+	root.SetArgs(args)
+	root.SetIn(f.IO.In)
+	root.SetOut(f.IO.Out) // --help output is what the user asked for
+	root.SetErr(f.IO.ErrOut)
+	cmd, err := root.ExecuteC()
+	if err == nil {
+		return exitcode.OK
+	}
+	var silent exitcode.Silent
+	if errors.As(err, &silent) {
+		return silent.Code
+	}
+	code := exitcode.Code(err)
+	if isUsageError(err) {
+		code = exitcode.Usage
+	}
+	fmt.Fprintf(f.IO.ErrOut, "%s %s\n", f.IO.Theme().Fail("error:"), err)
+	if code == exitcode.Usage && cmd != nil {
+		fmt.Fprintf(f.IO.ErrOut, "Run '%s --help' for usage.\n", cmd.CommandPath())
+	}
+	return code
+}
+
+// usageError marks a command-line mistake: exit code 2.
+type usageError struct{ err error }
+
+func (e usageError) Error() string { return e.err.Error() }
+func (e usageError) Unwrap() error { return e.err }
+
+func usageErrorf(format string, args ...any) error {
+	return exitcode.New(exitcode.Usage, usageError{fmt.Errorf(format, args...)})
+}
+
+// isUsageError reports a usage error: ours (flag and argument errors are
+// wrapped by the root's FlagErrorFunc and by noArgs/exactArgs), or one of the
+// few cobra still returns as a plain error from Find ("unknown command").
+func isUsageError(err error) bool {
+	var u usageError
+	if errors.As(err, &u) {
+		return true
+	}
+	return strings.HasPrefix(err.Error(), "unknown command ")
+}
+
+// noArgs rejects positional arguments: on a command with subcommands as an
+// unknown subcommand (with a suggestion), otherwise as an unexpected argument.
+func noArgs(cmd *cobra.Command, args []string) error {
+	if len(args) == 0 {
+		return nil
+	}
+	if cmd.HasAvailableSubCommands() {
+		msg := fmt.Sprintf("unknown command %q for %q", args[0], cmd.CommandPath())
+		if cmd.SuggestionsMinimumDistance <= 0 {
+			cmd.SuggestionsMinimumDistance = 2 // cobra's own default, applied only in Find
+		}
+		if s := cmd.SuggestionsFor(args[0]); len(s) > 0 {
+			msg += fmt.Sprintf(" (did you mean %q?)", s[0])
+		}
+		return usageErrorf("%s", msg)
+	}
+	return usageErrorf("%q takes no arguments, got %q", cmd.CommandPath(), strings.Join(args, " "))
+}
+
+// exactArgs requires n positional arguments, named for the message.
+func exactArgs(names ...string) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if len(args) == len(names) {
+			return nil
+		}
+		if len(args) < len(names) {
+			return usageErrorf("%q needs %s", cmd.CommandPath(), strings.Join(names[len(args):], " "))
+		}
+		return usageErrorf("%q takes %d argument(s) (%s), got %d", cmd.CommandPath(), len(names), strings.Join(names, " "), len(args))
+	}
+}
