@@ -5,16 +5,20 @@ GO       ?= go
 BIN      := $(CURDIR)/bin
 MODULES  := ./shared/... ./phantom/... ./stack/... ./providers/... ./templates/...
 VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
-LDFLAGS  := -s -w -X phantomstack.dev/phantom/internal/buildinfo.Version=$(VERSION)
+LDFLAGS  := -s -w -X phantomstack.dev/phantom/internal/buildinfo.Version=$(VERSION) \
+            -X phantomstack.dev/stack/internal/buildinfo.Version=$(VERSION)
 # Short fuzzing in `make test`; `make fuzz FUZZTIME=10m` for a long run.
-FUZZTIME ?= 10s
+FUZZTIME ?= 8s
 
 # Every fuzz target: package path and target name.
 FUZZ_TARGETS := \
 	./shared/dotenv:FuzzParseRender \
 	./shared/dotenv:FuzzSet \
 	./phantom/internal/vault:FuzzDecode \
-	./phantom/internal/config:FuzzLoad
+	./phantom/internal/vault:FuzzPayloadJSON \
+	./phantom/internal/config:FuzzLoad \
+	./phantom/internal/audit:FuzzVerify \
+	./templates:FuzzParse
 
 .PHONY: all build install test unit fuzz fuzz-short demo bench lint e2e clean
 

@@ -11,6 +11,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"phantomstack.dev/shared/fsx"
 )
 
 // These tests run the real phantom binary as a separate process: the way a
@@ -203,4 +205,39 @@ func TestNoSessionBusNoTTYFailsFast(t *testing.T) {
 	if !strings.Contains(out, `"key_source": "passphrase"`) {
 		t.Fatalf("status: %s", out)
 	}
+}
+
+// TestLockedVaultWaitsThenNamesHolder: another process holds the vault lock;
+// phantom waits the configured bound, then says who holds it (exit 3), and
+// the vault is unchanged.
+func TestLockedVaultWaitsThenNamesHolder(t *testing.T) {
+	s := newSandbox(t, "PHANTOM_VAULT_PASSPHRASE=lock-pass-123", "PHANTOM_LOCK_TIMEOUT=300ms")
+	s.write(".env", "OPENAI_API_KEY=sk-test-lock-0123456789abcdef\n")
+	s.mustRun("", "init", "--yes")
+	locks, _ := filepath.Glob(filepath.Join(s.home, "vaults", "*.lock"))
+	if len(locks) != 1 {
+		t.Fatalf("lock files: %v", locks)
+	}
+	holder, err := fsx.AcquireLock(locks[0], time.Second, "phantom add (held by the test)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	_, errOut, code := s.run("new-value-123456\n", "add", "NEW_KEY", "--stdin")
+	waited := time.Since(start)
+	holder.Release()
+	if code != 3 {
+		t.Fatalf("exit %d, want 3: %s", code, errOut)
+	}
+	if !strings.Contains(errOut, "held by the test") || !strings.Contains(errOut, "pid ") {
+		t.Fatalf("error does not say who holds the lock: %s", errOut)
+	}
+	if waited < 300*time.Millisecond {
+		t.Fatalf("gave up after %v, before the 300ms bound", waited)
+	}
+	if names := s.names(); len(names) != 1 {
+		t.Fatalf("vault changed while locked: %v", names)
+	}
+	// Once released, the same command works.
+	s.mustRun("new-value-123456\n", "add", "NEW_KEY", "--stdin")
 }

@@ -148,14 +148,23 @@ func (f *Factory) vaultOptions(p *Project) (vault.Options, error) {
 	if err != nil {
 		return vault.Options{}, err
 	}
+	lockWait := vault.DefaultLockTimeout
+	if s := f.Env("PHANTOM_LOCK_TIMEOUT"); s != "" {
+		d, err := time.ParseDuration(s)
+		if err != nil || d < 0 || d > time.Hour {
+			return vault.Options{}, usageErrorf("PHANTOM_LOCK_TIMEOUT=%q is not a duration between 0s and 1h (e.g. 30s)", s)
+		}
+		lockWait = d
+	}
 	return vault.Options{
-		Home:      home,
-		ProjectID: p.ID(),
-		Env:       f.Env,
-		Keyring:   f.Keyring,
-		Prompt:    f.passphrasePrompt,
-		KDF:       f.KDF,
-		Owner:     f.Command,
+		Home:        home,
+		ProjectID:   p.ID(),
+		Env:         f.Env,
+		Keyring:     f.Keyring,
+		Prompt:      f.passphrasePrompt,
+		KDF:         f.KDF,
+		Owner:       f.Command,
+		LockTimeout: lockWait,
 	}, nil
 }
 

@@ -93,6 +93,10 @@ func initRun(o *InitOptions) error {
 	if err != nil {
 		return err
 	}
+	// A home we cannot write would fail later, after .phantom.toml exists.
+	if _, err := f.Home(); err != nil {
+		return err
+	}
 	// Join an existing project when we are inside one; otherwise start here.
 	p, err := f.Project()
 	created := false

@@ -43,6 +43,7 @@ func TestScripts(t *testing.T) {
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
 			"noplaintext": cmdNoPlaintext,
+			"corrupt":     cmdCorrupt,
 		},
 	})
 }
@@ -88,4 +89,28 @@ func cmdNoPlaintext(ts *testscript.TestScript, neg bool, args []string) {
 	if files == 0 {
 		ts.Fatalf("noplaintext checked no files")
 	}
+}
+
+// cmdCorrupt: corrupt FILE flip|truncate|empty|newer damages a vault file the
+// way a bad disk, an interrupted copy or a newer phantom would.
+func cmdCorrupt(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: corrupt FILE flip|truncate|empty|newer")
+	}
+	path := ts.MkAbs(args[0])
+	b, err := os.ReadFile(path)
+	ts.Check(err)
+	switch args[1] {
+	case "flip":
+		b[len(b)/2] ^= 0x40 // a byte inside the ciphertext
+	case "truncate":
+		b = b[:len(b)-7]
+	case "empty":
+		b = nil
+	case "newer":
+		b[9] = 99 // format version (big-endian uint16 at offset 8)
+	default:
+		ts.Fatalf("unknown mode %q", args[1])
+	}
+	ts.Check(os.WriteFile(path, b, 0o600))
 }

@@ -1,0 +1,178 @@
+#!/usr/bin/env bash
+# make bench: median and p90 wall time of `phantom list` and `phantom add`
+# in keychain mode and in passphrase mode, against the targets
+#   keychain mode    ≤ 15 ms
+#   passphrase mode  ≤ Argon2id cost (vault.DefaultKDF, measured here) + 15 ms
+# plus `phantom version` as the bare process-start cost.
+#
+# Speed is reported, never asserted: OVER marks a median above its target,
+# and the script still exits 0. It exits non-zero only when something broke
+# (a build or a phantom command failed).
+#
+# Everything happens in a temp dir: PHANTOM_HOME, the projects, and for
+# keychain mode a private D-Bus session with a throwaway gnome-keyring
+# (dbus-run-session; XDG_DATA_HOME and XDG_RUNTIME_DIR in the temp dir), so
+# your own keychain and vaults are never touched.
+#
+# Knobs: BENCH_RUNS (timed runs per measurement, default 30), BENCH_WARMUP
+# (default 3), BENCH_ARGON2_RUNS (default 7).
+#
+# `phantom add` is measured twice: "add (update)" replaces the value of one
+# existing secret on every run; "add (new)" adds a secret under a new name on
+# every run (BENCH_NEW_<i>). Each run pipes a different value on stdin.
+set -euo pipefail
+
+script=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/$(basename "${BASH_SOURCE[0]}")
+root=$(dirname "$(dirname "$script")")
+
+RUNS=${BENCH_RUNS:-30}
+WARMUP=${BENCH_WARMUP:-3}
+ARGON2_RUNS=${BENCH_ARGON2_RUNS:-7}
+KEYCHAIN_TARGET_MS=15
+PASSPHRASE_SLACK_MS=15
+
+die() { printf 'bench: %s\n' "$*" >&2; exit 1; }
+
+# run_bench OUT LABEL MODE CMDBENCH-ARGS...: time one command, append
+# "LABEL MODE median p90 min max n" to OUT. A failing command ends the script.
+run_bench() {
+	local out=$1 label=$2 mode=$3 line
+	shift 3
+	line=$(cmdbench -runs "$RUNS" -warmup "$WARMUP" -name x "$@") ||
+		die "timing failed: ${*##*-- }"
+	printf '%s %s %s\n' "$label" "$mode" "${line#x }" >> "$out"
+}
+
+# measure MODE OUT: (inner step, run with the mode's environment already set)
+# create a project under $BENCH_TMP/MODE, check the vault really uses MODE, and
+# append "label mode median p90 min max n" lines to OUT.
+measure() {
+	local mode=$1 out=$2 dir="$BENCH_TMP/$1"
+	export PHANTOM_HOME="$dir/phantom-home"
+	mkdir -p "$dir/app" && cd "$dir/app"
+	cat > .env <<'ENV'
+# bench project: fake values only
+OPENAI_API_KEY=sk-proj-bench-aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa
+ANTHROPIC_API_KEY=sk-ant-bench-bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb
+STRIPE_SECRET_KEY=sk_test_bench_cccccccccccccccccccccccc
+STRIPE_WEBHOOK_SECRET=whsec_bench_dddddddddddddddddddddddd
+DATABASE_URL=postgres://app:bench-db-password@localhost:5432/app
+REDIS_URL=redis://:bench-redis-password@localhost:6379/0
+GITHUB_TOKEN=ghp_benchEEEEEEEEEEEEEEEEEEEEEEEEEEEEEEEE
+RESEND_API_KEY=re_bench_ffffffffffffffffffffffff
+SESSION_SECRET=bench-session-secret-gggggggggggggggggggg
+JWT_SECRET=bench-jwt-secret-hhhhhhhhhhhhhhhhhhhhhhhhhh
+PORT=3000
+ENV
+	phantom init --yes >/dev/null 2>"$dir/init.err" ||
+		{ cat "$dir/init.err" >&2; die "$mode: phantom init --yes failed"; }
+	local status
+	status=$(phantom status --json) || die "$mode: phantom status --json failed"
+	case $status in
+	*"\"key_source\": \"$mode\""* | *"\"key_source\":\"$mode\""*) ;;
+	*) printf '%s\n' "$status" >&2; die "$mode: the new vault does not use the $mode key source" ;;
+	esac
+	printf 'bench-initial-value\n' | phantom add BENCH_UPDATED --stdin >/dev/null
+
+	run_bench "$out" list "$mode" -- phantom list
+	run_bench "$out" "add(update)" "$mode" -stdin 'bench-value-{i}' -- phantom add BENCH_UPDATED --stdin
+	run_bench "$out" "add(new)" "$mode" -stdin 'bench-value-{i}' -- phantom add 'BENCH_NEW_{i}' --stdin
+	phantom list >/dev/null || die "$mode: phantom list failed after the runs"
+}
+
+if [ "${1:-}" = "__measure" ]; then
+	measure "$2" "$3"
+	exit 0
+fi
+
+# ---------------------------------------------------------------------------
+
+command -v phantom >/dev/null || die "phantom is not on PATH (run: make bench)"
+command -v go >/dev/null || die "go is not on PATH"
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/phantom-bench.XXXXXX")
+trap 'rm -rf "$tmp"' EXIT
+export BENCH_TMP="$tmp" RUNS WARMUP
+export PATH="$tmp/bin:$PATH"
+export NO_COLOR=1
+unset PHANTOM_REQUIRE_KEYCHAIN || true
+
+mkdir -p "$tmp/bin"
+(cd "$root" && go build -o "$tmp/bin/cmdbench" ./phantom/internal/tools/cmdbench) ||
+	die "building cmdbench failed"
+
+results="$tmp/results"
+: > "$results"
+phantom_bin=$(command -v phantom)
+printf 'bench: %s, %d timed runs after %d warm-ups each\n' "$phantom_bin" "$RUNS" "$WARMUP" >&2
+
+# Argon2id cost with exactly the vault's default parameters, in-process.
+printf 'bench: Argon2id cost (%d runs)…\n' "$ARGON2_RUNS" >&2
+read -r argon_label argon_med argon_p90 _ < <(cmdbench -argon2 -runs "$ARGON2_RUNS" -warmup 1) ||
+	die "argon2 timing failed"
+[ -n "${argon_med:-}" ] || die "argon2 timing failed"
+
+# Process start: a command that touches no vault, keychain or disk.
+printf 'bench: phantom version…\n' >&2
+run_bench "$results" version - -- phantom version
+
+# Passphrase mode: the passphrase comes from the environment, no D-Bus.
+printf 'bench: passphrase mode…\n' >&2
+env -u DBUS_SESSION_BUS_ADDRESS PHANTOM_VAULT_PASSPHRASE=bench-passphrase-not-secret \
+	bash "$script" __measure passphrase "$results"
+
+# Keychain mode: a private session bus and a fresh, unlocked gnome-keyring.
+keychain_note=""
+if command -v dbus-run-session >/dev/null && command -v gnome-keyring-daemon >/dev/null; then
+	printf 'bench: keychain mode…\n' >&2
+	kr="$tmp/keyring"
+	mkdir -p "$kr/data" "$kr/run" && chmod 700 "$kr/run"
+	if ! env -u PHANTOM_VAULT_PASSPHRASE -u DBUS_SESSION_BUS_ADDRESS \
+		XDG_DATA_HOME="$kr/data" XDG_RUNTIME_DIR="$kr/run" \
+		dbus-run-session -- sh -c '
+			printf %s bench-pass | gnome-keyring-daemon --unlock --components=secrets >/dev/null 2>&1
+			exec bash "$0" __measure keychain "$1"
+		' "$script" "$results" 2> "$tmp/keychain.err"; then
+		grep -v 'Failed to set fd limit' "$tmp/keychain.err" >&2 || true
+		die "keychain mode failed"
+	fi
+else
+	keychain_note="keychain mode: skipped (install gnome-keyring dbus-daemon)"
+fi
+
+# ---------------------------------------------------------------------------
+# Report (stdout).
+
+passphrase_target=$(awk -v a="$argon_med" -v s="$PASSPHRASE_SLACK_MS" 'BEGIN { printf "%.1f", a + s }')
+argon_params=${argon_label#argon2id:}
+argon_params=${argon_params//,/ }
+
+printf '\nphantom bench — %s runs, %s warm-ups; wall time per command; %s CPUs, %s\n\n' \
+	"$RUNS" "$WARMUP" "$(getconf _NPROCESSORS_ONLN 2>/dev/null || echo '?')" "$(go env GOVERSION)"
+printf '%-24s %-11s %10s %10s   %-16s %s\n' "command" "mode" "median" "p90" "target" ""
+awk -v kt="$KEYCHAIN_TARGET_MS" -v pt="$passphrase_target" '
+	function cmd(l) {
+		if (l == "version") return "phantom version"
+		if (l == "list") return "phantom list"
+		if (l == "add(update)") return "phantom add (update)"
+		if (l == "add(new)") return "phantom add (new)"
+		return l
+	}
+	{
+		label = $1; mode = $2; med = $3; p90 = $4
+		if (mode == "-") { target = "(process start)"; mark = "" }
+		else {
+			t = (mode == "keychain") ? kt : pt
+			target = sprintf("≤ %.1f ms", t)
+			mark = (med + 0 <= t + 0) ? "PASS" : "OVER"
+		}
+		printf "%-24s %-11s %7.1f ms %7.1f ms   %-16s %s\n", cmd(label), (mode == "-" ? "" : mode), med, p90, target, mark
+	}' "$results"
+if [ -n "$keychain_note" ]; then
+	printf '%s\n' "$keychain_note"
+fi
+printf '\n%-24s %-11s %7.1f ms %7.1f ms   (%s runs, in-process)\n' \
+	"Argon2id cost" "$argon_params" "$argon_med" "$argon_p90" "$ARGON2_RUNS"
+printf 'targets: keychain ≤ %s ms; passphrase ≤ Argon2id cost + %s ms = %s ms\n' \
+	"$KEYCHAIN_TARGET_MS" "$PASSPHRASE_SLACK_MS" "$passphrase_target"
+printf 'add (update) replaces one existing secret; add (new) adds a new name each run.\n'
