@@ -3,7 +3,6 @@ package cli
 import (
 	"bytes"
 	"io"
-	"os"
 	"os/exec"
 	"strings"
 	"testing"
@@ -120,5 +119,4 @@ func TestUnprotectRestoresOriginalBytes(t *testing.T) {
 	if got := s.read(".env"); got != original {
 		t.Fatalf("unprotect did not restore the original bytes:\n got %q\nwant %q", got, original)
 	}
-	_ = os.Remove
 }

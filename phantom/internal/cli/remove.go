@@ -1,8 +1,6 @@
 package cli
 
 import (
-	"fmt"
-
 	"github.com/spf13/cobra"
 
 	"phantomstack.dev/phantom/internal/audit"
@@ -96,6 +94,5 @@ func removeRun(o *RemoveOptions) error {
 			f.IO.Warnf("%s still has %s=%s…, which no longer resolves; delete the line or run: phantom remove %s --env-file %s", e.Rel, o.Name, tok[:12], o.Name, e.Rel)
 		}
 	}
-	_ = fmt.Sprint
 	return nil
 }

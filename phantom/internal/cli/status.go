@@ -176,9 +176,9 @@ func printStatus(f *Factory, asJSON bool, st Status) error {
 	case st.Vault.Error != "":
 		fmt.Fprintf(w, "Vault:     %s, %s\n           %s\n", st.Vault.KeySource, t.Fail("cannot open"), st.Vault.Error)
 	case st.Vault.Exists:
-		fmt.Fprintf(w, "Vault:     %d secret(s), key in the %s\n", st.Vault.Secrets, st.Vault.KeySource)
+		fmt.Fprintf(w, "Vault:     %d secret(s), key source: %s\n", st.Vault.Secrets, st.Vault.KeySource)
 	default:
-		fmt.Fprintf(w, "Vault:     none yet; a new one would use the %s (%s)\n", st.Vault.KeySource, st.Vault.KeySourceReason)
+		fmt.Fprintf(w, "Vault:     none yet; a new one would use key source: %s (%s)\n", st.Vault.KeySource, st.Vault.KeySourceReason)
 	}
 	fmt.Fprintf(w, "Audit log: %s\n", st.Audit)
 	for _, fs := range st.EnvFiles {

@@ -8,7 +8,6 @@ import (
 
 	"phantomstack.dev/phantom/internal/audit"
 	"phantomstack.dev/phantom/internal/vault"
-	"phantomstack.dev/shared/exitcode"
 	"phantomstack.dev/shared/jsonout"
 )
 
@@ -111,6 +110,5 @@ func rekeyRun(o *RekeyOptions) error {
 	if to == vault.Passphrase {
 		f.IO.Infof("Set PHANTOM_VAULT_PASSPHRASE for non-interactive use (CI), or you will be asked for it.")
 	}
-	_ = exitcode.OK
 	return nil
 }

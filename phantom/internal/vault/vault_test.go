@@ -2,6 +2,7 @@ package vault
 
 import (
 	"bytes"
+	"context"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
@@ -10,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -158,9 +160,6 @@ func TestRoundTripDefaultKDF(t *testing.T) {
 }
 
 func TestSystemKeyringWithMock(t *testing.T) {
-	if os.Getenv("PHANTOM_TEST_REAL_KEYCHAIN") == "1" {
-		t.Skip("the go-keyring mock would replace the real keychain for TestRealKeychain")
-	}
 	keyring.MockInit()
 	kr := SystemKeyring()
 	if _, err := kr.Get("s", "u"); !errors.Is(err, ErrKeyringItemNotFound) {
@@ -1014,11 +1013,32 @@ func TestPayloadStrictJSON(t *testing.T) {
 	}
 }
 
-// TestRealKeychain runs against the OS keychain when asked to (CI recipe in
-// study-dependencies.md §2: dbus-run-session + gnome-keyring-daemon --unlock).
+// TestRealKeychain runs against a real Secret Service: it re-runs itself
+// inside dbus-run-session with an unlocked gnome-keyring in a throwaway
+// keyring directory (recipe: study-dependencies.md §2).
 func TestRealKeychain(t *testing.T) {
 	if os.Getenv("PHANTOM_TEST_REAL_KEYCHAIN") != "1" {
-		t.Skip("set PHANTOM_TEST_REAL_KEYCHAIN=1 under a Secret Service to run")
+		for _, tool := range []string{"dbus-run-session", "gnome-keyring-daemon"} {
+			if _, err := exec.LookPath(tool); err != nil {
+				if os.Getenv("CI") != "" {
+					t.Fatalf("%s not installed: .ci/run must install dbus-daemon gnome-keyring", tool)
+				}
+				t.Skipf("%s not installed (apt-get install dbus-daemon gnome-keyring); .ci/run installs it", tool)
+			}
+		}
+		xdg := t.TempDir()
+		script := `printf %s vault-test-pass | gnome-keyring-daemon --unlock --components=secrets >/dev/null 2>&1
+exec "$0" -test.run='^TestRealKeychain$' -test.count=1 -test.v`
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, "dbus-run-session", "--", "sh", "-c", script, os.Args[0])
+		cmd.Env = append(os.Environ(), "PHANTOM_TEST_REAL_KEYCHAIN=1", "XDG_DATA_HOME="+xdg, "XDG_RUNTIME_DIR="+xdg)
+		out, err := cmd.CombinedOutput()
+		if err != nil || !strings.Contains(string(out), "--- PASS: TestRealKeychain") {
+			t.Fatalf("real keychain run failed: %v\n%s", err, out)
+		}
+		t.Logf("under dbus-run-session + gnome-keyring:\n%s", out)
+		return
 	}
 	o := opts(t, t.TempDir(), map[string]string{EnvDBusSession: os.Getenv(EnvDBusSession)}, SystemKeyring())
 	o.KeyringTimeout = 10 * time.Second

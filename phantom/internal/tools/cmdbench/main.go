@@ -4,16 +4,25 @@
 //
 //	cmdbench [-name NAME] [-runs 30] [-warmup 3] [-stdin VALUE] -- CMD ARGS...
 //
-// Time argon2.IDKey with the parameters of vault.DefaultKDF, in this process:
+// Time argon2.IDKey with the parameters of vault.DefaultKDF, in this process
+// (warm: after the warm-up calls the Go heap already holds the memory the KDF
+// uses):
 //
-//	cmdbench -argon2 [-runs 7] [-warmup 1]
+//	cmdbench -argon2 [-runs 7] [-warmup 3]
+//
+// or as a CLI pays it, the first call in a fresh process (cold: the KDF's
+// memory is page-faulted in during the call); each run starts a copy of
+// cmdbench and times one IDKey inside it, process start not included:
+//
+//	cmdbench -argon2-cold [-runs 7] [-warmup 1]
 //
 // Either way it prints one machine-readable line on stdout:
 //
 //	NAME MEDIAN_MS P90_MS MIN_MS MAX_MS RUNS
 //
 // NAME defaults to the command's words joined with "_" (for -argon2:
-// "argon2id:t=3,m=64MiB,p=1", the parameters measured). With -stdin, every
+// "argon2id:t=3,m=64MiB,p=1", the parameters measured; -argon2-cold adds
+// ":cold"). With -stdin, every
 // run gets VALUE on a pipe as standard input. In VALUE and in the command's
 // arguments "{i}" becomes the run number (warm-ups count), so each run can
 // store a different value, or add a secret under a new name. A command that exits
@@ -47,8 +56,10 @@ func main() {
 	stdin := flag.String("stdin", "", "value written to the command's stdin on every run; {i} becomes the run number")
 	useStdin := false
 	doArgon := flag.Bool("argon2", false, "time argon2.IDKey with vault.DefaultKDF instead of a command")
+	doCold := flag.Bool("argon2-cold", false, "like -argon2, but each run is the first call in a fresh process")
+	once := flag.Bool("argon2-once", false, "(internal, for -argon2-cold) one IDKey; print its nanoseconds")
 	flag.Usage = func() {
-		fmt.Fprintf(os.Stderr, "usage: cmdbench [-name N] [-runs N] [-warmup N] [-stdin VALUE] -- CMD ARGS...\n       cmdbench -argon2 [-runs N] [-warmup N]\n")
+		fmt.Fprintf(os.Stderr, "usage: cmdbench [-name N] [-runs N] [-warmup N] [-stdin VALUE] -- CMD ARGS...\n       cmdbench -argon2|-argon2-cold [-runs N] [-warmup N]\n")
 		flag.PrintDefaults()
 	}
 	flag.Parse()
@@ -66,14 +77,27 @@ func main() {
 		samples []time.Duration
 		err     error
 	)
-	if *doArgon {
+	p := vault.DefaultKDF
+	argonLabel := fmt.Sprintf("argon2id:t=%d,m=%s,p=%d", p.Time, kib(p.MemoryKiB), p.Threads)
+	switch {
+	case *once:
+		fmt.Println(int64(timeArgon2(p, 1, 0)[0]))
+		return
+	case *doArgon || *doCold:
 		if flag.NArg() != 0 {
-			fatalf("-argon2 takes no command")
+			fatalf("-argon2 and -argon2-cold take no command")
 		}
-		p := vault.DefaultKDF
-		label = fmt.Sprintf("argon2id:t=%d,m=%s,p=%d", p.Time, kib(p.MemoryKiB), p.Threads)
-		samples = timeArgon2(p, *runs, *warmup)
-	} else {
+		label = argonLabel
+		if *doCold {
+			label += ":cold"
+			samples, err = timeArgon2Cold(*runs, *warmup)
+			if err != nil {
+				fatalf("%v", err)
+			}
+		} else {
+			samples = timeArgon2(p, *runs, *warmup)
+		}
+	default:
 		args := flag.Args()
 		if len(args) == 0 {
 			flag.Usage()
@@ -121,12 +145,13 @@ func timeCommand(args []string, stdin *string, runs, warmup int) ([]time.Duratio
 		err := cmd.Run()
 		d := time.Since(start)
 		if err != nil {
+			line := strings.Join(append([]string{args[0]}, argv...), " ")
 			msg := strings.TrimSpace(stderr.String())
 			var ee *exec.ExitError
 			if errors.As(err, &ee) && msg != "" {
-				return nil, fmt.Errorf("%s (run %d): %v:\n%s", strings.Join(args, " "), i+1, err, msg)
+				return nil, fmt.Errorf("%s (run %d): %v:\n%s", line, i+1, err, msg)
 			}
-			return nil, fmt.Errorf("%s (run %d): %v", strings.Join(args, " "), i+1, err)
+			return nil, fmt.Errorf("%s (run %d): %v", line, i+1, err)
 		}
 		if i >= warmup {
 			out = append(out, d)
@@ -154,6 +179,30 @@ func timeArgon2(p vault.KDFParams, runs, warmup int) []time.Duration {
 		}
 	}
 	return out
+}
+
+// timeArgon2Cold runs "cmdbench -argon2-once" warmup+runs times and collects
+// the duration each child measured around its single IDKey call.
+func timeArgon2Cold(runs, warmup int) ([]time.Duration, error) {
+	self, err := os.Executable()
+	if err != nil {
+		return nil, err
+	}
+	out := make([]time.Duration, 0, runs)
+	for i := range warmup + runs {
+		b, err := exec.Command(self, "-argon2-once").Output()
+		if err != nil {
+			return nil, fmt.Errorf("%s -argon2-once: %v", self, err)
+		}
+		ns, err := strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64)
+		if err != nil {
+			return nil, fmt.Errorf("%s -argon2-once printed %q", self, b)
+		}
+		if i >= warmup {
+			out = append(out, time.Duration(ns))
+		}
+	}
+	return out, nil
 }
 
 // percentile returns the nearest-rank q-th percentile of sorted s; for an
