@@ -33,6 +33,8 @@ type Factory struct {
 	KDF vault.KDFParams
 	// Command is "phantom <verb>", recorded in audit events and lock files.
 	Command string
+
+	home string // Home's result, checked once per command
 }
 
 // NewFactory returns the production factory.
@@ -51,8 +53,12 @@ func NewFactory(io *term.IOStreams) *Factory {
 // so end-to-end suites do not pay 64 MiB of Argon2id per command.
 var testKDF vault.KDFParams
 
-// Home returns PHANTOM_HOME (default ~/.phantom), created with mode 0700.
+// Home returns PHANTOM_HOME (default ~/.phantom), created with mode 0700
+// and checked to be writable, once per command.
 func (f *Factory) Home() (string, error) {
+	if f.home != "" {
+		return f.home, nil
+	}
 	home := f.Env("PHANTOM_HOME")
 	if home == "" {
 		h, err := os.UserHomeDir()
@@ -74,6 +80,7 @@ func (f *Factory) Home() (string, error) {
 	}
 	probe.Close()
 	os.Remove(probe.Name())
+	f.home = home
 	return home, nil
 }
 
