@@ -84,7 +84,7 @@ func judgeHead(h head, lastSeq uint64, lastMAC, lastPrev string, onlyLine bool) 
 	return headMismatch
 }
 
-func (l *Log) appendLocked(e Event) error {
+func (l *Log) appendLocked(events []Event) error {
 	dir := l.dir
 	logPath := filepath.Join(dir, LogFile)
 	headPath := filepath.Join(dir, HeadFile)
@@ -179,17 +179,18 @@ func (l *Log) appendLocked(e Event) error {
 	if !t.clean {
 		buf = append(buf, '\n') // leave a torn line as evidence; start afresh
 	}
-	for _, ev := range []*Event{anomaly, &e} {
-		if ev == nil {
-			continue
-		}
+	batch := make([]*Event, 0, len(events)+1)
+	if anomaly != nil {
+		anomaly.PID, anomaly.Process = events[0].PID, events[0].Process
+		batch = append(batch, anomaly)
+	}
+	for i := range events {
+		batch = append(batch, &events[i])
+	}
+	for _, ev := range batch {
 		ev.Seq = anchorSeq + 1
 		ev.Prev = anchorMAC
 		ev.Time = now
-		ev.PID = e.PID
-		if ev.Process == "" {
-			ev.Process = e.Process
-		}
 		line, err := sign(key, ev)
 		if err != nil {
 			return &WriteError{Step: "encode event", Err: err}
@@ -209,7 +210,8 @@ func (l *Log) appendLocked(e Event) error {
 			return &WriteError{Step: "sync", Path: dir, Err: err}
 		}
 	}
-	if err := fsx.WriteFileAtomic(headPath, encodeHead(key, e.Seq, e.MAC), 0o600); err != nil {
+	last := batch[len(batch)-1]
+	if err := fsx.WriteFileAtomic(headPath, encodeHead(key, last.Seq, last.MAC), 0o600); err != nil {
 		return &WriteError{Step: "update checkpoint", Path: headPath, Recorded: true, Err: err}
 	}
 	return nil

@@ -218,27 +218,36 @@ func (e *WriteError) Unwrap() []error { return []error{ErrAuditFailed, e.Err} }
 // PID, and Process when e.Process is empty; values the caller set in those
 // fields are overwritten. It returns nil without touching the disk when the log
 // is disabled. The event is durable (fsync'd) when Append returns nil.
-func (l *Log) Append(e Event) error {
-	if !l.Enabled() {
+func (l *Log) Append(e Event) error { return l.AppendBatch([]Event{e}) }
+
+// AppendBatch records events in order under one lock and one fsync (the
+// proxy's per-request events). It is all or nothing in the same sense as
+// Append: when it returns nil every event is durable.
+func (l *Log) AppendBatch(events []Event) error {
+	if !l.Enabled() || len(events) == 0 {
 		return nil
 	}
-	if err := prepare(&e); err != nil {
-		return &WriteError{Step: "check event", Err: err}
+	events = append([]Event(nil), events...)
+	for i := range events {
+		e := &events[i]
+		if err := prepare(e); err != nil {
+			return &WriteError{Step: "check event", Err: err}
+		}
+		if e.Process == "" {
+			e.Process = l.opts.Process
+		}
+		if len(e.Process) > MaxFieldLen {
+			e.Process = cut(e.Process, MaxFieldLen)
+		}
+		e.PID = os.Getpid()
 	}
-	if e.Process == "" {
-		e.Process = l.opts.Process
-	}
-	if len(e.Process) > MaxFieldLen {
-		e.Process = cut(e.Process, MaxFieldLen)
-	}
-	e.PID = os.Getpid()
 
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.dir == "" {
 		return &WriteError{Step: "open", Err: errors.New("no log directory (PHANTOM_HOME is not set)")}
 	}
-	return l.appendLocked(e)
+	return l.appendLocked(events)
 }
 
 // prepare checks the caller's fields and trims Detail.

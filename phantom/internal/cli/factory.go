@@ -23,8 +23,10 @@ const ConfigFile = ".phantom.toml"
 // Factory holds what commands need from the outside world. Every field can
 // be replaced in tests.
 type Factory struct {
-	IO      *term.IOStreams
-	Env     func(string) string
+	IO  *term.IOStreams
+	Env func(string) string
+	// Environ is the whole environment, the base of a child's (exec).
+	Environ func() []string
 	Getwd   func() (string, error)
 	Keyring vault.Keyring
 	Now     func() time.Time
@@ -42,6 +44,7 @@ func NewFactory(io *term.IOStreams) *Factory {
 	return &Factory{
 		IO:      io,
 		Env:     getenv,
+		Environ: os.Environ,
 		Getwd:   os.Getwd,
 		Keyring: vault.SystemKeyring(),
 		Now:     time.Now,

@@ -47,6 +47,7 @@ func NewRootCmd(f *Factory) *cobra.Command {
 	root.AddGroup(
 		&cobra.Group{ID: "setup", Title: "Set up a project:"},
 		&cobra.Group{ID: "secrets", Title: "Manage secrets:"},
+		&cobra.Group{ID: "run", Title: "Run your app:"},
 		&cobra.Group{ID: "files", Title: "Env files:"},
 		&cobra.Group{ID: "maint", Title: "Vault and audit:"},
 	)
@@ -58,6 +59,7 @@ func NewRootCmd(f *Factory) *cobra.Command {
 	}
 	add("setup", newInitCmd(f, nil), newStatusCmd(f, nil), newWhyCmd(f, nil))
 	add("secrets", newAddCmd(f, nil), newRemoveCmd(f, nil), newListCmd(f, nil), newRevealCmd(f, nil), newRotateCmd(f, nil))
+	add("run", newExecCmd(f, nil), newStartCmd(f, nil), newStopCmd(f, nil), newTrustCmd(f, nil))
 	add("files", newSyncCmd(f, nil), newEnvCmd(f, nil), newUnprotectCmd(f, nil))
 	add("maint", newVaultCmd(f), newAuditCmd(f), newVersionCmd(f, nil), newCompletionCmd(f))
 	return root

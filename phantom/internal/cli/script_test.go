@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/base64"
 	"encoding/hex"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -26,7 +27,36 @@ func TestMain(m *testing.M) {
 			}
 			os.Exit(Main(os.Args, os.Stdin, os.Stdout, os.Stderr))
 		},
+		// Children for `phantom exec` suites, run as real processes.
+		"showenv": childShowEnv,
+		"leakenv": childLeakEnv,
 	})
+}
+
+// childShowEnv prints NAME=VALUE for each argument, or NAME unset.
+func childShowEnv() {
+	for _, n := range os.Args[1:] {
+		if v, ok := os.LookupEnv(n); ok {
+			fmt.Printf("%s=%s\n", n, v)
+		} else {
+			fmt.Printf("%s unset\n", n)
+		}
+	}
+	os.Exit(0)
+}
+
+// childLeakEnv writes the named variables' values to stdout and stderr
+// one byte per write, the hardest case for a streaming masker.
+func childLeakEnv() {
+	for _, n := range os.Args[1:] {
+		for _, w := range []*os.File{os.Stdout, os.Stderr} {
+			v := "leak " + n + "=" + os.Getenv(n) + "\n"
+			for i := 0; i < len(v); i++ {
+				w.Write([]byte{v[i]})
+			}
+		}
+	}
+	os.Exit(0)
 }
 
 // TestScripts runs the end-to-end suites in phantom/testdata/script against

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -51,9 +52,13 @@ type FileStatus struct {
 	Unknown     []string `json:"unknown_tokens"`
 }
 
-// ProxyStatus is filled in by the proxy (phantom exec/start).
+// ProxyStatus is the state of the proxy `phantom start` runs.
 type ProxyStatus struct {
-	Running bool `json:"running"`
+	Running   bool       `json:"running"`
+	PID       int        `json:"pid,omitempty"`
+	Addr      string     `json:"addr,omitempty"`
+	Routes    []string   `json:"routes,omitempty"`
+	StartedAt *time.Time `json:"started_at,omitempty"`
 }
 
 func newStatusCmd(f *Factory, runF func(*StatusOptions) error) *cobra.Command {
@@ -101,6 +106,10 @@ func statusRun(o *StatusOptions) error {
 	}
 	st.Initialized = true
 	st.ProjectDir, st.ProjectID = p.Dir, p.ID()
+	if ps, err := readProxyState(home, p.ID()); err == nil && ps != nil {
+		started := ps.StartedAt
+		st.Proxy = ProxyStatus{Running: true, PID: ps.PID, Addr: ps.Addr, Routes: ps.Routes, StartedAt: &started}
+	}
 	st.Audit = auditState(f, p)
 	opts, err := f.vaultOptions(p)
 	if err != nil {
@@ -195,6 +204,10 @@ func printStatus(f *Factory, asJSON bool, st Status) error {
 		}
 		fmt.Fprintln(w)
 	}
-	fmt.Fprintf(w, "Proxy:     not running\n")
+	if st.Proxy.Running {
+		fmt.Fprintf(w, "Proxy:     running on %s (pid %d) for %s\n", st.Proxy.Addr, st.Proxy.PID, strings.Join(st.Proxy.Routes, ", "))
+	} else {
+		fmt.Fprintf(w, "Proxy:     not running (phantom exec starts one per command; phantom start runs one for your shell)\n")
+	}
 	return nil
 }

@@ -81,6 +81,7 @@ type model struct {
 	envSet    bool
 	classify  Overrides
 	policies  map[string]string // secret name → explicit policy; never nil
+	routes    map[string]RouteSpec
 }
 
 func (m model) clone() model {
@@ -88,6 +89,7 @@ func (m model) clone() model {
 	m.classify.Secret = slices.Clone(m.classify.Secret)
 	m.classify.Public = slices.Clone(m.classify.Public)
 	m.policies = maps.Clone(m.policies)
+	m.routes = maps.Clone(m.routes) // RouteSpecs are values; Routes() clones their slices
 	return m
 }
 

@@ -31,6 +31,7 @@ var sections = []section{
 	{"phantom", phantomKeys, decodePhantom},
 	{"classify", classifyKeys, decodeClassify},
 	{"secrets", nil, decodeSecrets},
+	{"routes", nil, decodeRoutes},
 }
 
 var (
@@ -44,7 +45,7 @@ func keyHome(key string) string {
 	for _, h := range []struct {
 		table string
 		keys  []string
-	}{{"[phantom]", phantomKeys}, {"[classify]", classifyKeys}, {"[secrets.<NAME>]", secretKeys}} {
+	}{{"[phantom]", phantomKeys}, {"[classify]", classifyKeys}, {"[secrets.<NAME>]", secretKeys}, {"[routes.<name>]", routeOnlyKeys}} {
 		if slices.Contains(h.keys, key) {
 			return h.table
 		}

@@ -1,0 +1,467 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"phantomstack.dev/phantom/internal/audit"
+	"phantomstack.dev/phantom/internal/awscreds"
+	"phantomstack.dev/phantom/internal/catalog"
+	"phantomstack.dev/phantom/internal/proxy"
+	"phantomstack.dev/phantom/internal/run"
+	"phantomstack.dev/phantom/internal/scrub"
+	"phantomstack.dev/phantom/internal/vault"
+	"phantomstack.dev/shared/exitcode"
+)
+
+// ExecOptions configures `phantom exec`.
+type ExecOptions struct {
+	F         *Factory
+	EnvFiles  []string
+	NoMasking bool
+	Verbose   bool
+	Args      []string
+}
+
+func newExecCmd(f *Factory, runF func(*ExecOptions) error) *cobra.Command {
+	opts := &ExecOptions{F: f}
+	cmd := &cobra.Command{
+		Use:   "exec [--env-file F]... [--no-masking] [-v] -- COMMAND [ARG...]",
+		Short: "Run a command with your secrets, without handing it the real values",
+		Long: `Run COMMAND with the variables of this project's env files (.env, then
+.env.local; --env-file replaces that list) and phm tokens resolved by policy:
+
+  proxy   (default for keys a built-in route owns: OpenAI, Anthropic, Stripe,
+          Supabase, Vercel, GitHub, Resend, Gemini) the command keeps the phm
+          token; its SDK's base URL points at a proxy on 127.0.0.1 that puts
+          the real key on the wire and scrubs it from responses.
+  inject  (default for everything else, e.g. DATABASE_URL) the command gets
+          the real value. When phantom's output is not a terminal (an agent
+          is capturing it), the command's output is masked: every real value
+          becomes its phm token.
+  deny    the command keeps the phm token.
+
+AWS keys never enter the command's environment: AWS SDKs fetch them from the
+proxy's container-credentials endpoint.
+
+phantom prints nothing of its own unless something is wrong (or -v), and
+exits with the command's exit status (128+N when a signal N killed it, 127
+when the command does not exist).`,
+		Example: `  phantom exec -- npm run dev
+  phantom exec --env-file .env.test -- go test ./...`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 0 {
+				return usageErrorf("no command to run: phantom exec -- COMMAND [ARG...]")
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			f.Command = "phantom exec"
+			opts.Args = args
+			if runF != nil {
+				return runF(opts)
+			}
+			return execRun(opts)
+		},
+	}
+	// Everything after the command belongs to the command: phantom exec npm
+	// run dev --port 3 must not parse --port.
+	cmd.Flags().SetInterspersed(false)
+	cmd.Flags().StringArrayVar(&opts.EnvFiles, "env-file", nil, "env file to load instead of the project's list (repeatable, later files win)")
+	cmd.Flags().BoolVar(&opts.NoMasking, "no-masking", false, "do not mask injected values in the command's output")
+	cmd.Flags().BoolVarP(&opts.Verbose, "verbose", "v", false, "say what phantom set up (on stderr)")
+	return cmd
+}
+
+// childPlan is what exec computed before starting the child.
+type childPlan struct {
+	env      []string
+	routes   []catalog.Route
+	secrets  []proxy.Secret
+	aws      *awscreds.Credentials
+	injected []string
+	notes    []string
+}
+
+func execRun(o *ExecOptions) error {
+	f := o.F
+	if o.NoMasking && !f.IO.IsStdinTTY() {
+		// Without masking, `phantom exec --no-masking -- printenv X` would
+		// be a non-interactive way to print a value.
+		return exitcode.Errorf(exitcode.Refused, "--no-masking needs an interactive terminal: without one, unmasked output would let a script or agent read injected secret values\nRun it from your own terminal, or leave masking on.")
+	}
+	p, err := f.Project()
+	if err != nil {
+		return err
+	}
+	v, err := f.OpenVault(p, false)
+	if err != nil {
+		return err
+	}
+	// Close wipes the payload's values: everything below copies what it
+	// needs before that.
+	defer v.Close()
+	pl := v.Payload()
+
+	paths, explicit := o.EnvFiles, len(o.EnvFiles) > 0
+	if !explicit {
+		paths = p.Config.EnvFiles()
+	}
+	plan, err := planChild(f, p, pl, paths, explicit, f.Environ())
+	if err != nil {
+		return err
+	}
+	for _, n := range plan.notes {
+		f.IO.Warnf("%s", n)
+	}
+
+	var srv *proxy.Server
+	rec := newAuditQueue(f, p)
+	if len(plan.routes) > 0 || plan.aws != nil {
+		popts := proxy.Options{
+			Routes:         plan.routes,
+			Secrets:        plan.secrets,
+			HeaderAuthOnly: truthy(f.Env("PHANTOM_PROXY_HEADER_AUTH_ONLY")),
+			Audit:          rec.proxyEvent,
+		}
+		if plan.aws != nil {
+			creds := *plan.aws
+			popts.AWS = func() (awscreds.Credentials, error) { return creds, nil }
+		}
+		if o.Verbose {
+			popts.Logf = func(format string, args ...any) { f.IO.Infof(format, args...) }
+		}
+		srv, err = proxy.New(popts)
+		if err != nil {
+			return err
+		}
+		if err := srv.Listen(""); err != nil {
+			return exitcode.Errorf(exitcode.Failure, "could not start the proxy: %v", err)
+		}
+		plan.env = mergeEnv(plan.env, srv.Env())
+	}
+	if o.Verbose {
+		if srv != nil {
+			f.IO.Infof("proxy on %s for %s", srv.Addr(), routeNames(plan.routes))
+		}
+		if len(plan.injected) > 0 {
+			f.IO.Infof("injected: %s", strings.Join(plan.injected, ", "))
+		}
+	}
+	rec.add(audit.Event{Op: "exec.start", Detail: fmt.Sprintf("%s; routes: %s; injected: %d", filepath.Base(o.Args[0]), routeNames(plan.routes), len(plan.injected))})
+
+	masker := maskerFor(pl)
+	v.Close() // the plan, the proxy and the masker hold their own copies
+	cwd, _ := f.Cwd()
+	c := &run.Command{
+		Args: o.Args, Env: plan.env, Dir: cwd,
+		Stdin: f.IO.In, Stdout: f.IO.Out, Stderr: f.IO.ErrOut,
+		Mask:       masker,
+		MaskStdout: !o.NoMasking && !f.IO.IsStdoutTTY(),
+		MaskStderr: !o.NoMasking && !f.IO.IsStderrTTY(),
+		// On a terminal, the terminal itself sends ^C to the child.
+		ForwardTerminalSignals: !f.IO.IsStdinTTY(),
+	}
+	code, runErr := c.Run(context.Background())
+
+	if srv != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		srv.Shutdown(ctx)
+		cancel()
+	}
+	rec.add(audit.Event{Op: "exec.exit", Detail: fmt.Sprintf("%s exited %d", filepath.Base(o.Args[0]), code)})
+	rec.close()
+
+	if runErr != nil {
+		if se, ok := runErr.(*run.StartError); ok {
+			fmt.Fprintf(f.IO.ErrOut, "phantom exec: %s\n", se.Error())
+			return exitcode.Silent{Code: se.Code}
+		}
+		return runErr
+	}
+	return exitcode.Silent{Code: code}
+}
+
+// planChild resolves the env files against the vault: the child's
+// environment, the routes to mount and what the proxy may put on the wire.
+func planChild(f *Factory, p *Project, pl *vault.Payload, paths []string, explicit bool, base []string) (*childPlan, error) {
+	routes, pending, err := f.projectRoutes(p)
+	if err != nil {
+		return nil, err
+	}
+	if len(pending) > 0 {
+		var lines []string
+		for _, pr := range pending {
+			lines = append(lines, "  "+describePending(pr))
+		}
+		return nil, exitcode.Errorf(exitcode.Refused, "%s has route changes nobody has approved on this machine, so nothing was run:\n%s\nIf you made them, approve them on your terminal: phantom trust", ConfigFile, strings.Join(lines, "\n"))
+	}
+	byToken := tokenIndex(pl)
+	plan := &childPlan{}
+	vars := map[string]string{}
+	var order []string
+	for _, path := range paths {
+		e, err := loadEnvFile(p, path)
+		if err != nil {
+			return nil, err
+		}
+		if !e.Exists && explicit {
+			return nil, exitcode.Errorf(exitcode.NotFound, "env file %s does not exist", path)
+		}
+		f.warnProblems(e)
+		for _, ent := range e.File.Entries() {
+			if _, seen := vars[ent.Key]; !seen {
+				order = append(order, ent.Key)
+			}
+			vars[ent.Key] = ent.Value
+		}
+	}
+
+	// Which secrets each policy covers, resolved from tokens in the files.
+	proxied := map[string]bool{}
+	var awsServed bool
+	child := map[string]string{}
+	for _, k := range order {
+		val := vars[k]
+		name, isSecret := byToken[val]
+		if !isToken(val) {
+			child[k] = val
+			continue
+		}
+		if !isSecret {
+			plan.notes = append(plan.notes, fmt.Sprintf("%s holds a phm token that is not in this project's vault; the command gets the token as it is (run `phantom sync` to refresh env files)", k))
+			child[k] = val
+			continue
+		}
+		if catalog.IsAWSCredential(name) {
+			awsServed = true
+			continue // served by the credentials endpoint, never in the env
+		}
+		policy, explicit := p.Config.Policy(name)
+		if !explicit {
+			policy = routeDefaultPolicy(routes, name)
+		}
+		switch policy {
+		case catalog.PolicyInject:
+			child[k] = string(pl.Secrets[name].Value)
+			plan.injected = append(plan.injected, k)
+		case catalog.PolicyProxy:
+			child[k] = val
+			proxied[name] = true
+		default: // deny
+			child[k] = val
+		}
+	}
+
+	for name, s := range pl.Secrets {
+		plan.secrets = append(plan.secrets, proxy.Secret{Name: name, Token: s.Token, Value: string(s.Value)})
+	}
+	slices.SortFunc(plan.secrets, func(a, b proxy.Secret) int { return strings.Compare(a.Name, b.Name) })
+
+	// Mount every route that carries a proxied secret.
+	for _, r := range routes {
+		if !slices.ContainsFunc(r.Secrets, func(n string) bool { return proxied[n] }) {
+			continue
+		}
+		if r.UpstreamEnv != "" {
+			up := vars[r.UpstreamEnv]
+			if n, ok := byToken[up]; ok {
+				up = string(pl.Secrets[n].Value)
+			}
+			if up == "" {
+				plan.notes = append(plan.notes, fmt.Sprintf("route %s needs %s in your env files to know where to send requests; it is not mounted", r.Name, r.UpstreamEnv))
+				continue
+			}
+			r.Upstream = strings.TrimRight(up, "/")
+		}
+		for _, bv := range r.BaseURLVars {
+			if old, ok := child[bv.Name]; ok && bv.Name != r.UpstreamEnv && old != r.Upstream+bv.Suffix {
+				plan.notes = append(plan.notes, fmt.Sprintf("%s from your env files is replaced by the proxy's URL for route %s; to send %s traffic elsewhere, define a custom route", bv.Name, r.Name, r.Name))
+			}
+		}
+		plan.routes = append(plan.routes, r)
+	}
+
+	if awsServed {
+		creds := &awscreds.Credentials{}
+		if s := pl.Secrets[catalog.AWSAccessKeyID]; s != nil {
+			creds.AccessKeyID = string(s.Value)
+		}
+		if s := pl.Secrets[catalog.AWSSecretAccessKey]; s != nil {
+			creds.SecretAccessKey = string(s.Value)
+		}
+		if s := pl.Secrets[catalog.AWSSessionToken]; s != nil {
+			creds.SessionToken = string(s.Value)
+		}
+		plan.aws = creds
+	}
+
+	env := base
+	if awsServed {
+		// The SDKs prefer static keys in the environment over the endpoint.
+		env = slices.DeleteFunc(slices.Clone(env), func(kv string) bool {
+			k, _, _ := strings.Cut(kv, "=")
+			return catalog.IsAWSCredential(k) || k == "AWS_PROFILE"
+		})
+	}
+	var fileEnv []string
+	for _, k := range order {
+		if v, ok := child[k]; ok {
+			fileEnv = append(fileEnv, k+"="+v)
+		}
+	}
+	plan.env = mergeEnv(env, fileEnv)
+	plan.env = mergeEnv(plan.env, noProxyLoopback(plan.env))
+	return plan, nil
+}
+
+// noProxyLoopback keeps a child's HTTP(S)_PROXY from carrying requests
+// meant for phantom's proxy (Go skips proxies for loopback; other
+// languages' clients may not).
+func noProxyLoopback(env []string) []string {
+	hasProxy := false
+	noProxy := map[string]string{}
+	for _, kv := range env {
+		k, v, _ := strings.Cut(kv, "=")
+		switch strings.ToUpper(k) {
+		case "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY":
+			hasProxy = hasProxy || v != ""
+		case "NO_PROXY":
+			noProxy[k] = v
+		}
+	}
+	if !hasProxy {
+		return nil
+	}
+	var out []string
+	for _, k := range []string{"NO_PROXY", "no_proxy"} {
+		v := noProxy[k]
+		if v != "" {
+			v += ","
+		}
+		out = append(out, k+"="+v+"127.0.0.1,localhost")
+	}
+	return out
+}
+
+// mergeEnv returns base with every KEY=VALUE of over set (later wins),
+// keeping base's order and appending new keys.
+func mergeEnv(base, over []string) []string {
+	idx := map[string]int{}
+	out := make([]string, 0, len(base)+len(over))
+	for _, kv := range base {
+		k, _, _ := strings.Cut(kv, "=")
+		if i, ok := idx[k]; ok {
+			out[i] = kv
+			continue
+		}
+		idx[k] = len(out)
+		out = append(out, kv)
+	}
+	for _, kv := range over {
+		k, _, _ := strings.Cut(kv, "=")
+		if i, ok := idx[k]; ok {
+			out[i] = kv
+			continue
+		}
+		idx[k] = len(out)
+		out = append(out, kv)
+	}
+	return out
+}
+
+// maskerFor replaces every vault value with its token.
+func maskerFor(pl *vault.Payload) *scrub.Replacer {
+	pairs := make(map[string]string, len(pl.Secrets))
+	for _, s := range pl.Secrets {
+		if len(s.Value) > 0 {
+			pairs[string(s.Value)] = s.Token
+		}
+	}
+	return scrub.New(pairs)
+}
+
+func routeNames(rs []catalog.Route) string {
+	if len(rs) == 0 {
+		return "none"
+	}
+	names := make([]string, len(rs))
+	for i, r := range rs {
+		names[i] = r.Name
+	}
+	return strings.Join(names, ", ")
+}
+
+func truthy(v string) bool {
+	switch strings.ToLower(strings.TrimSpace(v)) {
+	case "1", "true", "yes", "on":
+		return true
+	}
+	return false
+}
+
+// auditQueue writes exec's and the proxy's events off the request path:
+// a request never waits for an fsync. Events are batched; close flushes.
+type auditQueue struct {
+	f    *Factory
+	p    *Project
+	ch   chan audit.Event
+	done chan struct{}
+}
+
+func newAuditQueue(f *Factory, p *Project) *auditQueue {
+	q := &auditQueue{f: f, p: p, ch: make(chan audit.Event, 4096), done: make(chan struct{})}
+	go q.loop()
+	return q
+}
+
+func (q *auditQueue) loop() {
+	defer close(q.done)
+	log := q.f.auditLog(q.p)
+	warned := false
+	for e := range q.ch {
+		batch := []audit.Event{e}
+	more:
+		for len(batch) < 512 {
+			select {
+			case e, ok := <-q.ch:
+				if !ok {
+					break more
+				}
+				batch = append(batch, e)
+			default:
+				break more
+			}
+		}
+		for i := range batch {
+			batch[i].Project = q.p.ID()
+		}
+		if err := log.AppendBatch(batch); err != nil && !warned {
+			q.f.IO.Warnf("could not write the audit log: %v", err)
+			warned = true
+		}
+	}
+}
+
+// add queues e; when the queue is full it waits (backpressure) rather than
+// dropping an audit event.
+func (q *auditQueue) add(e audit.Event) { q.ch <- e }
+
+func (q *auditQueue) proxyEvent(e proxy.Event) {
+	detail := fmt.Sprintf("route=%s method=%s status=%d in=%d out=%d ms=%d", e.Route, e.Method, e.Status, e.BytesIn, e.BytesOut, e.Duration.Milliseconds())
+	if e.Error != "" {
+		detail += " error=" + e.Error
+	}
+	q.add(audit.Event{Op: "proxy.request", Name: strings.Join(e.Secrets, ","), Detail: detail})
+}
+
+func (q *auditQueue) close() {
+	close(q.ch)
+	<-q.done
+}

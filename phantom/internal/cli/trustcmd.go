@@ -1,0 +1,108 @@
+package cli
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"phantomstack.dev/phantom/internal/audit"
+	"phantomstack.dev/phantom/internal/config"
+	"phantomstack.dev/phantom/internal/trust"
+	"phantomstack.dev/shared/exitcode"
+	"phantomstack.dev/shared/jsonout"
+)
+
+// TrustOptions configures `phantom trust`.
+type TrustOptions struct {
+	F    *Factory
+	JSON bool
+}
+
+// TrustEntry is one route in `phantom trust --json`.
+type TrustEntry struct {
+	Route    string `json:"route"`
+	Upstream string `json:"upstream"`
+	Builtin  string `json:"builtin_upstream,omitempty"`
+	Secrets  string `json:"secrets"`
+}
+
+func newTrustCmd(f *Factory, runF func(*TrustOptions) error) *cobra.Command {
+	opts := &TrustOptions{F: f}
+	cmd := &cobra.Command{
+		Use:   "trust [--json]",
+		Short: "Approve the proxy routes in .phantom.toml that send secrets to a new place",
+		Long: `A route in .phantom.toml that sends a secret somewhere other than its
+built-in upstream (or a new custom route) decides where your real keys go, and
+.phantom.toml is committed: a pull request could point the openai route at
+someone else's server. So such a route works only after you approve it here.
+
+phantom trust shows each route that changed, and on your own terminal asks you
+to type "trust" to approve them. The approval is stored in PHANTOM_HOME (not in
+the repository) and covers the route exactly as it is: any later change to it
+needs a new approval. Without a terminal it only lists what is pending (exit 5
+when something is).`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			f.Command = "phantom trust"
+			if runF != nil {
+				return runF(opts)
+			}
+			return trustRun(opts)
+		},
+	}
+	cmd.Flags().BoolVar(&opts.JSON, "json", false, "print the pending routes as JSON and approve nothing")
+	return cmd
+}
+
+func trustRun(o *TrustOptions) error {
+	f := o.F
+	p, err := f.Project()
+	if err != nil {
+		return err
+	}
+	_, pending, err := f.projectRoutes(p)
+	if err != nil {
+		return err
+	}
+	if o.JSON {
+		out := []TrustEntry{}
+		for _, pr := range pending {
+			e := TrustEntry{Route: pr.Spec.Name, Upstream: pr.Spec.Upstream, Secrets: strings.Join(pr.Spec.Secrets, ",")}
+			if pr.Builtin != nil {
+				e.Builtin = pr.Builtin.Upstream
+				e.Secrets = strings.Join(pr.Builtin.Secrets, ",")
+			}
+			out = append(out, e)
+		}
+		return jsonout.Write(f.IO.Out, out)
+	}
+	if len(pending) == 0 {
+		f.IO.Successf("Every route in %s is approved.", ConfigFile)
+		return nil
+	}
+	fmt.Fprintf(f.IO.ErrOut, "These routes in %s send secrets somewhere new:\n", ConfigFile)
+	for _, pr := range pending {
+		fmt.Fprintf(f.IO.ErrOut, "  %s\n", describePending(pr))
+	}
+	if !f.IO.CanPrompt() {
+		return exitcode.Errorf(exitcode.Refused, "approving needs an interactive terminal, so that a script or agent cannot approve a route for you; run `phantom trust` on your own terminal")
+	}
+	if err := f.IO.ConfirmTyped("Requests on these routes will carry the real values of the secrets named.", "trust"); err != nil {
+		return exitcode.Errorf(exitcode.Failure, "not approved (%v); nothing was changed", err)
+	}
+	home, err := f.Home()
+	if err != nil {
+		return err
+	}
+	specs := make([]config.RouteSpec, len(pending))
+	for i, pr := range pending {
+		specs[i] = pr.Spec
+		f.record(p, audit.Event{Op: "route.trust", Detail: describePending(pr)})
+	}
+	if err := trust.Approve(home, p.ID(), f.Now(), specs...); err != nil {
+		return exitcode.Errorf(exitcode.Failure, "could not store the approval: %v", err)
+	}
+	f.IO.Successf("Approved %d route(s).", len(pending))
+	return nil
+}

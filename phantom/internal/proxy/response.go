@@ -1,0 +1,189 @@
+package proxy
+
+import (
+	"bytes"
+	"compress/gzip"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+)
+
+// errEncoding is an upstream response in an encoding the scrubber cannot
+// read; passing it on could hand a real value to the child.
+type errEncoding struct{ enc string }
+
+func (e errEncoding) Error() string {
+	return fmt.Sprintf("upstream answered with Content-Encoding %q although identity was requested; phantom cannot scrub it, so it was not passed on", e.enc)
+}
+
+// modifyResponse scrubs real values from the response headers and body.
+func (s *Server) modifyResponse(resp *http.Response) error {
+	st := stateOf(resp.Request)
+	for k, vs := range resp.Header {
+		for i, v := range vs {
+			if nv, n := s.scrubber.ReplaceString(v); n > 0 {
+				vs[i] = nv
+			}
+		}
+		resp.Header[k] = vs
+	}
+	if resp.StatusCode == http.StatusSwitchingProtocols {
+		// A WebSocket (or other upgraded) connection is passed through as
+		// bytes; its frames are not scrubbed (docs/security.md).
+		return nil
+	}
+	if st != nil && st.body != nil && st.body.over {
+		// The upstream answered before the proxy cut the body off.
+		return errBodyTooLarge
+	}
+
+	body := resp.Body
+	switch enc := strings.ToLower(strings.TrimSpace(resp.Header.Get("Content-Encoding"))); enc {
+	case "", "identity":
+	case "gzip", "x-gzip":
+		zr, err := gzip.NewReader(body)
+		if err != nil {
+			return fmt.Errorf("upstream sent a gzip body that does not decode: %w", err)
+		}
+		body = readCloser{Reader: zr, close: resp.Body.Close}
+		resp.Header.Del("Content-Encoding")
+		resp.Header.Del("Content-Length")
+		resp.ContentLength = -1
+	default:
+		return errEncoding{enc}
+	}
+
+	// The idle timer covers every stream: it resets on every read, so a
+	// long SSE generation runs as long as bytes keep coming.
+	upstream := resp.Body
+	body = newIdleBody(body, s.opts.IdleTimeout, func() { upstream.Close() })
+
+	if s.scrubber.Len() == 0 {
+		resp.Body = body
+		return nil
+	}
+	if resp.ContentLength >= 0 && resp.ContentLength <= bufferedResponseMax && !isEventStream(resp) {
+		raw, err := io.ReadAll(io.LimitReader(body, bufferedResponseMax+1))
+		body.Close()
+		if err != nil {
+			return fmt.Errorf("reading the upstream response: %w", err)
+		}
+		out, _ := s.scrubber.Replace(raw)
+		resp.Body = io.NopCloser(bytes.NewReader(out))
+		resp.ContentLength = int64(len(out))
+		resp.Header.Set("Content-Length", fmt.Sprint(len(out)))
+		return nil
+	}
+	// Streamed: replacements change the length, so the client gets chunked
+	// transfer; the reverse proxy flushes every write of a stream of
+	// unknown length, so SSE events are not delayed.
+	resp.Body = readCloser{Reader: s.scrubber.NewReader(body), close: body.Close}
+	resp.ContentLength = -1
+	resp.Header.Del("Content-Length")
+	return nil
+}
+
+func isEventStream(resp *http.Response) bool {
+	return strings.HasPrefix(strings.ToLower(resp.Header.Get("Content-Type")), "text/event-stream")
+}
+
+type readCloser struct {
+	io.Reader
+	close func() error
+}
+
+func (r readCloser) Close() error { return r.close() }
+
+// idleBody fails a read that waits longer than idle for upstream bytes.
+type idleBody struct {
+	rc    io.ReadCloser
+	idle  time.Duration
+	timer *time.Timer
+	mu    sync.Mutex
+	fired bool
+}
+
+var errIdle = errors.New("upstream stream idle for too long")
+
+func newIdleBody(rc io.ReadCloser, idle time.Duration, onIdle func()) *idleBody {
+	b := &idleBody{rc: rc, idle: idle}
+	b.timer = time.AfterFunc(idle, func() {
+		b.mu.Lock()
+		b.fired = true
+		b.mu.Unlock()
+		onIdle()
+	})
+	return b
+}
+
+func (b *idleBody) Read(p []byte) (int, error) {
+	n, err := b.rc.Read(p)
+	b.mu.Lock()
+	fired := b.fired
+	b.mu.Unlock()
+	if fired {
+		return n, errIdle
+	}
+	b.timer.Reset(b.idle)
+	return n, err
+}
+
+func (b *idleBody) Close() error {
+	b.timer.Stop()
+	return b.rc.Close()
+}
+
+// errorHandler answers when the upstream could not be reached or the
+// request was cut off.
+func (s *Server) errorHandler(w http.ResponseWriter, r *http.Request, err error) {
+	st := stateOf(r)
+	route := ""
+	if st != nil {
+		route = st.route.Name
+	}
+	var enc errEncoding
+	switch {
+	case st != nil && st.body != nil && st.body.over, errors.Is(err, errBodyTooLarge):
+		st.err = "request body too large"
+		writeJSON(w, http.StatusRequestEntityTooLarge, map[string]any{
+			"error":  fmt.Sprintf("request body larger than the proxy's limit of %d bytes", s.opts.MaxBodyBytes),
+			"status": http.StatusRequestEntityTooLarge, "route": route,
+			"hint": "raise [proxy] max_body_bytes in .phantom.toml if this is expected"})
+	case r.Context().Err() != nil:
+		// The client went away; there is nobody to answer.
+		if st != nil {
+			st.err = "client disconnected"
+		}
+		w.WriteHeader(499)
+	case errors.As(err, &enc):
+		msg, _ := s.scrubber.ReplaceString(err.Error())
+		if st != nil {
+			st.err = msg
+		}
+		writeJSON(w, http.StatusBadGateway, map[string]any{"error": msg, "status": http.StatusBadGateway, "route": route})
+	default:
+		msg, _ := s.scrubber.ReplaceString(err.Error())
+		if st != nil {
+			st.err = msg
+		}
+		writeJSON(w, http.StatusBadGateway, map[string]any{
+			"error": "upstream request failed", "detail": msg,
+			"status": http.StatusBadGateway, "route": route})
+	}
+	s.logf("proxy: %s %s: %v", r.Method, route, err)
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	b, _ := json.Marshal(v)
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Cache-Control", "no-store")
+	h.Set("Content-Length", fmt.Sprint(len(b)+1))
+	w.WriteHeader(status)
+	w.Write(append(b, '\n'))
+}

@@ -1,0 +1,272 @@
+// Package run starts the child of `phantom exec` the way a shell would: it
+// inherits phantom's terminal and streams, receives every signal phantom
+// receives, and its exit status becomes phantom's (128+N for a death by
+// signal N, 127 for a command that does not exist, 126 for one that cannot
+// be executed).
+//
+// When a stream is not a terminal (an agent capturing output), the child
+// writes into a pipe instead and its output is masked on the way out: every
+// secret value becomes its phm token, even across write boundaries.
+package run
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"phantomstack.dev/phantom/internal/scrub"
+)
+
+// Exit statuses a shell uses when it cannot run a command.
+const (
+	ExitNotFound      = 127
+	ExitNotExecutable = 126
+)
+
+// drainTimeout bounds the wait for masked output after the child exits.
+const drainTimeout = 5 * time.Second
+
+// Command is one child process.
+type Command struct {
+	Args []string // Args[0] is looked up in PATH from Env
+	Env  []string
+	Dir  string
+
+	Stdin          io.Reader
+	Stdout, Stderr io.Writer
+	// Mask, when set, masks the streams listed in MaskStdout/MaskStderr.
+	Mask                   *scrub.Replacer
+	MaskStdout, MaskStderr bool
+
+	// ForwardTerminalSignals also forwards SIGINT and SIGQUIT. Leave it off
+	// when the child shares phantom's terminal: the terminal already sent
+	// them to the whole foreground process group, and a second copy makes
+	// many programs quit without cleaning up.
+	ForwardTerminalSignals bool
+}
+
+// StartError says the command could not be started at all; Code is the
+// shell's status for it.
+type StartError struct {
+	Name string
+	Code int
+	Err  error
+}
+
+func (e *StartError) Error() string {
+	switch e.Code {
+	case ExitNotFound:
+		return fmt.Sprintf("%s: command not found", e.Name)
+	case ExitNotExecutable:
+		return fmt.Sprintf("%s: permission denied (not executable)", e.Name)
+	}
+	return fmt.Sprintf("%s: %v", e.Name, e.Err)
+}
+
+func (e *StartError) Unwrap() error { return e.Err }
+
+// lookPath finds name in the child's PATH, not phantom's, the way a shell
+// does: a name with a slash is used as it is. It tells "not there" (127)
+// from "there but not executable" (126).
+func lookPath(name string, env []string) (string, int) {
+	check := func(p string) int {
+		st, err := os.Stat(p)
+		switch {
+		case err != nil:
+			return ExitNotFound
+		case st.IsDir() || st.Mode().Perm()&0o111 == 0:
+			return ExitNotExecutable
+		}
+		return 0
+	}
+	if strings.Contains(name, "/") {
+		return name, check(name)
+	}
+	path := ""
+	for _, kv := range env {
+		if v, ok := strings.CutPrefix(kv, "PATH="); ok {
+			path = v
+		}
+	}
+	code := ExitNotFound
+	for _, dir := range filepath.SplitList(path) {
+		if dir == "" {
+			dir = "."
+		}
+		p := filepath.Join(dir, name)
+		switch check(p) {
+		case 0:
+			return p, 0
+		case ExitNotExecutable:
+			code = ExitNotExecutable
+		}
+	}
+	return "", code
+}
+
+// Run starts the child, waits for it, and returns its exit status. err is
+// non-nil only when the child could not be started (a *StartError) or its
+// output could not be written.
+func (c *Command) Run(ctx context.Context) (int, error) {
+	if len(c.Args) == 0 {
+		return ExitNotFound, &StartError{Code: ExitNotFound, Err: errors.New("no command")}
+	}
+	path, code := lookPath(c.Args[0], c.Env)
+	if code != 0 {
+		return code, &StartError{Name: c.Args[0], Code: code, Err: fs.ErrNotExist}
+	}
+	cmd := exec.Command(path, c.Args[1:]...)
+	cmd.Args[0] = c.Args[0]
+	cmd.Env = c.Env
+	cmd.Dir = c.Dir
+	cmd.Stdin = c.Stdin
+
+	var readEnds []*os.File
+	var copies sync.WaitGroup
+	var copyErr error
+	var copyMu sync.Mutex
+	attach := func(dst io.Writer, mask bool) (io.Writer, *os.File, error) {
+		if !mask || c.Mask == nil || c.Mask.Len() == 0 {
+			return dst, nil, nil
+		}
+		// A pipe of our own (not exec's) so we know when the child and
+		// every grandchild holding it have finished writing.
+		pr, pw, err := os.Pipe()
+		if err != nil {
+			return nil, nil, err
+		}
+		mw := c.Mask.NewWriter(dst)
+		readEnds = append(readEnds, pr)
+		copies.Add(1)
+		go func() {
+			defer copies.Done()
+			_, err := io.Copy(mw, pr)
+			if errors.Is(err, os.ErrClosed) {
+				err = nil // drainTimeout passed; see below
+			}
+			if cerr := mw.Close(); err == nil {
+				err = cerr
+			}
+			if err != nil {
+				copyMu.Lock()
+				if copyErr == nil {
+					copyErr = err
+				}
+				copyMu.Unlock()
+			}
+		}()
+		return pw, pw, nil
+	}
+	var childEnds []*os.File
+	out, pw, err := attach(c.Stdout, c.MaskStdout)
+	if err != nil {
+		return 1, err
+	}
+	if pw != nil {
+		childEnds = append(childEnds, pw)
+	}
+	cmd.Stdout = out
+	errOut, pw, err := attach(c.Stderr, c.MaskStderr)
+	if err != nil {
+		return 1, err
+	}
+	if pw != nil {
+		childEnds = append(childEnds, pw)
+	}
+	cmd.Stderr = errOut
+
+	sigs := make(chan os.Signal, 16)
+	signal.Notify(sigs, forwarded...)
+	// SIGINT and SIGQUIT are always caught, forwarded or not, so phantom
+	// outlives the child and reports its status instead of dying first.
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGQUIT)
+	defer signal.Stop(sigs)
+
+	if err := cmd.Start(); err != nil {
+		for _, f := range childEnds {
+			f.Close()
+		}
+		for _, f := range readEnds {
+			f.Close()
+		}
+		copies.Wait()
+		code := 1
+		switch {
+		case errors.Is(err, fs.ErrPermission) || errors.Is(err, syscall.EACCES):
+			code = ExitNotExecutable
+		case errors.Is(err, fs.ErrNotExist):
+			code = ExitNotFound
+		}
+		return code, &StartError{Name: c.Args[0], Code: code, Err: err}
+	}
+	// The child holds its own copies of the write ends now.
+	for _, f := range childEnds {
+		f.Close()
+	}
+
+	done := make(chan struct{})
+	go func() {
+		for {
+			select {
+			case s := <-sigs:
+				if !c.ForwardTerminalSignals && (s == syscall.SIGINT || s == syscall.SIGQUIT) {
+					continue
+				}
+				cmd.Process.Signal(s)
+			case <-ctx.Done():
+				cmd.Process.Signal(syscall.SIGTERM)
+				ctx = context.Background()
+			case <-done:
+				return
+			}
+		}
+	}()
+	werr := cmd.Wait()
+	close(done)
+	// A grandchild left running may hold the pipes open forever; give it a
+	// bounded time to finish writing, then stop reading.
+	drained := make(chan struct{})
+	go func() { copies.Wait(); close(drained) }()
+	select {
+	case <-drained:
+	case <-time.After(drainTimeout):
+		for _, f := range readEnds {
+			f.Close()
+		}
+		<-drained
+	}
+	for _, f := range readEnds {
+		f.Close()
+	}
+
+	code = 0
+	if werr != nil {
+		var ee *exec.ExitError
+		if !errors.As(werr, &ee) {
+			return 1, werr
+		}
+		code = ExitCode(ee.ProcessState)
+	}
+	if copyErr != nil {
+		return code, fmt.Errorf("writing the command's output: %w", copyErr)
+	}
+	return code, nil
+}
+
+// ExitCode is a shell's $? for a finished process.
+func ExitCode(ps *os.ProcessState) int {
+	if ws, ok := ps.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+		return 128 + int(ws.Signal())
+	}
+	return ps.ExitCode()
+}
