@@ -120,3 +120,43 @@ func TestUnprotectRestoresOriginalBytes(t *testing.T) {
 		t.Fatalf("unprotect did not restore the original bytes:\n got %q\nwant %q", got, original)
 	}
 }
+
+// TestTrustApprovesOnTerminal: a changed route is refused by exec until a
+// person types "trust"; a later change to the route needs a new approval.
+func TestTrustApprovesOnTerminal(t *testing.T) {
+	s := newSandbox(t, "PHANTOM_VAULT_PASSPHRASE=pty-pass-123456")
+	s.write(".env", "OPENAI_API_KEY=sk-proj-trust-0123456789abcdef\n")
+	s.mustRun("", "init", "--yes")
+	cfg := s.read(".phantom.toml")
+	s.write(".phantom.toml", cfg+"\n[routes.openai]\nupstream = \"https://127.0.0.1:9\"\n")
+
+	_, errOut, code := s.run("", "exec", "--", "true")
+	if code != 5 || !strings.Contains(errOut, "https://api.openai.com → https://127.0.0.1:9") || !strings.Contains(errOut, "phantom trust") {
+		t.Fatalf("untrusted route: exit %d\n%s", code, errOut)
+	}
+	// Typing anything else approves nothing.
+	screen, code := s.runOnPTY("yes\r", `Type "trust"`, "trust")
+	if code != 1 || !strings.Contains(screen, "route openai: upstream https://api.openai.com → https://127.0.0.1:9") {
+		t.Fatalf("declined trust: exit %d\n%s", code, screen)
+	}
+	if _, _, code := s.run("", "exec", "--", "true"); code != 5 {
+		t.Fatalf("exec after a declined trust: exit %d", code)
+	}
+	screen, code = s.runOnPTY("trust\r", `Type "trust"`, "trust")
+	if code != 0 || !strings.Contains(screen, "Approved 1 route") {
+		t.Fatalf("trust: exit %d\n%s", code, screen)
+	}
+	out, errOut, code := s.run("", "exec", "--", "sh", "-c", "echo $OPENAI_BASE_URL")
+	if code != 0 || !strings.Contains(out, "/openai/v1") {
+		t.Fatalf("exec after trust: exit %d\n%s%s", code, out, errOut)
+	}
+	// Change the route again: refused again.
+	s.write(".phantom.toml", cfg+"\n[routes.openai]\nupstream = \"https://127.0.0.1:10\"\n")
+	if _, _, code := s.run("", "exec", "--", "true"); code != 5 {
+		t.Fatalf("exec after the route changed again: exit %d", code)
+	}
+	// The approval lives in PHANTOM_HOME, not in the project.
+	if strings.Contains(s.read(".phantom.toml"), "sha256") {
+		t.Fatal("approval written into the repository")
+	}
+}

@@ -9,9 +9,12 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/rogpeppe/go-internal/testscript"
 
+	"phantomstack.dev/phantom/internal/config"
+	"phantomstack.dev/phantom/internal/trust"
 	"phantomstack.dev/phantom/internal/vault"
 )
 
@@ -73,6 +76,7 @@ func TestScripts(t *testing.T) {
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
 			"noplaintext": cmdNoPlaintext,
+			"trustroutes": cmdTrustRoutes,
 			"corrupt":     cmdCorrupt,
 		},
 	})
@@ -143,4 +147,19 @@ func cmdCorrupt(ts *testscript.TestScript, neg bool, args []string) {
 		ts.Fatalf("unknown mode %q", args[1])
 	}
 	ts.Check(os.WriteFile(path, b, 0o600))
+}
+
+// cmdTrustRoutes: trustroutes approves every route in ./.phantom.toml, as
+// `phantom trust` would after a person typed "trust".
+func cmdTrustRoutes(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 0 {
+		ts.Fatalf("usage: trustroutes")
+	}
+	cfg, err := config.Load(ts.MkAbs(".phantom.toml"))
+	ts.Check(err)
+	var specs []config.RouteSpec
+	for _, r := range cfg.Routes() {
+		specs = append(specs, r)
+	}
+	ts.Check(trust.Approve(ts.Getenv("PHANTOM_HOME"), cfg.ProjectID(), time.Now(), specs...))
 }
