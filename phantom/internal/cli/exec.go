@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -124,25 +125,12 @@ func execRun(o *ExecOptions) error {
 	var srv *proxy.Server
 	rec := newAuditQueue(f, p)
 	if len(plan.routes) > 0 || plan.aws != nil {
-		popts := proxy.Options{
-			Routes:         plan.routes,
-			Secrets:        plan.secrets,
-			HeaderAuthOnly: truthy(f.Env("PHANTOM_PROXY_HEADER_AUTH_ONLY")),
-			Audit:          rec.proxyEvent,
-		}
-		if plan.aws != nil {
-			creds := *plan.aws
-			popts.AWS = func() (awscreds.Credentials, error) { return creds, nil }
-		}
+		var logf func(string, ...any)
 		if o.Verbose {
-			popts.Logf = func(format string, args ...any) { f.IO.Infof(format, args...) }
+			logf = func(format string, args ...any) { f.IO.Infof(format, args...) }
 		}
-		srv, err = proxy.New(popts)
-		if err != nil {
+		if srv, err = f.startProxy(p, plan, rec, logf); err != nil {
 			return err
-		}
-		if err := srv.Listen(""); err != nil {
-			return exitcode.Errorf(exitcode.Failure, "could not start the proxy: %v", err)
 		}
 		plan.env = mergeEnv(plan.env, srv.Env())
 	}
@@ -186,6 +174,49 @@ func execRun(o *ExecOptions) error {
 		return runErr
 	}
 	return exitcode.Silent{Code: code}
+}
+
+// startProxy starts the proxy for a plan with the project's [proxy]
+// settings (PHANTOM_PROXY_RATE and PHANTOM_PROXY_BURST override the rate).
+func (f *Factory) startProxy(p *Project, plan *childPlan, rec *auditQueue, logf func(string, ...any)) (*proxy.Server, error) {
+	ps := p.Config.Proxy()
+	popts := proxy.Options{
+		Routes:         plan.routes,
+		Secrets:        plan.secrets,
+		HeaderAuthOnly: truthy(f.Env("PHANTOM_PROXY_HEADER_AUTH_ONLY")),
+		MaxBodyBytes:   ps.MaxBodyBytes,
+		IdleTimeout:    time.Duration(ps.IdleTimeout) * time.Second,
+		Rate:           ps.RatePerSec,
+		Burst:          ps.Burst,
+		Audit:          rec.proxyEvent,
+		Logf:           logf,
+	}
+	if v := f.Env("PHANTOM_PROXY_RATE"); v != "" {
+		r, err := strconv.ParseFloat(v, 64)
+		if err != nil || r == 0 {
+			return nil, usageErrorf("PHANTOM_PROXY_RATE=%q is not a number of requests per second (-1 turns the limit off)", v)
+		}
+		popts.Rate = r
+	}
+	if v := f.Env("PHANTOM_PROXY_BURST"); v != "" {
+		b, err := strconv.Atoi(v)
+		if err != nil || b <= 0 {
+			return nil, usageErrorf("PHANTOM_PROXY_BURST=%q is not a positive integer", v)
+		}
+		popts.Burst = b
+	}
+	if plan.aws != nil {
+		creds := *plan.aws
+		popts.AWS = func() (awscreds.Credentials, error) { return creds, nil }
+	}
+	srv, err := proxy.New(popts)
+	if err != nil {
+		return nil, err
+	}
+	if err := srv.Listen(""); err != nil {
+		return nil, exitcode.Errorf(exitcode.Failure, "could not start the proxy: %v", err)
+	}
+	return srv, nil
 }
 
 // planChild resolves the env files against the vault: the child's

@@ -19,8 +19,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"phantomstack.dev/phantom/internal/audit"
-	"phantomstack.dev/phantom/internal/awscreds"
-	"phantomstack.dev/phantom/internal/proxy"
 	"phantomstack.dev/shared/exitcode"
 	"phantomstack.dev/shared/fsx"
 )
@@ -144,18 +142,9 @@ func startRun(o *StartOptions) error {
 	}
 	rec := newAuditQueue(f, p)
 	defer rec.close()
-	popts := proxy.Options{Routes: plan.routes, Secrets: plan.secrets, Audit: rec.proxyEvent,
-		HeaderAuthOnly: truthy(f.Env("PHANTOM_PROXY_HEADER_AUTH_ONLY"))}
-	if plan.aws != nil {
-		creds := *plan.aws
-		popts.AWS = func() (awscreds.Credentials, error) { return creds, nil }
-	}
-	srv, err := proxy.New(popts)
+	srv, err := f.startProxy(p, plan, rec, nil)
 	if err != nil {
 		return err
-	}
-	if err := srv.Listen(""); err != nil {
-		return exitcode.Errorf(exitcode.Failure, "could not start the proxy: %v", err)
 	}
 	env := srv.Env()
 	sort.Strings(env)
@@ -194,7 +183,7 @@ func startRun(o *StartOptions) error {
 func startDetached(f *Factory, p *Project, home string) error {
 	// The background copy has no terminal: if the vault needs a typed
 	// passphrase it fails at once, and its message is shown below.
-	self, err := os.Executable()
+	self, err := selfPath()
 	if err != nil {
 		return err
 	}
@@ -248,6 +237,17 @@ func startDetached(f *Factory, p *Project, home string) error {
 	printExports(f, st.Env)
 	f.IO.Infof("Proxy running in the background (pid %d on %s). Stop it with: phantom stop", st.PID, st.Addr)
 	return nil
+}
+
+// selfPath is how to run this phantom again: argv[0] as invoked (so a
+// link keeps its name), else the executable.
+func selfPath() (string, error) {
+	if a := os.Args[0]; strings.Contains(a, "/") {
+		return filepath.Abs(a)
+	} else if p, err := exec.LookPath(a); err == nil {
+		return filepath.Abs(p)
+	}
+	return os.Executable()
 }
 
 // printExports writes one shell export line per variable on stdout.

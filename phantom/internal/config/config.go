@@ -82,6 +82,7 @@ type model struct {
 	classify  Overrides
 	policies  map[string]string // secret name → explicit policy; never nil
 	routes    map[string]RouteSpec
+	proxy     ProxySettings
 }
 
 func (m model) clone() model {

@@ -160,3 +160,51 @@ func (c *Config) Routes() map[string]RouteSpec {
 	}
 	return out
 }
+
+// ProxySettings is the [proxy] table; zero fields mean the proxy's defaults.
+type ProxySettings struct {
+	MaxBodyBytes int64
+	RatePerSec   float64 // requests per second per secret; < 0 turns the limit off
+	Burst        int
+	IdleTimeout  int64 // seconds a stream may be silent before it is cut
+}
+
+var proxyKeys = []string{"max_body_bytes", "rate_per_second", "burst", "idle_timeout_seconds"}
+
+func decodeProxy(ck *checker, p []string, tbl map[string]any, m *model) {
+	ck.known(p, tbl, proxyKeys)
+	at := func(k string) []string { return append(slices.Clip(p), k) }
+	posInt := func(k string, dst *int64) {
+		v, ok := tbl[k]
+		if !ok {
+			return
+		}
+		n, ok := v.(int64)
+		if !ok || n <= 0 {
+			ck.errorf(at(k), "proxy.%s must be a positive integer", k)
+			return
+		}
+		*dst = n
+	}
+	posInt("max_body_bytes", &m.proxy.MaxBodyBytes)
+	posInt("idle_timeout_seconds", &m.proxy.IdleTimeout)
+	var burst int64
+	posInt("burst", &burst)
+	m.proxy.Burst = int(burst)
+	if v, ok := tbl["rate_per_second"]; ok {
+		switch n := v.(type) {
+		case int64:
+			m.proxy.RatePerSec = float64(n)
+		case float64:
+			m.proxy.RatePerSec = n
+		default:
+			ck.errorf(at("rate_per_second"), "proxy.rate_per_second must be a number (-1 turns the limit off)")
+		}
+		if m.proxy.RatePerSec == 0 {
+			ck.errorf(at("rate_per_second"), "proxy.rate_per_second must not be 0; use -1 to turn the limit off")
+		}
+	}
+}
+
+// Proxy returns the [proxy] settings.
+func (c *Config) Proxy() ProxySettings { return c.m.proxy }

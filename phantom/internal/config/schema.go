@@ -32,6 +32,7 @@ var sections = []section{
 	{"classify", classifyKeys, decodeClassify},
 	{"secrets", nil, decodeSecrets},
 	{"routes", nil, decodeRoutes},
+	{"proxy", proxyKeys, decodeProxy},
 }
 
 var (
