@@ -18,6 +18,9 @@ FUZZ_TARGETS := \
 	./phantom/internal/vault:FuzzPayloadJSON \
 	./phantom/internal/config:FuzzLoad \
 	./phantom/internal/audit:FuzzVerify \
+	./phantom/internal/scrub:FuzzStreamEqualsBuffered \
+	./phantom/internal/bodyscope:FuzzJSONScope \
+	./phantom/internal/bodyscope:FuzzFormScope \
 	./templates:FuzzParse
 
 .PHONY: all build install test unit fuzz fuzz-short demo bench lint e2e clean
@@ -52,6 +55,7 @@ fuzz:
 	done
 
 demo: build
+	@$(GO) build -o $(BIN)/demoapi ./phantom/internal/tools/demoapi
 	@PATH="$(BIN):$$PATH" bash scripts/demo.sh
 
 bench: build

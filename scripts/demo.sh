@@ -61,8 +61,27 @@ step "A placeholder leaked? Rotate the tokens; the old ones stop resolving"
 run phantom rotate
 run grep OPENAI_API_KEY .env
 
+step "phantom exec: the app gets placeholders; the proxy puts the real key on the wire"
+printf '%s(local sandbox: a stand-in for api.openai.com on 127.0.0.1, so the demo runs offline)%s\n' "$dim" "$off"
+upstream_log="$demo/upstream.log"
+: > "$upstream_log"
+demoapi serve "$upstream_log" > "$demo/upstream.url" &
+upstream_pid=$!
+trap 'kill $upstream_pid 2>/dev/null; rm -rf "$demo"' EXIT
+for _ in $(seq 50); do [ -s "$demo/upstream.url" ] && break; sleep 0.1; done
+upstream_url=$(cat "$demo/upstream.url")
+printf '\n[routes.openai]\nupstream = "%s"\n' "$upstream_url" >> .phantom.toml
+run tail -n 3 .phantom.toml
+printf '%s(a route that sends a key somewhere new is refused until a person approves it)%s\n' "$dim" "$off"
+run phantom exec -- demoapi app
+printf '%s(the demo approves it for you, as if you had typed "trust" at: phantom trust)%s\n' "$dim" "$off"
+demoapi approve
+run phantom exec -- demoapi app
+printf '%s$ cat upstream.log   # what actually went over the wire%s\n' "$dim" "$off"
+sed -E 's/(sk-proj-demo-aaaa)[a-z]+/\1…(the real key)/' "$upstream_log"
+
 step "The audit log records every vault operation — never a value — and is tamper-evident"
-run phantom audit show --last 8
+run phantom audit show --last 10
 run phantom audit verify
 sed -i '2s/"secret.add"/"secret.ADD"/' "$PHANTOM_HOME/audit.log"
 printf '%s(an attacker edits line 2 of the audit log)%s\n' "$dim" "$off"
@@ -70,7 +89,7 @@ run phantom audit verify
 
 step "Is any real value left on disk? (grep the project and PHANTOM_HOME)"
 for v in sk-proj-demo-aaaa sk_test_demo_bbbb demo-db-password re_demo_cccc; do
-	if grep -rq -- "$v" "$demo"; then echo "FOUND $v"; exit 1; else echo "not found: $v…"; fi
+	if grep -rq -- "$v" "$demo/app" "$PHANTOM_HOME"; then echo "FOUND $v"; exit 1; else echo "not found: $v…"; fi
 done
 
 printf '\n%sDone.%s Everything above ran in %s, now deleted.\n' "$bold" "$off" "$demo"
