@@ -20,6 +20,10 @@ var Capabilities = []string{
 	"sync-env-file",   // sync --env-file F [NAME...]
 	"init-yes",        // init --yes
 	"audit",           // audit verify/show
+	"exec",            // exec [--env-file F]... -- cmd: policies, proxy, masking
+	"exec-aws",        // exec serves AWS keys on the container-credentials endpoint
+	"routes-trust",    // [routes.<name>] in .phantom.toml, approved with phantom trust
+	"start",           // start [-d] / stop: the proxy for a shell
 }
 
 // Commit returns the VCS revision the binary was built from, when known.

@@ -74,8 +74,10 @@ var builtin = []Route{
 	},
 	{
 		// @anthropic-ai/sdk reads ANTHROPIC_BASE_URL, default
-		// https://api.anthropic.com (no /v1); the API key goes in x-api-key,
-		// an auth token (ANTHROPIC_AUTH_TOKEN) in Authorization: Bearer.
+		// https://api.anthropic.com (no /v1). SDK 0.x sent the API key in
+		// x-api-key; 1.x sends Authorization: Bearer (as for an
+		// ANTHROPIC_AUTH_TOKEN). Both are credential headers here; injection
+		// uses x-api-key, which the API accepts from every client.
 		Name: "anthropic", Upstream: "https://api.anthropic.com",
 		BaseURLVars: []BaseURLVar{{Name: "ANTHROPIC_BASE_URL"}},
 		Secrets:     []string{"ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN"},
