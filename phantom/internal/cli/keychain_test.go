@@ -38,8 +38,11 @@ phantom list --json > "$ROOT/list-a.json"
 cd "$ROOT/b"
 phantom init --yes >/dev/null 2>&1
 secret-tool search --all service phantom > "$ROOT/items.txt" 2>&1 || true
-# move project b to a passphrase and back: its keychain item goes and comes back
-printf 'rekey-pass-123456\n' | phantom vault rekey --to passphrase --stdin >/dev/null 2>&1
+# a script cannot move a keychain vault to a passphrase it chose...
+if printf 'rekey-pass-123456\n' | phantom vault rekey --to passphrase --stdin >/dev/null 2>"$ROOT/rekey-stdin.err"; then echo "rekey --stdin from the keychain was allowed" >&2; exit 1; fi
+# ...a person at a terminal can (script(1) gives the command a pty): the
+# keychain item goes, and comes back with the rekey to the keychain
+printf 'rekey-pass-123456\nrekey-pass-123456\n' | script -qec 'phantom vault rekey --to passphrase' /dev/null >"$ROOT/rekey-pty.out" 2>&1
 secret-tool search --all service phantom > "$ROOT/items-after-rekey.txt" 2>&1 || true
 PHANTOM_VAULT_PASSPHRASE=rekey-pass-123456 phantom list --json > "$ROOT/list-b-pass.json"
 PHANTOM_VAULT_PASSPHRASE=rekey-pass-123456 phantom vault rekey --to keychain >/dev/null 2>&1
@@ -83,8 +86,11 @@ secret-tool search --all service phantom > "$ROOT/items-final.txt" 2>&1 || true
 			t.Fatalf("keychain item metadata reveals %q:\n%s", leak, items)
 		}
 	}
+	if !strings.Contains(readFile(root, "rekey-stdin.err"), "needs you at a terminal") {
+		t.Fatalf("rekey --stdin from the keychain: %s", readFile(root, "rekey-stdin.err"))
+	}
 	if n := strings.Count(readFile(root, "items-after-rekey.txt"), "attribute.username = vault-key:"); n != 1 {
-		t.Fatalf("after rekey to passphrase want 1 item, found %d", n)
+		t.Fatalf("after rekey to passphrase want 1 item, found %d\n%s", n, readFile(root, "rekey-pty.out"))
 	}
 	if s := readFile(root, "list-b-pass.json"); !strings.Contains(s, "STRIPE_SECRET_KEY") {
 		t.Fatalf("list b with passphrase: %s", s)

@@ -8,6 +8,7 @@ import (
 
 	"phantomstack.dev/phantom/internal/audit"
 	"phantomstack.dev/phantom/internal/vault"
+	"phantomstack.dev/shared/exitcode"
 	"phantomstack.dev/shared/jsonout"
 )
 
@@ -42,7 +43,10 @@ func newRekeyCmd(f *Factory, runF func(*RekeyOptions) error) *cobra.Command {
   --to passphrase   the key is wrapped with a passphrase (Argon2id). You are
                     asked for the new passphrase twice on the terminal, or
                     with --stdin it is read from standard input (for CI).
-                    Also use this to change the passphrase.
+                    Also use this to change the passphrase. Moving a
+                    keychain vault to a passphrase needs a terminal and
+                    no --stdin: a script that chose the passphrase could
+                    decrypt the vault file.
 
 The old key stops working: a copy of the old vault file cannot be opened
 with the new key, and the new file cannot be opened with the old one.`,
@@ -79,6 +83,12 @@ func rekeyRun(o *RekeyOptions) error {
 	to := vault.Keychain
 	if o.To == "passphrase" {
 		to = vault.Passphrase
+		// Whoever chooses the new passphrase can decrypt the vault file
+		// itself. From a passphrase vault the caller already knew one; from
+		// the keychain it did not, so a script must not be able to do this.
+		if v.KeySource() == vault.Keychain && (o.Stdin || !f.IO.CanPrompt()) {
+			return exitcode.Errorf(exitcode.Refused, "moving a keychain vault to a passphrase needs you at a terminal: a script that chose the passphrase could decrypt the vault file\nRun `phantom vault rekey --to passphrase` on your own terminal, without --stdin.")
+		}
 		if o.Stdin {
 			b, err := io.ReadAll(io.LimitReader(f.IO.In, 4096))
 			if err != nil {
