@@ -54,6 +54,10 @@ fuzz:
 		$(GO) test -run='^$$' -fuzz="^$$name\$$" -fuzztime=$(FUZZTIME) $$pkg; \
 	done
 
+# Only the end-to-end suites: testscript, real keychain, real SDKs, real binary.
+e2e:
+	$(GO) test -count=1 -timeout 20m -run 'TestScripts|TestRealKeychain|TestKeychain|TestExec|TestOfficial|TestAWSSDK|TestTrust|TestNoMasking|TestReveal|TestUnprotect|TestParallelAdd' ./phantom/internal/cli/ ./stack/...
+
 demo: build
 	@$(GO) build -o $(BIN)/demoapi ./phantom/internal/tools/demoapi
 	@PATH="$(BIN):$$PATH" bash scripts/demo.sh

@@ -160,3 +160,47 @@ func TestTrustApprovesOnTerminal(t *testing.T) {
 		t.Fatal("approval written into the repository")
 	}
 }
+
+// TestNoMaskingWithPersonAtTerminal: stdin on a terminal, stdout captured.
+// Masked by default; --no-masking (allowed with a person present) shows the
+// injected value.
+func TestNoMaskingWithPersonAtTerminal(t *testing.T) {
+	const dbURL = "postgres://u:NOMASKPASS@db/app"
+	s := newSandbox(t, "PHANTOM_VAULT_PASSPHRASE=pty-pass-123456")
+	s.write(".env", "DATABASE_URL="+dbURL+"\n")
+	s.mustRun("", "init", "--yes")
+	run := func(args ...string) string {
+		ptm, tty, err := pty.Open()
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ptm.Close()
+		defer tty.Close()
+		cmd := exec.Command(s.bin, args...)
+		cmd.Dir, cmd.Env = s.dir, s.env
+		cmd.Stdin = tty
+		var out bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, &out
+		done := make(chan error, 1)
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		go func() { done <- cmd.Wait() }()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatalf("phantom %v: %v\n%s", args, err, out.String())
+			}
+		case <-time.After(30 * time.Second):
+			cmd.Process.Kill()
+			t.Fatalf("phantom %v did not finish", args)
+		}
+		return out.String()
+	}
+	if out := run("exec", "--", "sh", "-c", "echo $DATABASE_URL"); strings.Contains(out, "NOMASKPASS") || !strings.Contains(out, "phm_") {
+		t.Fatalf("captured output not masked: %q", out)
+	}
+	if out := run("exec", "--no-masking", "--", "sh", "-c", "echo $DATABASE_URL"); strings.TrimSpace(out) != dbURL {
+		t.Fatalf("--no-masking: %q", out)
+	}
+}
