@@ -86,6 +86,7 @@ type childPlan struct {
 	routes   []catalog.Route
 	secrets  []proxy.Secret
 	aws      *awscreds.Credentials
+	scrubber *scrub.Replacer
 	injected []string
 	notes    []string
 }
@@ -122,6 +123,10 @@ func execRun(o *ExecOptions) error {
 		f.IO.Warnf("%s", n)
 	}
 
+	// One value→token automaton serves the proxy's scrubbing and the
+	// output masker (building it is the costly part of start-up with
+	// hundreds of secrets).
+	plan.scrubber = maskerFor(pl)
 	var srv *proxy.Server
 	rec := newAuditQueue(f, p)
 	if len(plan.routes) > 0 || plan.aws != nil {
@@ -144,7 +149,7 @@ func execRun(o *ExecOptions) error {
 	}
 	rec.add(audit.Event{Op: "exec.start", Detail: fmt.Sprintf("%s; routes: %s; injected: %d", filepath.Base(o.Args[0]), routeNames(plan.routes), len(plan.injected))})
 
-	masker := maskerFor(pl)
+	masker := plan.scrubber
 	v.Close() // the plan, the proxy and the masker hold their own copies
 	cwd, _ := f.Cwd()
 	c := &run.Command{
@@ -188,6 +193,7 @@ func (f *Factory) startProxy(p *Project, plan *childPlan, rec *auditQueue, logf 
 		IdleTimeout:    time.Duration(ps.IdleTimeout) * time.Second,
 		Rate:           ps.RatePerSec,
 		Burst:          ps.Burst,
+		Scrubber:       plan.scrubber,
 		Audit:          rec.proxyEvent,
 		Logf:           logf,
 	}

@@ -93,6 +93,9 @@ type Options struct {
 	// Transport reaches upstreams; default: HTTP/2-capable, identity
 	// encoding, proxies from the environment.
 	Transport http.RoundTripper
+	// Scrubber, when set, is the value→token replacer built from Secrets
+	// (exec shares one with its output masker); New builds it otherwise.
+	Scrubber *scrub.Replacer
 	// AWS, when set, serves the container-credentials endpoint.
 	AWS func() (awscreds.Credentials, error)
 	// Audit receives one event per request. It must not block for long.
@@ -167,11 +170,14 @@ func New(opts Options) (*Server, error) {
 		}
 		s.byToken[sec.Token] = sec
 		s.byName[sec.Name] = sec
-		if sec.Value != "" {
+		if sec.Value != "" && opts.Scrubber == nil {
 			pairs[sec.Value] = sec.Token
 		}
 	}
-	s.scrubber = scrub.New(pairs)
+	s.scrubber = opts.Scrubber
+	if s.scrubber == nil {
+		s.scrubber = scrub.New(pairs)
+	}
 	for _, r := range opts.Routes {
 		u, err := url.Parse(r.Upstream)
 		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
