@@ -2,9 +2,14 @@ package stack_test
 
 import (
 	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/rogpeppe/go-internal/testscript"
@@ -20,20 +25,59 @@ func TestMain(m *testing.M) {
 	})
 }
 
-// TestScripts runs testdata/script/*.txtar end to end.
+// TestScripts runs testdata/script/*.txtar end to end, with the real
+// phantom binary built from this repository on PATH (scripts that test
+// "phantom missing" take it off), and a fake upstream on loopback that
+// accepts API keys starting with "sk-good".
 func TestScripts(t *testing.T) {
+	phantomDir := buildPhantom(t)
+	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		key := strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")
+		if key == "" {
+			key = r.Header.Get("X-Api-Key")
+		}
+		if !strings.HasPrefix(key, "sk-good") {
+			http.Error(w, `{"error":"invalid key"}`, http.StatusUnauthorized)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, `{"data":[]}`)
+	}))
+	t.Cleanup(api.Close)
 	testscript.Run(t, testscript.Params{
 		Dir:                 "testdata/script",
 		RequireExplicitExec: true,
 		RequireUniqueNames:  true,
 		Setup: func(e *testscript.Env) error {
 			e.Setenv("NO_COLOR", "1")
+			e.Setenv("HOME", filepath.Join(e.WorkDir, "home"))
+			e.Setenv("PHANTOM_HOME", filepath.Join(e.WorkDir, "phantom-home"))
+			e.Setenv("PHANTOM_VAULT_PASSPHRASE", "stack-test-passphrase")
+			e.Setenv("PHANTOM_DIR", phantomDir)
+			e.Setenv("PATH_WITHOUT_PHANTOM", e.Getenv("PATH"))
+			e.Setenv("PATH", phantomDir+string(os.PathListSeparator)+e.Getenv("PATH"))
+			for _, p := range []string{"OPENAI", "ANTHROPIC", "STRIPE", "RESEND", "GITHUB"} {
+				e.Setenv("STACK_"+p+"_API_URL", api.URL)
+			}
 			return nil
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
-			"exits": cmdExits,
+			"exits":       cmdExits,
+			"noplaintext": cmdNoPlaintext,
 		},
 	})
+}
+
+// buildPhantom builds the real phantom CLI from this repository.
+func buildPhantom(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	cmd := exec.Command("go", "build", "-o", filepath.Join(dir, "phantom"), "./phantom/cmd/phantom")
+	cmd.Dir = ".."
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("building phantom: %v\n%s", err, out)
+	}
+	return dir
 }
 
 // cmdExits runs a program and asserts its exact exit code:
@@ -59,5 +103,29 @@ func cmdExits(ts *testscript.TestScript, neg bool, args []string) {
 	}
 	if got != want {
 		ts.Fatalf("%s exited with %d, want %d", args[1], got, want)
+	}
+}
+
+// cmdNoPlaintext: noplaintext VALUE DIR... fails if VALUE appears in any file
+// under the directories.
+func cmdNoPlaintext(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) < 2 {
+		ts.Fatalf("usage: noplaintext VALUE DIR...")
+	}
+	n := 0
+	for _, dir := range args[1:] {
+		filepath.WalkDir(ts.MkAbs(dir), func(p string, d os.DirEntry, err error) error {
+			if err != nil || d.IsDir() {
+				return nil
+			}
+			n++
+			if b, _ := os.ReadFile(p); strings.Contains(string(b), args[0]) {
+				ts.Fatalf("plaintext value found in %s", p)
+			}
+			return nil
+		})
+	}
+	if n == 0 {
+		ts.Fatalf("noplaintext checked no files")
 	}
 }

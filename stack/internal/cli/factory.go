@@ -6,6 +6,7 @@ import (
 	"phantomstack.dev/providers"
 	"phantomstack.dev/providers/apikey"
 	"phantomstack.dev/shared/term"
+	"phantomstack.dev/stack/internal/phantomctl"
 	"phantomstack.dev/templates"
 )
 
@@ -16,6 +17,8 @@ type Factory struct {
 	Env       func(string) string
 	Providers *providers.Registry
 	Templates TemplateSource
+
+	pc *phantomctl.Client // checked phantom, once per command
 }
 
 // TemplateSource is where templates come from; the embedded set by default.

@@ -1,0 +1,257 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"slices"
+	"strings"
+	"syscall"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"phantomstack.dev/shared/exitcode"
+	"phantomstack.dev/shared/jsonout"
+)
+
+func writeJSON(f *Factory, v any) error { return jsonout.Write(f.IO.Out, v) }
+
+// RemoveOptions configures `stack remove`.
+type RemoveOptions struct {
+	F          *Factory
+	Service    string
+	KeepRemote bool
+}
+
+func newRemoveCmd(f *Factory) *cobra.Command {
+	o := &RemoveOptions{F: f}
+	cmd := &cobra.Command{
+		Use:   "remove SERVICE [--keep-remote]",
+		Short: "Remove a service: its slots from phantom and .env.local, its entry from .stack.toml",
+		Args:  exactArgs("SERVICE"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			o.Service = args[0]
+			return removeRun(o)
+		},
+	}
+	cmd.Flags().BoolVar(&o.KeepRemote, "keep-remote", false, "leave the upstream resource in place (API-key services never delete anything upstream)")
+	return cmd
+}
+
+func removeRun(o *RemoveOptions) error {
+	f := o.F
+	ctx := context.Background()
+	c, err := f.loadConfig()
+	if err != nil {
+		return err
+	}
+	pc, err := f.phantom(ctx)
+	if err != nil {
+		return err
+	}
+	s := c.Services[o.Service]
+	if s == nil {
+		return exitcode.Errorf(exitcode.Failure, "%s is not in this project's %s; `stack list` shows what is", o.Service, ".stack.toml")
+	}
+	for _, slot := range s.Secrets {
+		if err := pc.Remove(ctx, slot, envLocal); err != nil {
+			return phantomErr(fmt.Errorf("%w\n%s was left in .stack.toml; fix the problem and run stack remove again", err, o.Service))
+		}
+	}
+	c.RemoveService(o.Service)
+	if err := c.Save(f.known); err != nil {
+		return exitcode.New(exitcode.Failure, err)
+	}
+	f.IO.Successf("Removed %s (%d secret(s) deleted from phantom).", o.Service, len(s.Secrets))
+	return nil
+}
+
+// ListEntry is one element of `stack list --json`.
+type ListEntry struct {
+	Name       string   `json:"name"`
+	Provider   string   `json:"provider"`
+	ResourceID string   `json:"resource_id"`
+	Secrets    []string `json:"secrets"`
+}
+
+func newListCmd(f *Factory) *cobra.Command {
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "list [--json]",
+		Short: "List the project's services and their slots",
+		Args:  noArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := f.loadConfig()
+			if err != nil {
+				return err
+			}
+			if _, err := f.phantom(context.Background()); err != nil {
+				return err
+			}
+			out := []ListEntry{}
+			for _, n := range c.Names() {
+				s := c.Services[n]
+				out = append(out, ListEntry{Name: n, Provider: s.Provider, ResourceID: s.ResourceID, Secrets: append([]string{}, s.Secrets...)})
+			}
+			if asJSON {
+				return writeJSON(f, out)
+			}
+			if len(out) == 0 {
+				f.IO.Infof("No services yet. Add one with: stack add openai")
+				return nil
+			}
+			w := tabwriter.NewWriter(f.IO.Out, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(w, "SERVICE\tPROVIDER\tRESOURCE\tSECRETS")
+			for _, e := range out {
+				fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", e.Name, e.Provider, orDash(e.ResourceID), strings.Join(e.Secrets, ", "))
+			}
+			return w.Flush()
+		},
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	return cmd
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+// EnvReport is `stack env show|diff --json`.
+type EnvReport struct {
+	Declared []EnvSlot `json:"declared"`
+	Orphans  []string  `json:"orphans"` // in the vault, declared by no service
+	Missing  []string  `json:"missing"` // declared, not in the vault
+}
+
+// EnvSlot is one declared secret slot.
+type EnvSlot struct {
+	Service string `json:"service"`
+	Slot    string `json:"slot"`
+	InVault bool   `json:"in_vault"`
+}
+
+func newEnvCmd(f *Factory) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "env",
+		Short: "Compare the declared slots with phantom's vault (names only)",
+		Args:  noArgs,
+		RunE:  func(cmd *cobra.Command, args []string) error { return cmd.Help() },
+	}
+	for _, diff := range []bool{false, true} {
+		diff := diff
+		var asJSON bool
+		use, short := "show [--json]", "Show every declared slot and whether phantom holds it"
+		if diff {
+			use, short = "diff [--json]", "Exit 6 when declared slots and the vault differ"
+		}
+		sub := &cobra.Command{
+			Use: use, Short: short, Args: noArgs,
+			RunE: func(cmd *cobra.Command, args []string) error {
+				rep, err := envReport(f)
+				if err != nil {
+					return err
+				}
+				if asJSON {
+					if err := writeJSON(f, rep); err != nil {
+						return err
+					}
+				} else {
+					for _, d := range rep.Declared {
+						mark := "present"
+						if !d.InVault {
+							mark = "MISSING"
+						}
+						fmt.Fprintf(f.IO.Out, "%-10s %-32s %s\n", d.Service, d.Slot, mark)
+					}
+					for _, o := range rep.Orphans {
+						fmt.Fprintf(f.IO.Out, "%-10s %-32s %s\n", "-", o, "in the vault, declared by no service")
+					}
+				}
+				if diff && (len(rep.Missing) > 0 || len(rep.Orphans) > 0) {
+					if !asJSON {
+						f.IO.Warnf("%d declared slot(s) missing from phantom, %d vault key(s) no service declares", len(rep.Missing), len(rep.Orphans))
+					}
+					return exitcode.Silent{Code: exitDrift}
+				}
+				return nil
+			},
+		}
+		sub.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+		cmd.AddCommand(sub)
+	}
+	return cmd
+}
+
+func envReport(f *Factory) (*EnvReport, error) {
+	ctx := context.Background()
+	c, err := f.loadConfig()
+	if err != nil {
+		return nil, err
+	}
+	pc, err := f.phantom(ctx)
+	if err != nil {
+		return nil, err
+	}
+	es, err := pc.List(ctx)
+	if err != nil {
+		return nil, phantomErr(err)
+	}
+	inVault := map[string]bool{}
+	for _, e := range es {
+		inVault[e.Name] = true
+	}
+	rep := &EnvReport{Declared: []EnvSlot{}, Orphans: []string{}, Missing: []string{}}
+	declared := map[string]bool{}
+	for _, n := range c.Names() {
+		for _, slot := range c.Services[n].Secrets {
+			declared[slot] = true
+			rep.Declared = append(rep.Declared, EnvSlot{Service: n, Slot: slot, InVault: inVault[slot]})
+			if !inVault[slot] {
+				rep.Missing = append(rep.Missing, slot)
+			}
+		}
+	}
+	for _, e := range es {
+		if !declared[e.Name] {
+			rep.Orphans = append(rep.Orphans, e.Name)
+		}
+	}
+	slices.Sort(rep.Orphans)
+	return rep, nil
+}
+
+func newExecCmd(f *Factory) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "exec -- COMMAND [ARG...]",
+		Short: "Run a command under phantom exec with the project's env files",
+		Long: `Run COMMAND through 'phantom exec' (the app sees phm_ tokens, the proxy puts
+real keys on the wire). stack is replaced by phantom, so signals and the exit
+status are the command's.`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 0 {
+				return usageErrorf("no command to run: stack exec -- COMMAND [ARG...]")
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if _, err := f.loadConfig(); err != nil {
+				return err
+			}
+			pc, err := f.phantom(context.Background())
+			if err != nil {
+				return err
+			}
+			// Become phantom: no process in between to lose a signal or
+			// an exit status.
+			argv := append([]string{"phantom", "exec", "--"}, args...)
+			err = syscall.Exec(pc.Bin, argv, os.Environ())
+			return exitcode.Errorf(exitcode.Failure, "could not run phantom exec: %v", err)
+		},
+	}
+	cmd.Flags().SetInterspersed(false)
+	return cmd
+}
