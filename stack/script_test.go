@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/rogpeppe/go-internal/testscript"
@@ -36,7 +37,10 @@ func TestScripts(t *testing.T) {
 		if key == "" {
 			key = r.Header.Get("X-Api-Key")
 		}
-		if !strings.HasPrefix(key, "sk-good") {
+		revokedMu.Lock()
+		revoked := revokedKeys[key]
+		revokedMu.Unlock()
+		if !strings.HasPrefix(key, "sk-good") || revoked {
 			http.Error(w, `{"error":"invalid key"}`, http.StatusUnauthorized)
 			return
 		}
@@ -54,6 +58,7 @@ func TestScripts(t *testing.T) {
 			e.Setenv("PHANTOM_HOME", filepath.Join(e.WorkDir, "phantom-home"))
 			e.Setenv("PHANTOM_VAULT_PASSPHRASE", "stack-test-passphrase")
 			e.Setenv("PHANTOM_DIR", phantomDir)
+			e.Setenv("FAKE_API", api.URL)
 			e.Setenv("PATH_WITHOUT_PHANTOM", e.Getenv("PATH"))
 			e.Setenv("PATH", phantomDir+string(os.PathListSeparator)+e.Getenv("PATH"))
 			for _, p := range []string{"OPENAI", "ANTHROPIC", "STRIPE", "RESEND", "GITHUB"} {
@@ -64,6 +69,7 @@ func TestScripts(t *testing.T) {
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
 			"exits":       cmdExits,
 			"noplaintext": cmdNoPlaintext,
+			"revokekey":   cmdRevokeKey,
 		},
 	})
 }
@@ -128,4 +134,20 @@ func cmdNoPlaintext(ts *testscript.TestScript, neg bool, args []string) {
 	if n == 0 {
 		ts.Fatalf("noplaintext checked no files")
 	}
+}
+
+var (
+	revokedMu   sync.Mutex
+	revokedKeys = map[string]bool{}
+)
+
+// cmdRevokeKey: revokekey KEY makes the fake upstream reject KEY from now
+// on, as a provider does when a key is revoked.
+func cmdRevokeKey(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: revokekey KEY")
+	}
+	revokedMu.Lock()
+	defer revokedMu.Unlock()
+	revokedKeys[args[0]] = true
 }
