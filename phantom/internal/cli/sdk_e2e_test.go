@@ -725,13 +725,19 @@ func fakeAnthropic(realKey string) func(http.ResponseWriter, *http.Request, []by
 // go.mod).
 func buildAWSChild(t *testing.T) string {
 	t.Helper()
-	bin := filepath.Join(t.TempDir(), "awschild")
+	return buildGoChild(t, "awschild")
+}
+
+// buildGoChild builds the Go program in testdata/sdk/<name> into a temp dir.
+func buildGoChild(t *testing.T, name string) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), name)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, "./testdata/sdk/awschild")
+	cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, "./testdata/sdk/"+name)
 	cmd.WaitDelay = 10 * time.Second
 	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("building testdata/sdk/awschild: %v\n%s", err, out)
+		t.Fatalf("building testdata/sdk/%s: %v\n%s", name, err, out)
 	}
 	return bin
 }
