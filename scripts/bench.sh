@@ -78,6 +78,18 @@ ENV
 		die "$mode: phantom add BENCH_UPDATED --stdin failed"
 
 	run_bench "$out" list "$mode" -- phantom list
+	if [ "$mode" = keychain ]; then
+		# exec start-up, in the same keychain session (a passphrase vault
+		# would add the Argon2id cost to every run).
+		cmdbench -runs "$RUNS" -warmup "$WARMUP" -name true -- true > "$BENCH_TMP/true.line" ||
+			die "timing true failed"
+		cmdbench -runs "$RUNS" -warmup "$WARMUP" -name phantom_exec_true -- phantom exec -- true > "$BENCH_TMP/exec.line" ||
+			die "timing phantom exec -- true failed"
+		if [ -x "$BENCH_TMP/dotenvx/node_modules/.bin/dotenvx" ]; then
+			cmdbench -runs "$RUNS" -warmup "$WARMUP" -name dotenvx_run_true -- "$BENCH_TMP/dotenvx/node_modules/.bin/dotenvx" run -q -- true > "$BENCH_TMP/dotenvx.line" 2>/dev/null ||
+				rm -f "$BENCH_TMP/dotenvx.line"
+		fi
+	fi
 	run_bench "$out" "add(update)" "$mode" -stdin 'bench-value-{i}' -- phantom add BENCH_UPDATED --stdin
 	run_bench "$out" "add(new)" "$mode" -stdin 'bench-value-{i}' -- phantom add 'BENCH_NEW_{i}' --stdin
 	phantom list >/dev/null || die "$mode: phantom list failed after the runs"
@@ -127,6 +139,17 @@ run_bench "$results" version - -- phantom version
 printf 'bench: passphrase mode…\n' >&2
 env -u DBUS_SESSION_BUS_ADDRESS PHANTOM_VAULT_PASSPHRASE=bench-passphrase-not-secret \
 	bash "$script" __measure passphrase "$results"
+
+# dotenvx, for comparison with phantom exec (Node only; best effort).
+dotenvx_note=""
+if command -v npm >/dev/null; then
+	printf 'bench: installing dotenvx for comparison…\n' >&2
+	mkdir -p "$tmp/dotenvx"
+	(cd "$tmp/dotenvx" && timeout 180 npm install --no-audit --no-fund --silent @dotenvx/dotenvx >/dev/null 2>&1) ||
+		dotenvx_note="npm install @dotenvx/dotenvx failed"
+else
+	dotenvx_note="node/npm not installed"
+fi
 
 # Keychain mode: a private session bus and a fresh, unlocked gnome-keyring.
 keychain_note=""
@@ -190,3 +213,23 @@ awk -v c="$cold_med" '$2 == "passphrase" { l = $1; sub(/\(/, " (", l); s = s spr
 	END { if (s) print "passphrase median minus the cold Argon2id cost: " s }' "$results"
 printf 'Every command time includes the process start (phantom version).\n'
 printf 'add (update) replaces the value of one existing secret; add (new) adds a new name on every run.\n'
+
+# ---------------------------------------------------------------------------
+# phantom exec and the proxy: proxybench measures each target side by side
+# with its direct baseline in one run; exec start-up comes from above.
+printf '\n== phantom exec and the proxy\n' >&2
+(cd "$root" && go build -o "$tmp/bin/proxybench" ./phantom/internal/tools/proxybench) ||
+	die "building proxybench failed"
+pb_args=()
+if [ -s "$tmp/exec.line" ]; then
+	pb_args+=(-true-line "$(cat "$tmp/true.line")" -exec-line "$(cat "$tmp/exec.line")")
+else
+	pb_args+=(-exec-note "keychain mode did not run")
+fi
+if [ -s "$tmp/dotenvx.line" ]; then
+	pb_args+=(-dotenvx-line "$(cat "$tmp/dotenvx.line")")
+else
+	pb_args+=(-dotenvx-note "${dotenvx_note:-dotenvx did not run}")
+fi
+printf '\nphantom exec and the proxy\n\n'
+proxybench "${pb_args[@]}" || die "proxybench failed"

@@ -23,6 +23,10 @@ type refusal struct {
 
 func (r *refusal) Error() string { return r.msg }
 
+// smallBody is the largest request body with a known length that is read
+// into memory before it is forwarded.
+const smallBody = 64 << 10
+
 // errBodyTooLarge ends a streamed request body that passes the limit.
 var errBodyTooLarge = errors.New("request body too large")
 
@@ -111,6 +115,20 @@ func (s *Server) prepareBody(r *http.Request, st *reqState, resolve func(where, 
 	rt := st.route
 	kind := bodyKind(r.Header.Get("Content-Type"))
 	if len(rt.BodyFields) == 0 || kind == "" {
+		if r.ContentLength > 0 && r.ContentLength <= smallBody {
+			// An in-memory body lets the transport send headers and body
+			// in one write instead of flushing the headers first: on
+			// loopback the extra syscall is most of the proxy's latency.
+			buf := make([]byte, r.ContentLength)
+			_, err := io.ReadFull(r.Body, buf)
+			r.Body.Close()
+			if err != nil {
+				return &refusal{status: http.StatusBadRequest, msg: "could not read the request body: " + err.Error()}
+			}
+			st.body = &limitedBody{rc: io.NopCloser(bytes.NewReader(buf)), limit: limit, n: int64(len(buf))}
+			r.Body = io.NopCloser(bytes.NewReader(buf))
+			return nil
+		}
 		st.body = &limitedBody{rc: r.Body, limit: limit}
 		r.Body = st.body
 		return nil
