@@ -45,7 +45,7 @@ func NewRootCmd(f *Factory) *cobra.Command {
 		root.AddCommand(c)
 	}
 	root.AddGroup(&cobra.Group{ID: "project", Title: "Your project (needs phantom; init only warns):"})
-	for _, c := range []*cobra.Command{newInitCmd(f, nil), newAddCmd(f, nil), newRemoveCmd(f), newListCmd(f), newEnvCmd(f), newExecCmd(f), newDoctorCmd(f)} {
+	for _, c := range []*cobra.Command{newInitCmd(f, nil), newAddCmd(f, nil), newRemoveCmd(f), newListCmd(f), newImportCmd(f), newEnvCmd(f), newExecCmd(f), newDoctorCmd(f)} {
 		c.GroupID = "project"
 		root.AddCommand(c)
 	}
