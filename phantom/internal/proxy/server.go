@@ -64,7 +64,7 @@ type Secret struct {
 // Event is one proxied request, for the audit log. It never carries a value.
 type Event struct {
 	Route    string
-	Secrets  []string // names of the secrets put on the wire
+	Secrets  []string // names of the secrets put on the wire (or, for a 429, held back)
 	Method   string
 	Status   int
 	BytesIn  int64 // request body bytes sent upstream
@@ -378,7 +378,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			secs = 1
 		}
 		w.Header().Set("Retry-After", fmt.Sprint(secs))
-		s.refuse(w, r, start, rt.Name, http.StatusTooManyRequests,
+		s.refuseFor(w, r, start, rt.Name, st.secrets, http.StatusTooManyRequests,
 			fmt.Sprintf("rate limit for %s reached", strings.Join(st.secrets, ", ")),
 			"slow down; the limit is per secret and set with PHANTOM_PROXY_RATE / PHANTOM_PROXY_BURST")
 		return
@@ -426,6 +426,12 @@ func (s *Server) audit(e Event) {
 
 // refuse answers a request the proxy will not forward, with a JSON body.
 func (s *Server) refuse(w http.ResponseWriter, r *http.Request, start time.Time, route string, status int, msg, hint string) {
+	s.refuseFor(w, r, start, route, nil, status, msg, hint)
+}
+
+// refuseFor is refuse for a request whose secrets are known (rate limit):
+// the audit event names them, though nothing went on the wire.
+func (s *Server) refuseFor(w http.ResponseWriter, r *http.Request, start time.Time, route string, secrets []string, status int, msg, hint string) {
 	body := map[string]any{"error": msg, "status": status}
 	if hint != "" {
 		body["hint"] = hint
@@ -435,7 +441,7 @@ func (s *Server) refuse(w http.ResponseWriter, r *http.Request, start time.Time,
 	}
 	writeJSON(w, status, body)
 	s.logf("proxy: %s %s: %d %s", r.Method, route, status, msg)
-	s.audit(Event{Route: route, Method: r.Method, Status: status, Duration: time.Since(start), Error: msg})
+	s.audit(Event{Route: route, Secrets: secrets, Method: r.Method, Status: status, Duration: time.Since(start), Error: msg})
 }
 
 type stateKey struct{}
