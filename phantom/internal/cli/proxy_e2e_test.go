@@ -478,7 +478,7 @@ func TestExecProxyEndToEnd(t *testing.T) {
 		"OPENAI_API_KEY openai 200":    1 + 1 + nEvents + 2, // chat, events, acks, rate
 		" openai 413":                  1,                   // refused on Content-Length
 		"OPENAI_API_KEY openai 413":    1,                   // cut off mid-stream
-		" openai 429":                  2,
+		"OPENAI_API_KEY openai 429":    2,                   // named though held back
 		"  401":                        1,
 		"STRIPE_SECRET_KEY stripe 502": 1,
 	} {

@@ -23,6 +23,8 @@
 // with -proxy-only, which starts a proxy (openai route pointed at the
 // upstream, rate limit off) and prints "proxy MOUNT_URL OPENAI_TOKEN"; it
 // exits when its stdin closes. The upstream and the clients run here.
+// PROXYBENCH_CPUPROFILE=FILE makes every proxy process write a CPU profile
+// to FILE.PID (diagnostics).
 // Everything listens on 127.0.0.1 only; every loop is bounded in count and
 // by -timeout.
 //
@@ -45,6 +47,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -230,6 +233,15 @@ func runProxyOnly(upstream string, n int, seed uint64) error {
 	tok := "-"
 	if n > 0 {
 		tok = secs[0].Token
+	}
+	if f := os.Getenv("PROXYBENCH_CPUPROFILE"); f != "" {
+		// Diagnostics: a CPU profile of this proxy process, FILE.PID.
+		out, err := os.Create(fmt.Sprintf("%s.%d", f, os.Getpid()))
+		if err != nil {
+			return err
+		}
+		pprof.StartCPUProfile(out)
+		defer func() { pprof.StopCPUProfile(); out.Close() }()
 	}
 	fmt.Printf("proxy %s %s\n", srv.MountURL("openai"), tok)
 	// Run until the parent closes stdin (or dies), at most 5 minutes.
