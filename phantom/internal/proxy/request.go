@@ -126,6 +126,7 @@ func (s *Server) prepareBody(r *http.Request, st *reqState, resolve func(where, 
 				return &refusal{status: http.StatusBadRequest, msg: "could not read the request body: " + err.Error()}
 			}
 			st.body = &limitedBody{rc: io.NopCloser(bytes.NewReader(buf)), limit: limit, n: int64(len(buf))}
+			st.mem = buf
 			r.Body = io.NopCloser(bytes.NewReader(buf))
 			return nil
 		}
@@ -167,7 +168,8 @@ func (s *Server) prepareBody(r *http.Request, st *reqState, resolve func(where, 
 		s.logf("proxy: %s body not parsed (%v); forwarded unchanged", rt.Name, err)
 		out.Body = raw
 	}
-	st.body = &limitedBody{rc: io.NopCloser(bytes.NewReader(out.Body)), limit: limit}
+	st.body = &limitedBody{rc: io.NopCloser(bytes.NewReader(out.Body)), limit: limit, n: int64(len(out.Body))}
+	st.mem = out.Body
 	r.Body = st.body
 	r.ContentLength = int64(len(out.Body))
 	r.Header.Set("Content-Length", fmt.Sprint(len(out.Body)))

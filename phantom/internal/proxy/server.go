@@ -15,10 +15,12 @@
 package proxy
 
 import (
+	"bytes"
 	"context"
 	"crypto/subtle"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httputil"
@@ -453,6 +455,7 @@ type reqState struct {
 	secrets []string
 	start   time.Time
 	body    *limitedBody
+	mem     []byte // the whole request body when it was read into memory
 	err     string
 }
 
@@ -476,6 +479,13 @@ func (s *Server) rewrite(pr *httputil.ProxyRequest) {
 	pr.Out.URL.RawPath = st.path
 	pr.SetURL(u)
 	pr.Out.Header.Del(HeaderToken)
+	if st.mem != nil {
+		// ReverseProxy wraps the body in its own reader, which hides that
+		// it is in memory; hand the transport a type it recognises so the
+		// headers and the body leave in one write.
+		pr.Out.Body = io.NopCloser(bytes.NewReader(st.mem))
+		pr.Out.ContentLength = int64(len(st.mem))
+	}
 	// Plaintext responses only: scrubbing cannot see inside gzip or br.
 	pr.Out.Header.Set("Accept-Encoding", "identity")
 }
