@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# An offline walkthrough of phantom in a throwaway directory. Nothing outside
+# An offline walkthrough of phantom and stack in a throwaway directory. Nothing outside
 # the temp dir is touched: PHANTOM_HOME points into it, and the vault uses a
 # passphrase from the environment (as in CI) instead of your OS keychain.
 set -euo pipefail
@@ -87,9 +87,33 @@ sed -i '2s/"secret.add"/"secret.ADD"/' "$PHANTOM_HOME/audit.log"
 printf '%s(an attacker edits line 2 of the audit log)%s\n' "$dim" "$off"
 run phantom audit verify
 
-step "Is any real value left on disk? (grep the project and PHANTOM_HOME)"
-for v in sk-proj-demo-aaaa sk_test_demo_bbbb demo-db-password re_demo_cccc; do
-	if grep -rq -- "$v" "$demo/app" "$PHANTOM_HOME"; then echo "FOUND $v"; exit 1; else echo "not found: $v…"; fi
+step "stack: a new project's services, every key handed straight to phantom"
+mkdir -p "$demo/shop" && cd "$demo/shop"
+git init -q . 2>/dev/null || true
+run stack init
+printf '%s(stack add checks a key with the provider before storing it; here the provider is the local stand-in)%s\n' "$dim" "$off"
+export STACK_OPENAI_API_URL="$upstream_url"
+printf '%s(the key comes from OPENAI_API_KEY, as in CI; on a terminal stack asks with a masked prompt)%s\n' "$dim" "$off"
+export OPENAI_API_KEY=sk-revoked-eeeeeeeeeeeeeeeeeeeeeeee
+run stack add openai
+export OPENAI_API_KEY=sk-proj-demo-dddddddddddddddddddddddddddd
+run stack add openai
+unset OPENAI_API_KEY
+run cat .stack.toml
+run cat .env.local
+printf '\n[routes.openai]\nupstream = "%s"\n' "$upstream_url" >> .phantom.toml
+demoapi approve
+printf '%s(route to the stand-in approved, as above)%s\n' "$dim" "$off"
+: > "$upstream_log"
+run stack exec -- demoapi app
+printf '%s$ cat upstream.log   # the real key went on the wire; the app and its output saw only the token%s\n' "$dim" "$off"
+sed -E 's/(sk-proj-demo-dddd)[a-z]+/\1…(the real key)/' "$upstream_log"
+printf '%s(stack doctor checks every declared key upstream — through phantom, so stack never holds a value; CI runs this)%s\n' "$dim" "$off"
+run stack doctor --json
+
+step "Is any real value left on disk? (grep both projects and PHANTOM_HOME)"
+for v in sk-proj-demo-aaaa sk_test_demo_bbbb demo-db-password re_demo_cccc sk-proj-demo-dddd; do
+	if grep -rq -- "$v" "$demo/app" "$demo/shop" "$PHANTOM_HOME"; then echo "FOUND $v"; exit 1; else echo "not found: $v…"; fi
 done
 
 printf '\n%sDone.%s Everything above ran in %s, now deleted.\n' "$bold" "$off" "$demo"

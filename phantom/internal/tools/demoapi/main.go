@@ -3,7 +3,8 @@
 //
 //	demoapi serve LOGFILE     a stand-in for api.openai.com; prints its URL,
 //	                          then logs the Authorization header of every
-//	                          request it gets (what went on the wire)
+//	                          request it gets (what went on the wire); it
+//	                          accepts only keys starting sk-proj-demo-
 //	demoapi app               an "app" that calls the API the way the OpenAI
 //	                          SDK does: OPENAI_BASE_URL + OPENAI_API_KEY
 //	demoapi approve           approves the project's routes, standing in for
@@ -20,6 +21,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"strings"
 	"time"
 
 	"phantomstack.dev/phantom/internal/config"
@@ -60,6 +62,19 @@ func serve(logPath string) error {
 	fmt.Printf("http://%s\n", ln.Addr())
 	os.Stdout.Close()
 	mux := http.NewServeMux()
+	// What stack add and stack doctor call to check a key: like the real
+	// API, a key it does not know gets 401.
+	mux.HandleFunc("GET /v1/models", func(w http.ResponseWriter, r *http.Request) {
+		auth := r.Header.Get("Authorization")
+		fmt.Fprintf(logf, "upstream received: GET %s  Authorization: %s\n", r.URL.Path, auth)
+		if !strings.HasPrefix(auth, "Bearer sk-proj-demo-") {
+			w.WriteHeader(http.StatusUnauthorized)
+			io.WriteString(w, `{"error":{"message":"Incorrect API key provided"}}`)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, `{"object":"list","data":[{"id":"demo-model","object":"model"}]}`)
+	})
 	mux.HandleFunc("POST /v1/chat/completions", func(w http.ResponseWriter, r *http.Request) {
 		auth := r.Header.Get("Authorization")
 		fmt.Fprintf(logf, "upstream received: POST %s  Authorization: %s\n", r.URL.Path, auth)
