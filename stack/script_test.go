@@ -67,6 +67,7 @@ func TestScripts(t *testing.T) {
 			return nil
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
+			"actionlint":  cmdActionlint,
 			"exits":       cmdExits,
 			"noplaintext": cmdNoPlaintext,
 			"revokekey":   cmdRevokeKey,

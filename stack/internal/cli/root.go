@@ -44,11 +44,11 @@ func NewRootCmd(f *Factory) *cobra.Command {
 		c.GroupID = "catalog"
 		root.AddCommand(c)
 	}
-	root.AddGroup(&cobra.Group{ID: "project", Title: "Your project (needs phantom; init only warns):"})
-	for _, c := range []*cobra.Command{newInitCmd(f, nil), newAddCmd(f, nil), newRemoveCmd(f), newListCmd(f), newImportCmd(f), newEnvCmd(f), newExecCmd(f), newDoctorCmd(f)} {
+	root.AddGroup(&cobra.Group{ID: "project", Title: "Your project (needs phantom, except init, ci init and env export):"})
+	for _, c := range []*cobra.Command{newInitCmd(f, nil), newAddCmd(f, nil), newRemoveCmd(f), newListCmd(f), newImportCmd(f), newEnvCmd(f), newExecCmd(f), newDoctorCmd(f), newCICmd(f)} {
 		c.GroupID = "project"
 		root.AddCommand(c)
 	}
-	root.AddCommand(newVersionCmd(f, nil))
+	root.AddCommand(newVersionCmd(f, nil), newCompletionCmd(f))
 	return root
 }

@@ -183,6 +183,7 @@ func newEnvCmd(f *Factory) *cobra.Command {
 		sub.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 		cmd.AddCommand(sub)
 	}
+	cmd.AddCommand(newEnvExportCmd(f, nil))
 	return cmd
 }
 
