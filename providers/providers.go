@@ -76,6 +76,9 @@ type Env struct {
 	Prompt Prompter
 	// Logf reports progress for humans (stack prints it on stderr).
 	Logf func(format string, args ...any)
+	// OpenURL opens a web page in the user's browser (OAuth sign-in). Nil,
+	// or an error, means the user opens the printed URL by hand.
+	OpenURL func(url string) error
 }
 
 // Client returns the HTTP client to use.
