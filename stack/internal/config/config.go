@@ -27,6 +27,7 @@ import (
 	"github.com/BurntSushi/toml"
 
 	"phantomstack.dev/shared/fsx"
+	"phantomstack.dev/stack/internal/pipeline"
 )
 
 // File names.
@@ -64,6 +65,8 @@ type Config struct {
 	order     []string // services as they appear in .stack.toml
 	src       []byte   // .stack.toml as read (for text edits)
 	ProjectID string
+	// Journals are the pending adds recorded in .stack.local.toml.
+	Journals map[string]pipeline.Journal
 }
 
 // Error is one problem in a stack file, located by line.
@@ -329,6 +332,9 @@ type localFile struct {
 		ProjectID string `toml:"project_id"`
 	} `toml:"stack"`
 	Services map[string]localService `toml:"services"`
+	// Journal holds the journals of adds in progress (stack/internal/pipeline):
+	// present only between a crash and the re-run that resumes it.
+	Journal map[string]pipeline.Journal `toml:"journal,omitempty"`
 }
 
 type localService struct {
@@ -357,6 +363,7 @@ func (c *Config) loadLocal() error {
 		return &Error{File: LocalName, Line: lineOf(b, und[0].String()), Msg: fmt.Sprintf("unknown key %q", und[0].String())}
 	}
 	c.ProjectID = lf.Stack.ProjectID
+	c.Journals = lf.Journal
 	if c.ProjectID == "" {
 		c.ProjectID = newProjectID()
 	}
@@ -474,24 +481,70 @@ func (c *Config) Save(known Known) error {
 	if _, err := parse(c.src, known); err != nil {
 		return fmt.Errorf("internal error: the edited %s does not parse (%v); nothing was written", FileName, err)
 	}
+	if err := fsx.WriteFileAtomic(filepath.Join(c.Dir, FileName), c.src, 0o644); err != nil {
+		return fmt.Errorf("could not write %s: %w", FileName, err)
+	}
+	if err := c.SaveLocal(); err != nil {
+		return err
+	}
+	return EnsureGitignore(c.Dir)
+}
+
+// SaveLocal writes .stack.local.toml alone (instance data and journals),
+// atomically.
+func (c *Config) SaveLocal() error {
 	var lf localFile
 	lf.Stack.ProjectID = c.ProjectID
 	lf.Services = map[string]localService{}
 	for n, s := range c.Services {
 		lf.Services[n] = localService{ResourceID: s.ResourceID, Region: s.Region, CreatedAt: s.CreatedAt.UTC().Round(time.Second), CreatedBy: s.CreatedBy, Meta: s.Meta}
 	}
+	if len(c.Journals) > 0 {
+		lf.Journal = c.Journals
+	}
 	var lb bytes.Buffer
 	lb.WriteString("# stack: local instance data for this checkout. Written by stack; do not commit.\n")
 	if err := toml.NewEncoder(&lb).Encode(lf); err != nil {
 		return err
 	}
-	if err := fsx.WriteFileAtomic(filepath.Join(c.Dir, FileName), c.src, 0o644); err != nil {
-		return fmt.Errorf("could not write %s: %w", FileName, err)
-	}
 	if err := fsx.WriteFileAtomic(filepath.Join(c.Dir, LocalName), lb.Bytes(), 0o600); err != nil {
 		return fmt.Errorf("could not write %s: %w", LocalName, err)
 	}
-	return EnsureGitignore(c.Dir)
+	return nil
+}
+
+// JournalStore keeps add journals in .stack.local.toml (pipeline.Store).
+type JournalStore struct{ C *Config }
+
+// Load returns the pending journal for service, or nil.
+func (js JournalStore) Load(service string) (*pipeline.Journal, error) {
+	j, ok := js.C.Journals[service]
+	if !ok {
+		return nil, nil
+	}
+	j.StoredSlots = slices.Clone(j.StoredSlots)
+	return &j, nil
+}
+
+// Save records j and writes the local file.
+func (js JournalStore) Save(j *pipeline.Journal) error {
+	if js.C.Journals == nil {
+		js.C.Journals = map[string]pipeline.Journal{}
+	}
+	c := *j
+	c.StoredSlots = slices.Clone(j.StoredSlots)
+	c.Started, c.Updated = c.Started.UTC().Round(time.Second), c.Updated.UTC().Round(time.Second)
+	js.C.Journals[j.Service] = c
+	return js.C.SaveLocal()
+}
+
+// Delete drops service's journal and writes the local file.
+func (js JournalStore) Delete(service string) error {
+	if _, ok := js.C.Journals[service]; !ok {
+		return nil
+	}
+	delete(js.C.Journals, service)
+	return js.C.SaveLocal()
 }
 
 // EnsureGitignore appends the local files to .gitignore when missing,

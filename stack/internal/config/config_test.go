@@ -5,6 +5,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"phantomstack.dev/stack/internal/pipeline"
 )
 
 func known(p string) bool { return p == "openai" || p == "stripe" }
@@ -81,5 +84,43 @@ func TestGitignoreKeepsExisting(t *testing.T) {
 	b, _ := os.ReadFile(filepath.Join(dir, ".gitignore"))
 	if string(b) != "node_modules\n.env.local\n# stack: local instance data and tokens\n.stack.local.toml\n" {
 		t.Fatalf("%q", b)
+	}
+}
+
+// A journal survives a reload (a crash between steps) and is gone once
+// deleted; other local data is untouched by journal writes.
+func TestJournalStoreRoundTrip(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, FileName), []byte("[stack]\nversion = 1\n[services.openai]\nprovider = \"openai\"\nsecrets = [\"OPENAI_API_KEY\"]\n"), 0o644)
+	c, err := Load(dir, known)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Services["openai"].ResourceID = "org-1"
+	if err := c.Save(known); err != nil {
+		t.Fatal(err)
+	}
+	js := JournalStore{C: c}
+	j := &pipeline.Journal{Service: "stripe", Provider: "stripe", Phase: pipeline.Created, ResourceID: "acct_1", CreatedHere: true, StoredSlots: []string{"A"}, Started: time.Now(), Updated: time.Now()}
+	if err := js.Save(j); err != nil {
+		t.Fatal(err)
+	}
+	c2, err := Load(dir, known)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := JournalStore{C: c2}.Load("stripe")
+	if err != nil || got == nil || got.Phase != pipeline.Created || got.ResourceID != "acct_1" || !got.CreatedHere || len(got.StoredSlots) != 1 {
+		t.Fatalf("journal after reload: %+v, %v", got, err)
+	}
+	if c2.Services["openai"].ResourceID != "org-1" || c2.ProjectID != c.ProjectID {
+		t.Fatalf("local data lost: %+v %s", c2.Services["openai"], c2.ProjectID)
+	}
+	if err := (JournalStore{C: c2}).Delete("stripe"); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := os.ReadFile(filepath.Join(dir, LocalName))
+	if strings.Contains(string(b), "journal") {
+		t.Fatalf("journal still in the file:\n%s", b)
 	}
 }
