@@ -82,10 +82,11 @@ func (f *Factory) phantom(ctx context.Context) (*phantomctl.Client, error) {
 // environment and the terminal (for masked paste).
 func (f *Factory) providerEnv() providers.Env {
 	return providers.Env{
-		HTTP:   &http.Client{Timeout: 30 * time.Second},
-		Getenv: f.Env,
-		Prompt: f.IO,
-		Logf:   func(format string, args ...any) { f.IO.Infof(format, args...) },
+		HTTP:    &http.Client{Timeout: 30 * time.Second},
+		Getenv:  f.Env,
+		Prompt:  f.IO,
+		Logf:    func(format string, args ...any) { f.IO.Infof(format, args...) },
+		OpenURL: func(url string) error { return openURL(f.Env, url) },
 	}
 }
 
