@@ -56,6 +56,7 @@ func TestScripts(t *testing.T) {
 			e.Setenv("NO_COLOR", "1")
 			e.Setenv("HOME", filepath.Join(e.WorkDir, "home"))
 			e.Setenv("PHANTOM_HOME", filepath.Join(e.WorkDir, "phantom-home"))
+			e.Setenv("STACK_HOME", filepath.Join(e.WorkDir, "stack-home")) // the project registry
 			e.Setenv("PHANTOM_VAULT_PASSPHRASE", "stack-test-passphrase")
 			e.Setenv("PHANTOM_DIR", phantomDir)
 			e.Setenv("FAKE_API", api.URL)

@@ -131,7 +131,7 @@ func addRun(o *AddOptions) error {
 		svc.CreatedAt = old.CreatedAt
 	}
 	c.SetService(svc)
-	if err := c.Save(f.known); err != nil {
+	if err := f.saveConfig(c); err != nil {
 		return rollback(err)
 	}
 	if o.JSON {

@@ -18,6 +18,7 @@ import (
 	"phantomstack.dev/providers"
 	"phantomstack.dev/shared/exitcode"
 	"phantomstack.dev/stack/internal/config"
+	"phantomstack.dev/stack/internal/phantomctl"
 )
 
 // DoctorSchema is the version of `stack doctor --json` (docs/stack.md).
@@ -26,9 +27,11 @@ const DoctorSchema = 1
 // DoctorReport is `stack doctor --json`. It never holds a value.
 type DoctorReport struct {
 	Schema  int          `json:"schema"`
+	Name    string       `json:"name,omitempty"` // the registry name; with --all only
 	Project string       `json:"project"`
 	Path    string       `json:"path"`
 	OK      bool         `json:"ok"`
+	Error   string       `json:"error,omitempty"` // with --all: why the project could not be checked
 	Slots   []DoctorSlot `json:"slots"`
 }
 
@@ -55,24 +58,31 @@ type probeResult struct {
 const maxParallelChecks = 4
 
 func newDoctorCmd(f *Factory) *cobra.Command {
-	var asJSON, probe bool
+	var asJSON, probe, all bool
 	cmd := &cobra.Command{
-		Use:   "doctor [--json]",
+		Use:   "doctor [--all] [--json]",
 		Short: "Check that every declared secret exists in phantom and still works upstream",
 		Long: `For every secret slot in .stack.toml: is it in phantom's vault, and does the
 provider still accept it? The upstream checks run under 'phantom exec': the
 check request carries the phm_ token and phantom's proxy puts the real key on
 the wire, so doctor works in CI without a terminal and stack never holds a
-value. Exit 1 when a slot is missing or invalid.`,
+value. Exit 1 when a slot is missing or invalid.
+
+--all checks every project in the registry (stack projects list), each in its
+own directory, and exits 1 when any of them fails.`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if probe {
 				return doctorProbe(f)
 			}
+			if all {
+				return doctorAllRun(f, asJSON)
+			}
 			return doctorRun(f, asJSON)
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the report as JSON (schema in docs/stack.md)")
+	cmd.Flags().BoolVar(&all, "all", false, "check every registered project (stack projects list)")
 	cmd.Flags().BoolVar(&probe, "probe", false, "")
 	cmd.Flags().MarkHidden("probe")
 	return cmd
@@ -88,9 +98,31 @@ func doctorRun(f *Factory, asJSON bool) error {
 	if err != nil {
 		return err
 	}
+	rep, err := doctorCheck(ctx, pc, c)
+	if err != nil {
+		return err
+	}
+	if asJSON {
+		if err := writeJSON(f, rep); err != nil {
+			return err
+		}
+	} else {
+		for _, d := range rep.Slots {
+			fmt.Fprintln(f.IO.Out, doctorLine(d))
+		}
+	}
+	if !rep.OK {
+		return exitcode.Silent{Code: exitcode.Failure}
+	}
+	return nil
+}
+
+// doctorCheck builds the report of the project c, with pc running phantom
+// (and the probe under phantom exec) in c's directory.
+func doctorCheck(ctx context.Context, pc *phantomctl.Client, c *config.Config) (DoctorReport, error) {
 	es, err := pc.List(ctx)
 	if err != nil {
-		return phantomErr(err)
+		return DoctorReport{}, phantomErr(err)
 	}
 	inVault := map[string]bool{}
 	for _, e := range es {
@@ -100,12 +132,12 @@ func doctorRun(f *Factory, asJSON bool) error {
 	results := map[string]probeResult{}
 	self, err := selfPath()
 	if err != nil {
-		return err
+		return DoctorReport{}, err
 	}
 	var out, errb bytes.Buffer
 	code, err := pc.Exec(ctx, nil, []string{self, "doctor", "--probe"}, nil, &out, &errb)
 	if err != nil || code != 0 {
-		return exitcode.Errorf(exitcode.Failure, "the upstream checks under phantom exec failed (exit %d): %v\n%s", code, err, strings.TrimSpace(errb.String()))
+		return DoctorReport{}, exitcode.Errorf(exitcode.Failure, "the upstream checks under phantom exec failed (exit %d): %v\n%s", code, err, strings.TrimSpace(errb.String()))
 	}
 	sc := bufio.NewScanner(&out)
 	for sc.Scan() {
@@ -132,30 +164,23 @@ func doctorRun(f *Factory, asJSON bool) error {
 			rep.Slots = append(rep.Slots, d)
 		}
 	}
-	if asJSON {
-		if err := writeJSON(f, rep); err != nil {
-			return err
-		}
-	} else {
-		for _, d := range rep.Slots {
-			state := "present"
-			if !d.Present {
-				state = "MISSING"
-			}
-			line := fmt.Sprintf("%-10s %-28s %-8s %s", d.Service, d.Slot, state, d.Verified)
-			if d.LatencyMS > 0 {
-				line += fmt.Sprintf(" (%d ms)", d.LatencyMS)
-			}
-			if d.Detail != "" && d.Verified != "ok" {
-				line += ": " + d.Detail
-			}
-			fmt.Fprintln(f.IO.Out, line)
-		}
+	return rep, nil
+}
+
+// doctorLine is one slot of the human report.
+func doctorLine(d DoctorSlot) string {
+	state := "present"
+	if !d.Present {
+		state = "MISSING"
 	}
-	if !rep.OK {
-		return exitcode.Silent{Code: exitcode.Failure}
+	line := fmt.Sprintf("%-10s %-28s %-8s %s", d.Service, d.Slot, state, d.Verified)
+	if d.LatencyMS > 0 {
+		line += fmt.Sprintf(" (%d ms)", d.LatencyMS)
 	}
-	return nil
+	if d.Detail != "" && d.Verified != "ok" {
+		line += ": " + d.Detail
+	}
+	return line
 }
 
 // doctorProbe runs inside `phantom exec`: the env holds phm tokens and the

@@ -113,7 +113,7 @@ func importRun(f *Factory, from string, asJSON bool) error {
 		}
 		c.SetService(&config.Service{Name: p, Provider: p, Secrets: slots, CreatedAt: time.Now(), CreatedBy: "stack import", ResourceID: "default"})
 	}
-	if err := c.Save(f.known); err != nil {
+	if err := f.saveConfig(c); err != nil {
 		return exitcode.New(exitcode.Failure, err)
 	}
 	if asJSON {

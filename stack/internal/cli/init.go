@@ -88,7 +88,7 @@ func initRun(o *InitOptions) error {
 			c.SetService(s)
 		}
 	}
-	if err := c.Save(f.known); err != nil {
+	if err := f.saveConfig(c); err != nil {
 		return exitcode.New(exitcode.Failure, err)
 	}
 	f.IO.Successf("Wrote %s (%s)%s", config.FileName, c.ProjectID, map[bool]string{true: " from template " + o.Template}[o.Template != ""])

@@ -49,6 +49,14 @@ func NewRootCmd(f *Factory) *cobra.Command {
 		c.GroupID = "project"
 		root.AddCommand(c)
 	}
+	info := newInfoCmd(f)
+	info.GroupID = "project"
+	root.AddCommand(info)
+	root.AddGroup(&cobra.Group{ID: "overview", Title: "Where am I (no phantom needed):"})
+	for _, c := range []*cobra.Command{newStatusCmd(f), newProjectsCmd(f)} {
+		c.GroupID = "overview"
+		root.AddCommand(c)
+	}
 	root.AddCommand(newVersionCmd(f, nil), newCompletionCmd(f))
 	return root
 }

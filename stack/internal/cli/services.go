@@ -60,7 +60,7 @@ func removeRun(o *RemoveOptions) error {
 		}
 	}
 	c.RemoveService(o.Service)
-	if err := c.Save(f.known); err != nil {
+	if err := f.saveConfig(c); err != nil {
 		return exitcode.New(exitcode.Failure, err)
 	}
 	f.IO.Successf("Removed %s (%d secret(s) deleted from phantom).", o.Service, len(s.Secrets))
