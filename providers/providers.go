@@ -133,6 +133,9 @@ type LoginRequest struct {
 	// Cached is a credential stack already holds for this provider, tried
 	// before anything else; nil when there is none.
 	Cached *Credential
+	// Options are provider-specific flags (--profile, --no-browser, …),
+	// by flag name without dashes; see each provider's Flags.
+	Options map[string]string
 }
 
 // ProvisionRequest says which upstream resource to create or attach to.
@@ -140,6 +143,8 @@ type ProvisionRequest struct {
 	UseID  string // attach to this existing resource instead of creating one (--use)
 	Name   string // name for a new resource; providers pick one when empty
 	Region string // provider-specific region; providers pick a default when empty
+	// Options are provider-specific flags (--org, --team, …), as in LoginRequest.
+	Options map[string]string
 }
 
 // Resource is an upstream object stack created or attached to. Its ID is
