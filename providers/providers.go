@@ -44,16 +44,20 @@ const (
 	AuthAPIKey    AuthKind = "api_key"    // an existing key, pasted or from the environment
 	AuthToken     AuthKind = "token"      // a personal access token
 	AuthOAuthPKCE AuthKind = "oauth_pkce" // OAuth 2 authorization code + PKCE on a loopback redirect
+	// AuthAWSCredentials: the AWS SDK's standard credential chain (env keys,
+	// shared config/credentials files and profiles, SSO cache).
+	AuthAWSCredentials AuthKind = "aws_credentials"
 )
 
 // Info describes a provider for listings and plans; it never changes at run time.
 type Info struct {
-	Name        string   // registry key, lowercase: "openai"
-	DisplayName string   // "OpenAI"
-	Category    string   // "ai", "database", "payments", …
-	Auth        AuthKind // how Login works
-	DocsURL     string   // where the user gets a key or reads about the API
-	Slots       []Slot   // what Materialize returns, in a stable order
+	Name        string     // registry key, lowercase: "openai"
+	DisplayName string     // "OpenAI"
+	Category    string     // "ai", "database", "payments", …
+	Auth        AuthKind   // how Login works
+	DocsURL     string     // where the user gets a key or reads about the API
+	Slots       []Slot     // what Materialize returns, in a stable order
+	MCP         *MCPServer // the provider's official MCP server; nil when it has none
 }
 
 // Prompter asks the user for input on the terminal. *term.IOStreams from
@@ -260,6 +264,11 @@ func (i Info) Validate() error {
 			return fmt.Errorf("provider %s: slot %s listed twice", i.Name, s.Name)
 		}
 		seen[s.Name] = true
+	}
+	if i.MCP != nil {
+		if err := i.MCP.Validate(i.Slots); err != nil {
+			return fmt.Errorf("provider %s: %w", i.Name, err)
+		}
 	}
 	return nil
 }

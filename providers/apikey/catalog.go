@@ -23,6 +23,9 @@ type Spec struct {
 	DocsURL     string // where the user creates a key
 	Slots       []providers.Slot
 	Verify      Request
+	// MCP is the provider's official MCP server, nil when it has none
+	// (docs/providers.md, "MCP servers", cites each command).
+	MCP *providers.MCPServer
 }
 
 // Request describes the read-only call that checks a key: Method URL, with
@@ -81,6 +84,16 @@ var catalog = []Spec{
 		Slots:       secret("GITHUB_TOKEN"),
 		Verify: bearer("GET", "https://api.github.com/user", "GITHUB_TOKEN",
 			Header{"Accept", "application/vnd.github+json"}),
+		// The local server binary, not its Docker image: docker keeps a
+		// container's environment in the daemon's on-disk container config,
+		// which would put an injected token in a file. It reads only
+		// GITHUB_PERSONAL_ACCESS_TOKEN, and GITHUB_HOST drops any port and
+		// path (so phantom's proxy cannot be its upstream).
+		MCP: &providers.MCPServer{
+			Name: "github", Command: "github-mcp-server", Args: []string{"stdio"},
+			EnvFrom: map[string]string{"GITHUB_PERSONAL_ACCESS_TOKEN": "GITHUB_TOKEN"},
+			Source:  "https://github.com/github/github-mcp-server#build-from-source",
+		},
 	},
 	{
 		Name:        "openai",
@@ -105,6 +118,12 @@ var catalog = []Spec{
 		DocsURL:     "https://dashboard.stripe.com/apikeys",
 		Slots:       secret("STRIPE_SECRET_KEY"),
 		Verify:      bearer("GET", "https://api.stripe.com/v1/balance", "STRIPE_SECRET_KEY"),
+		// Without --api-key it reads STRIPE_SECRET_KEY; stripe-node takes
+		// its host from code, not from the environment.
+		MCP: &providers.MCPServer{
+			Name: "stripe", Command: "npx", Args: []string{"-y", "@stripe/mcp", "--tools=all"},
+			Source: "https://github.com/stripe/agent-toolkit/tree/main/modelcontextprotocol",
+		},
 	},
 }
 
@@ -130,5 +149,6 @@ func Lookup(name string) (Spec, bool) {
 func (s Spec) clone() Spec {
 	s.Slots = slices.Clone(s.Slots)
 	s.Verify.Extra = slices.Clone(s.Verify.Extra)
+	s.MCP = s.MCP.Clone()
 	return s
 }

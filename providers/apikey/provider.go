@@ -60,6 +60,7 @@ func (p *Provider) Info() providers.Info {
 		Auth:        providers.AuthAPIKey,
 		DocsURL:     p.spec.DocsURL,
 		Slots:       slices.Clone(p.spec.Slots),
+		MCP:         p.spec.MCP.Clone(),
 	}
 }
 

@@ -247,3 +247,40 @@ func TestProvisionMaterializeHealthcheckDeprovision(t *testing.T) {
 		t.Errorf("Deprovision should tell the user where to revoke: %q", log.String())
 	}
 }
+
+func TestMCPServers(t *testing.T) {
+	for name, want := range map[string]string{"stripe": "npx", "github": "github-mcp-server"} {
+		s, ok := apikey.Lookup(name)
+		if !ok || s.MCP == nil || s.MCP.Command != want || s.MCP.ProxyAware {
+			t.Fatalf("%s: MCP = %+v", name, s.MCP)
+		}
+		p, _ := apikey.New(s)
+		if m := p.Info().MCP; m == nil || m == s.MCP || m.Name != name {
+			t.Fatalf("%s: Info().MCP = %+v (must be a copy)", name, m)
+		}
+	}
+	if s, _ := apikey.Lookup("github"); s.MCP.EnvFrom["GITHUB_PERSONAL_ACCESS_TOKEN"] != "GITHUB_TOKEN" {
+		t.Fatalf("github rename: %+v", s.MCP.EnvFrom)
+	}
+	for _, name := range []string{"openai", "anthropic", "resend"} {
+		if s, _ := apikey.Lookup(name); s.MCP != nil {
+			t.Fatalf("%s has no official local MCP server in the catalog: %+v", name, s.MCP)
+		}
+	}
+	// A rename from a slot the provider does not have, or a value
+	// placeholder in the arguments, is refused.
+	bad := []providers.MCPServer{
+		{Name: "x", Command: "x", Source: "s", EnvFrom: map[string]string{"A": "NOT_A_SLOT"}},
+		{Name: "x", Command: "x", Source: "s", Args: []string{"--api-key=$STRIPE_SECRET_KEY"}},
+		{Name: "x", Command: "x y", Source: "s"},
+		{Name: "X", Command: "x", Source: "s"},
+	}
+	for _, m := range bad {
+		s, _ := apikey.Lookup("stripe")
+		m := m
+		s.MCP = &m
+		if _, err := apikey.New(s); err == nil {
+			t.Errorf("accepted %+v", m)
+		}
+	}
+}

@@ -13,7 +13,7 @@ import (
 // secret slot which is the one Verify presents, an https endpoint, and a
 // header format that carries the key exactly once.
 func (s Spec) Validate() error {
-	info := providers.Info{Name: s.Name, DisplayName: s.DisplayName, Category: s.Category, Auth: providers.AuthAPIKey, DocsURL: s.DocsURL, Slots: s.Slots}
+	info := providers.Info{Name: s.Name, DisplayName: s.DisplayName, Category: s.Category, Auth: providers.AuthAPIKey, DocsURL: s.DocsURL, Slots: s.Slots, MCP: s.MCP}
 	if err := info.Validate(); err != nil {
 		return err
 	}

@@ -21,6 +21,8 @@ type AddOptions struct {
 	Use     string
 	Yes     bool
 	JSON    bool
+	NoMCP   bool // do not touch .mcp.json
+	Force   bool // replace a .mcp.json entry of the same name that stack did not write
 }
 
 // AddResult is `stack add --json`: names only, never values.
@@ -30,6 +32,7 @@ type AddResult struct {
 	Resource string   `json:"resource_id"`
 	Secrets  []string `json:"secrets"`
 	EnvFile  string   `json:"env_file"`
+	MCP      *AddMCP  `json:"mcp,omitempty"`
 }
 
 func newAddCmd(f *Factory, runF func(*AddOptions) error) *cobra.Command {
@@ -45,7 +48,13 @@ phantom on stdin only). .stack.toml records the service and its slot names;
 For API-key services (OpenAI, Anthropic, Stripe, Resend, GitHub) the key comes
 from its usual environment variable (OPENAI_API_KEY, ...) when set, else from a
 masked paste on the terminal, and is checked against the provider's read-only
-endpoint before it is stored.`,
+endpoint before it is stored.
+
+For providers with an official MCP server (Stripe, GitHub) stack also adds it
+to the project's .mcp.json as "phantom exec --env-file .env.local -- <server>",
+so the server gets its credentials through phantom and the file holds none.
+Other servers and keys in .mcp.json are kept; an entry of the same name that
+stack did not write is replaced only with --force. --no-mcp skips this.`,
 		Args: exactArgs("SERVICE"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.Service = args[0]
@@ -58,6 +67,8 @@ endpoint before it is stored.`,
 	cmd.Flags().StringVar(&o.Use, "use", "", "attach to the existing resource ID instead of creating one")
 	cmd.Flags().BoolVarP(&o.Yes, "yes", "y", false, "do not ask for confirmation")
 	cmd.Flags().BoolVar(&o.JSON, "json", false, "print the result as JSON")
+	cmd.Flags().BoolVar(&o.NoMCP, "no-mcp", false, "do not add the provider's MCP server to .mcp.json")
+	cmd.Flags().BoolVar(&o.Force, "force", false, "replace a .mcp.json entry of the same name that stack did not write")
 	return cmd
 }
 
@@ -77,6 +88,15 @@ func addRun(o *AddOptions) error {
 		return exitcode.Errorf(exitcode.Failure, "unknown service %q; `stack providers` lists what this build can set up", o.Service)
 	}
 	info := p.Info()
+	if o.NoMCP {
+		info.MCP = nil
+	}
+	// Read .mcp.json before anything is stored: a broken file or a foreign
+	// entry stops the add with nothing changed.
+	mcp, err := planMCP(c, o.Service, info, o.Force)
+	if err != nil {
+		return err
+	}
 	if err := pc.EnsureInit(ctx); err != nil {
 		return phantomErr(err)
 	}
@@ -130,14 +150,37 @@ func addRun(o *AddOptions) error {
 	if old := c.Services[o.Service]; old != nil && !old.CreatedAt.IsZero() {
 		svc.CreatedAt = old.CreatedAt
 	}
+	if old := c.Services[o.Service]; old != nil {
+		svc.MCP = old.MCP // kept with --no-mcp
+	}
+	var mcpOut *AddMCP
+	if mcp != nil {
+		if err := mcp.apply(); err != nil {
+			return rollback(err)
+		}
+		svc.MCP = mcp.spec.Name
+		mcpOut = &AddMCP{Name: mcp.spec.Name, File: ".mcp.json", Status: mcp.status, NeedsInject: needsInject(ctx, f, mcp.spec, info)}
+	}
 	c.SetService(svc)
 	if err := f.saveConfig(c); err != nil {
+		if uerr := mcp.undo(); uerr != nil {
+			err = fmt.Errorf("%w\n.mcp.json could not be put back either: %v", err, uerr)
+		}
 		return rollback(err)
 	}
 	if o.JSON {
-		return writeJSON(f, AddResult{Service: o.Service, Provider: info.Name, Resource: res.ID, Secrets: secrets, EnvFile: envLocal})
+		return writeJSON(f, AddResult{Service: o.Service, Provider: info.Name, Resource: res.ID, Secrets: secrets, EnvFile: envLocal, MCP: mcpOut})
 	}
 	f.IO.Successf("%s is set up: %s in phantom's vault, tokens in %s.", info.DisplayName, strings.Join(secrets, ", "), envLocal)
+	if mcpOut != nil {
+		switch mcpOut.Status {
+		case mcpWrite:
+			f.IO.Infof("MCP server %q added to .mcp.json (runs under phantom exec).", mcpOut.Name)
+		case mcpKept:
+			f.IO.Infof("MCP server %q: your edited entry in .mcp.json was kept.", mcpOut.Name)
+		}
+		f.warnNeedsInject(info, mcpOut.NeedsInject)
+	}
 	f.IO.Infof("Run your app with: stack exec -- <command>")
 	return nil
 }

@@ -54,16 +54,32 @@ func removeRun(o *RemoveOptions) error {
 	if s == nil {
 		return exitcode.Errorf(exitcode.Failure, "%s is not in this project's %s; `stack list` shows what is", o.Service, ".stack.toml")
 	}
+	// A broken .mcp.json stops the remove before anything is deleted.
+	mcpFile, err := removeMCP(c, s)
+	if err != nil {
+		return err
+	}
 	for _, slot := range s.Secrets {
 		if err := pc.Remove(ctx, slot, envLocal); err != nil {
 			return phantomErr(fmt.Errorf("%w\n%s was left in .stack.toml; fix the problem and run stack remove again", err, o.Service))
 		}
 	}
+	if mcpFile != nil {
+		if err := mcpFile.Save(); err != nil {
+			return exitcode.New(exitcode.Failure, fmt.Errorf("%w\n%s's secrets were deleted from phantom; its entry is still in .stack.toml. Fix the problem and run stack remove %s again", err, o.Service, o.Service))
+		}
+	}
 	c.RemoveService(o.Service)
 	if err := f.saveConfig(c); err != nil {
+		if mcpFile != nil {
+			mcpFile.Restore()
+		}
 		return exitcode.New(exitcode.Failure, err)
 	}
 	f.IO.Successf("Removed %s (%d secret(s) deleted from phantom).", o.Service, len(s.Secrets))
+	if mcpFile != nil {
+		f.IO.Infof("MCP server %q removed from .mcp.json.", s.MCP)
+	}
 	return nil
 }
 
