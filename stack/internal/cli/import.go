@@ -91,7 +91,17 @@ func importRun(f *Factory, from string, asJSON bool) error {
 	res := ImportResult{File: from, Imported: []string{}, Services: map[string][]string{}, Orphans: []string{}}
 	seen := map[string]bool{}
 	for _, e := range file.Entries() {
-		if e.Value == "" || token.Is(e.Value) || seen[e.Key] {
+		if token.Is(e.Value) && !seen[e.Key] {
+			// Already protected (an earlier, interrupted import, or phantom
+			// init): not imported again, but its service is still declared,
+			// so a re-run finishes what the first run started.
+			seen[e.Key] = true
+			if p, ok := slotOwner[e.Key]; ok && c.Services[p] == nil {
+				res.Services[p] = append(res.Services[p], e.Key)
+			}
+			continue
+		}
+		if e.Value == "" || seen[e.Key] {
 			continue
 		}
 		seen[e.Key] = true
