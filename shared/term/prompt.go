@@ -5,10 +5,42 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"os/signal"
 	"strings"
 
 	xterm "golang.org/x/term"
 )
+
+// readPassword reads one line without echo. Ctrl-C (SIGINT; the terminal
+// still generates it) puts the terminal back and returns ErrInterrupted:
+// x/term's ReadPassword alone would leave echo off when the signal kills
+// the process mid-read. The abandoned read ends with the process.
+func readPassword(fd int) ([]byte, error) {
+	state, err := xterm.GetState(fd)
+	if err != nil {
+		return xterm.ReadPassword(fd)
+	}
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, os.Interrupt)
+	defer signal.Stop(sig)
+	type result struct {
+		b   []byte
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		b, err := xterm.ReadPassword(fd)
+		done <- result{b, err}
+	}()
+	select {
+	case r := <-done:
+		return r.b, r.err
+	case <-sig:
+		xterm.Restore(fd, state)
+		return nil, ErrInterrupted
+	}
+}
 
 // ErrNoTTY is returned by prompts when there is no terminal to ask on.
 var ErrNoTTY = errors.New("no interactive terminal")
@@ -29,7 +61,7 @@ func (s *IOStreams) ReadSecret(prompt string) ([]byte, error) {
 		err error
 	)
 	if s.ttyIn != nil {
-		b, err = xterm.ReadPassword(int(s.ttyIn.Fd()))
+		b, err = readPassword(int(s.ttyIn.Fd()))
 	} else {
 		// Test streams marked as a TTY: read a plain line.
 		var line string

@@ -11,8 +11,12 @@ import (
 
 	"phantomstack.dev/providers"
 	"phantomstack.dev/shared/exitcode"
+	"phantomstack.dev/shared/term"
 	"phantomstack.dev/stack/internal/config"
 )
+
+// exitInterrupted is what a shell reports for Ctrl-C (128 + SIGINT).
+const exitInterrupted = 130
 
 // AddOptions configures `stack add`.
 type AddOptions struct {
@@ -103,6 +107,10 @@ func addRun(o *AddOptions) error {
 	env := f.providerEnv()
 	cred, err := p.Login(ctx, env, providers.LoginRequest{})
 	if err != nil {
+		if errors.Is(err, term.ErrInterrupted) {
+			// Ctrl-C at the masked prompt: nothing has been stored yet.
+			return exitcode.New(exitInterrupted, fmt.Errorf("interrupted; nothing was stored and %s was not changed", config.FileName))
+		}
 		if errors.Is(err, providers.ErrAuthRequired) {
 			return exitcode.New(exitNeedsLogin, err)
 		}
