@@ -4,7 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"os/signal"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -13,6 +16,7 @@ import (
 	"phantomstack.dev/shared/exitcode"
 	"phantomstack.dev/shared/term"
 	"phantomstack.dev/stack/internal/config"
+	"phantomstack.dev/stack/internal/pipeline"
 )
 
 // exitInterrupted is what a shell reports for Ctrl-C (128 + SIGINT).
@@ -78,7 +82,10 @@ stack did not write is replaced only with --force. --no-mcp skips this.`,
 
 func addRun(o *AddOptions) error {
 	f := o.F
-	ctx := context.Background()
+	// Ctrl-C cancels the provisioning context; the pipeline then rolls back
+	// what this run created. (The masked prompt handles Ctrl-C itself.)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
 	c, err := f.loadConfig()
 	if err != nil {
 		return err
@@ -95,19 +102,27 @@ func addRun(o *AddOptions) error {
 	if o.NoMCP {
 		info.MCP = nil
 	}
+	journals := config.JournalStore{C: c}
+	pending, err := journals.Load(o.Service)
+	if err != nil {
+		return exitcode.New(exitcode.Failure, err)
+	}
+	// A service that already owns an upstream resource is not provisioned a
+	// second time by accident: refreshing its keys is an explicit --use.
+	if old := c.Services[o.Service]; old != nil && old.ResourceID != "" && pending == nil && o.Use == "" && info.Auth != providers.AuthAPIKey {
+		return exitcode.Errorf(exitcode.Failure, "%s is already set up (resource %s).\nTo fetch its keys again: stack add %s --use %s\nTo start over: stack remove %s, then stack add %s",
+			o.Service, old.ResourceID, o.Service, old.ResourceID, o.Service, o.Service)
+	}
 	// Read .mcp.json before anything is stored: a broken file or a foreign
 	// entry stops the add with nothing changed.
 	mcp, err := planMCP(c, o.Service, info, o.Force)
 	if err != nil {
 		return err
 	}
-	if err := pc.EnsureInit(ctx); err != nil {
-		return phantomErr(err)
-	}
 	env := f.providerEnv()
 	cred, err := p.Login(ctx, env, providers.LoginRequest{})
 	if err != nil {
-		if errors.Is(err, term.ErrInterrupted) {
+		if errors.Is(err, term.ErrInterrupted) || errors.Is(err, context.Canceled) {
 			// Ctrl-C at the masked prompt: nothing has been stored yet.
 			return exitcode.New(exitInterrupted, fmt.Errorf("interrupted; nothing was stored and %s was not changed", config.FileName))
 		}
@@ -117,67 +132,133 @@ func addRun(o *AddOptions) error {
 		return exitcode.New(exitcode.Failure, err)
 	}
 	defer cred.Clear()
-	res, err := p.Provision(ctx, env, cred, providers.ProvisionRequest{UseID: o.Use})
-	if err != nil {
-		return exitcode.New(exitcode.Failure, fmt.Errorf("provisioning %s: %w", info.DisplayName, err))
+	// Only now, with a credential the provider accepted, does the project
+	// get a phantom vault: a rejected key leaves the directory untouched.
+	if err := pc.EnsureInit(ctx); err != nil {
+		return phantomErr(err)
 	}
-	mat, err := p.Materialize(ctx, env, cred, res)
-	if err != nil {
-		return exitcode.New(exitcode.Failure, fmt.Errorf("fetching %s's keys: %w", info.DisplayName, err))
-	}
-	defer mat.Clear()
-
-	// Store every value; on any failure remove what this run stored, so
-	// nothing is half-added.
-	var stored, secrets []string
-	rollback := func(cause error) error {
-		for _, n := range stored {
-			pc.Remove(ctx, n, envLocal)
+	inVault := map[string]bool{}
+	if es, err := pc.List(ctx); err == nil {
+		for _, e := range es {
+			inVault[e.Name] = true
 		}
-		return exitcode.New(exitcode.Failure, fmt.Errorf("%w\nNothing was added: the keys stored so far were removed from phantom again.", cause))
 	}
+
+	var (
+		mat        *providers.Materialized
+		secrets    []string
+		configVals []providers.Value
+		envBackup  *fileBackup
+		mcpOut     *AddMCP
+	)
+	defer func() { mat.Clear() }()
 	secretSlot := map[string]bool{}
 	for _, sl := range info.Slots {
 		secretSlot[sl.Name] = sl.Secret
 	}
-	for _, v := range mat.Values {
-		if !secretSlot[v.Slot] {
-			continue
+	var res providers.Resource
+	steps := pipeline.Steps{
+		Provision: func(ctx context.Context, useID, name string) (pipeline.Resource, error) {
+			err := f.IO.RunTask(ctx, term.Task{Title: "Setting up " + info.DisplayName, Next: "store its keys in phantom"}, func(ctx context.Context, pr term.Progress) error {
+				r, err := p.Provision(ctx, env, cred, providers.ProvisionRequest{UseID: useID, Name: name})
+				if err != nil {
+					return fmt.Errorf("provisioning %s: %w", info.DisplayName, err)
+				}
+				res = r
+				pr.Status("fetching the keys")
+				m, err := p.Materialize(ctx, env, cred, r)
+				if err != nil {
+					return fmt.Errorf("fetching %s's keys: %w", info.DisplayName, err)
+				}
+				mat = m
+				return nil
+			})
+			return pipeline.Resource{ID: res.ID, Region: res.Region}, err
+		},
+		Store: func(ctx context.Context, _ pipeline.Resource, stored func(string) error) error {
+			for _, v := range mat.Values {
+				if !secretSlot[v.Slot] {
+					configVals = append(configVals, v)
+					continue
+				}
+				if err := pc.Add(ctx, v.Slot, v.Value, ""); err != nil {
+					return phantomErr(err)
+				}
+				secrets = append(secrets, v.Slot)
+				// A slot that was in the vault before this add keeps its new
+				// value on rollback: removing it would lose the only copy.
+				if !inVault[v.Slot] {
+					if err := stored(v.Slot); err != nil {
+						return err
+					}
+				}
+			}
+			return nil
+		},
+		Write: func(ctx context.Context, _ pipeline.Resource) error {
+			b, err := backupFile(c.Dir, envLocal)
+			if err != nil {
+				return err
+			}
+			envBackup = b
+			if err := pc.Sync(ctx, envLocal, secrets...); err != nil {
+				return phantomErr(err)
+			}
+			if err := writeConfigValues(c.Dir, envLocal, configVals); err != nil {
+				return err
+			}
+			svc := &config.Service{Name: o.Service, Provider: info.Name, Secrets: secrets, Config: valueSlots(configVals),
+				ResourceID: res.ID, Region: res.Region, Meta: res.Meta, CreatedAt: time.Now(), CreatedBy: "stack add"}
+			if old := c.Services[o.Service]; old != nil {
+				if !old.CreatedAt.IsZero() {
+					svc.CreatedAt = old.CreatedAt
+				}
+				svc.MCP = old.MCP // kept with --no-mcp
+			}
+			if mcp != nil {
+				if err := mcp.apply(); err != nil {
+					return err
+				}
+				svc.MCP = mcp.spec.Name
+				mcpOut = &AddMCP{Name: mcp.spec.Name, File: ".mcp.json", Status: mcp.status, NeedsInject: needsInject(ctx, f, mcp.spec, info)}
+			}
+			c.SetService(svc)
+			return f.saveConfig(c)
+		},
+		Unwrite: func(ctx context.Context) error {
+			var errs []error
+			if mcp != nil {
+				errs = append(errs, mcp.undo())
+			}
+			if envBackup != nil {
+				errs = append(errs, envBackup.restore())
+			}
+			return errors.Join(errs...)
+		},
+		Unstore: func(ctx context.Context, slot string) error { return pc.Remove(ctx, slot, envLocal) },
+		Deprovision: func(ctx context.Context, r pipeline.Resource) error {
+			rr := res
+			rr.ID, rr.Region = r.ID, r.Region
+			return p.Deprovision(ctx, env, cred, rr)
+		},
+		After: addTestHook(f),
+	}
+	name := ""
+	if pending != nil {
+		name = pending.Name
+		f.IO.Infof("Resuming an interrupted stack add %s (it got as far as %q).", o.Service, pending.Phase)
+	} else {
+		name = resourceName(c, o.Service)
+	}
+	out, err := pipeline.Run(ctx, journals, steps, pipeline.Request{Service: o.Service, Provider: info.Name, UseID: o.Use, Name: name}, nil)
+	if err != nil {
+		if ctx.Err() != nil {
+			return exitcode.New(exitInterrupted, err)
 		}
-		if err := pc.Add(ctx, v.Slot, v.Value, ""); err != nil {
-			return rollback(phantomErr(err))
-		}
-		stored = append(stored, v.Slot)
-		secrets = append(secrets, v.Slot)
-	}
-	if err := pc.Sync(ctx, envLocal, secrets...); err != nil {
-		return rollback(phantomErr(err))
-	}
-	svc := &config.Service{Name: o.Service, Provider: info.Name, Secrets: secrets,
-		ResourceID: res.ID, Region: res.Region, Meta: res.Meta, CreatedAt: time.Now(), CreatedBy: "stack add"}
-	if old := c.Services[o.Service]; old != nil && !old.CreatedAt.IsZero() {
-		svc.CreatedAt = old.CreatedAt
-	}
-	if old := c.Services[o.Service]; old != nil {
-		svc.MCP = old.MCP // kept with --no-mcp
-	}
-	var mcpOut *AddMCP
-	if mcp != nil {
-		if err := mcp.apply(); err != nil {
-			return rollback(err)
-		}
-		svc.MCP = mcp.spec.Name
-		mcpOut = &AddMCP{Name: mcp.spec.Name, File: ".mcp.json", Status: mcp.status, NeedsInject: needsInject(ctx, f, mcp.spec, info)}
-	}
-	c.SetService(svc)
-	if err := f.saveConfig(c); err != nil {
-		if uerr := mcp.undo(); uerr != nil {
-			err = fmt.Errorf("%w\n.mcp.json could not be put back either: %v", err, uerr)
-		}
-		return rollback(err)
+		return exitcode.New(exitcode.Failure, err)
 	}
 	if o.JSON {
-		return writeJSON(f, AddResult{Service: o.Service, Provider: info.Name, Resource: res.ID, Secrets: secrets, EnvFile: envLocal, MCP: mcpOut})
+		return writeJSON(f, AddResult{Service: o.Service, Provider: info.Name, Resource: out.Resource.ID, Secrets: secrets, EnvFile: envLocal, MCP: mcpOut})
 	}
 	f.IO.Successf("%s is set up: %s in phantom's vault, tokens in %s.", info.DisplayName, strings.Join(secrets, ", "), envLocal)
 	if mcpOut != nil {

@@ -123,13 +123,16 @@ type RollbackError struct {
 func (e *RollbackError) Error() string {
 	var b strings.Builder
 	b.WriteString(e.Cause.Error())
-	if len(e.Undone) > 0 {
-		fmt.Fprintf(&b, "\nRolled back: %s.", strings.Join(e.Undone, "; "))
-	}
-	if len(e.Leftover) > 0 {
+	switch {
+	case len(e.Leftover) > 0:
+		if len(e.Undone) > 0 {
+			fmt.Fprintf(&b, "\nRolled back: %s.", strings.Join(e.Undone, "; "))
+		}
 		fmt.Fprintf(&b, "\nCould not undo: %s. Remove these by hand, or run stack add again to resume.", strings.Join(e.Leftover, "; "))
-	} else if len(e.Undone) == 0 {
-		b.WriteString("\nNothing was changed.")
+	case len(e.Undone) > 0:
+		fmt.Fprintf(&b, "\nNothing was added: rolled back %s.", strings.Join(e.Undone, "; "))
+	default:
+		b.WriteString("\nNothing was added.")
 	}
 	return b.String()
 }
@@ -177,7 +180,7 @@ func Run(ctx context.Context, st Store, steps Steps, req Request, now func() tim
 	}
 	if !out.Resumed {
 		if err := save(Planned); err != nil {
-			return Outcome{}, err
+			return Outcome{}, fmt.Errorf("%w\nNothing was changed: stack records each step before it takes it, so it stops when it cannot. Check that the project directory is writable.", err)
 		}
 	}
 

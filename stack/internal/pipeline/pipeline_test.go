@@ -182,7 +182,7 @@ func TestRunFailStoringSecondKey(t *testing.T) {
 		t.Fatalf("err = %v, want RollbackError", err)
 	}
 	msg := err.Error()
-	if !strings.Contains(msg, "vault locked") || !strings.Contains(msg, "1 secret(s) removed") || !strings.Contains(msg, "deleted upstream resource ref1") {
+	if !strings.Contains(msg, "vault locked") || !strings.Contains(msg, "Nothing was added: rolled back 1 secret(s) removed") || !strings.Contains(msg, "deleted upstream resource ref1") {
 		t.Fatalf("message: %s", msg)
 	}
 	w.assertClean(t, st)
