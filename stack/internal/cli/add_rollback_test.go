@@ -47,8 +47,8 @@ func (multiSlot) Deprovision(context.Context, providers.Env, *providers.Credenti
 }
 
 var (
-	phantomOnce sync.Once
-	phantomBin  string
+	phantomOnce     sync.Once
+	phantomBin      string
 	phantomBuildErr error
 )
 

@@ -96,10 +96,10 @@ func TestNewAndRestore(t *testing.T) {
 func TestInvalidJSONIsPositioned(t *testing.T) {
 	for src, want := range map[string]string{
 		"{\n  \"mcpServers\": {\n    \"a\": {,}\n  }\n}\n": ".mcp.json:3:11: invalid JSON",
-		"{\n  \"mcpServers\": {\n":                          ".mcp.json:3:1: invalid JSON: unexpected end of JSON input",
-		"[1, 2]":                                            ".mcp.json:1:1: invalid: the top level must be a JSON object",
-		"{\"mcpServers\": []}":                              `.mcp.json:1: "mcpServers" must be an object`,
-		"{} {}":                                             ".mcp.json:1:",
+		"{\n  \"mcpServers\": {\n":                         ".mcp.json:3:1: invalid JSON: unexpected end of JSON input",
+		"[1, 2]":                                           ".mcp.json:1:1: invalid: the top level must be a JSON object",
+		"{\"mcpServers\": []}":                             `.mcp.json:1: "mcpServers" must be an object`,
+		"{} {}":                                            ".mcp.json:1:",
 	} {
 		dir := t.TempDir()
 		os.WriteFile(filepath.Join(dir, FileName), []byte(src), 0o644)
