@@ -17,6 +17,7 @@ import (
 
 	"phantomstack.dev/providers"
 	"phantomstack.dev/shared/exitcode"
+	"phantomstack.dev/shared/term"
 	"phantomstack.dev/stack/internal/config"
 	"phantomstack.dev/stack/internal/phantomctl"
 )
@@ -98,7 +99,13 @@ func doctorRun(f *Factory, asJSON bool) error {
 	if err != nil {
 		return err
 	}
-	rep, err := doctorCheck(ctx, pc, c)
+	var rep DoctorReport
+	n := len(c.SecretSlots())
+	err = f.IO.RunTask(ctx, term.Task{Title: fmt.Sprintf("Checking %d secret(s) with their providers", n)}, func(ctx context.Context, _ term.Progress) error {
+		var err error
+		rep, err = doctorCheck(ctx, pc, c)
+		return err
+	})
 	if err != nil {
 		return err
 	}
