@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 
@@ -89,7 +90,7 @@ func initRun(o *InitOptions) error {
 		}
 	}
 	if err := f.saveConfig(c); err != nil {
-		return exitcode.New(exitcode.Failure, err)
+		return exitcode.New(exitcode.Failure, fmt.Errorf("%w\nRun stack init in a directory you can write to (check its owner and permissions)", err))
 	}
 	f.IO.Successf("Wrote %s (%s)%s", config.FileName, c.ProjectID, map[bool]string{true: " from template " + o.Template}[o.Template != ""])
 	return nil
