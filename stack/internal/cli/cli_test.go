@@ -85,16 +85,16 @@ func TestProviders(t *testing.T) {
 		t.Fatalf("providers = %d, stderr %q", r.code, r.errOut)
 	}
 	lines := strings.Split(strings.TrimRight(r.out, "\n"), "\n")
-	if len(lines) != 6 || strings.Join(strings.Fields(lines[0]), " ") != "NAME DISPLAY CATEGORY AUTH SLOTS" {
+	if len(lines) != 7 || strings.Join(strings.Fields(lines[0]), " ") != "NAME DISPLAY CATEGORY AUTH SLOTS" {
 		t.Fatalf("providers output:\n%s", r.out)
 	}
-	if got := strings.Join(strings.Fields(lines[3]), " "); got != "openai OpenAI ai api_key OPENAI_API_KEY" {
+	if got := strings.Join(strings.Fields(lines[4]), " "); got != "openai OpenAI ai api_key OPENAI_API_KEY" {
 		t.Errorf("openai row = %q", got)
 	}
 
 	r = run(t, nil, "providers", "--json")
 	ps := decode[[]ProviderJSON](t, r.out)
-	if r.code != 0 || r.errOut != "" || len(ps) != 5 {
+	if r.code != 0 || r.errOut != "" || len(ps) != 6 {
 		t.Fatalf("providers --json = %d %q\n%s", r.code, r.errOut, r.out)
 	}
 	var names []string
@@ -163,7 +163,7 @@ func TestTemplatesShow(t *testing.T) {
 	r = run(t, nil, "templates", "show", "supabase-aws", "--json")
 	tpl := decode[TemplateJSON](t, r.out)
 	if r.code != 0 || tpl.Name != "supabase-aws" || len(tpl.Services) != 2 ||
-		tpl.Services[1].Provider != "aws" || !slices.Equal(tpl.Services[1].Slots, []string{"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_REGION"}) {
+		tpl.Services[1].Provider != "aws" || !slices.Equal(tpl.Services[1].Slots, []string{"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_REGION", "S3_BUCKET"}) {
 		t.Errorf("show --json = %d %+v", r.code, tpl)
 	}
 }
@@ -258,7 +258,7 @@ func TestFlagsReachOptions(t *testing.T) {
 // pendingProviders are named by templates but not built yet; the later stack
 // issue adds them. When one is registered, delete it here so the slot check
 // below covers it.
-var pendingProviders = []string{"aws", "supabase", "vercel"}
+var pendingProviders = []string{"supabase", "vercel"}
 
 // TestTemplatesMatchRegistry keeps templates and providers in step: every
 // template service names a registered provider (or a pending one), and asks

@@ -5,6 +5,7 @@ import (
 
 	"phantomstack.dev/providers"
 	"phantomstack.dev/providers/apikey"
+	awsprovider "phantomstack.dev/providers/aws"
 	"phantomstack.dev/shared/term"
 	"phantomstack.dev/stack/internal/phantomctl"
 	"phantomstack.dev/templates"
@@ -45,6 +46,9 @@ func NewFactory(io *term.IOStreams) (*Factory, error) {
 func DefaultRegistry() (*providers.Registry, error) {
 	reg := &providers.Registry{}
 	if err := apikey.Register(reg); err != nil {
+		return nil, err
+	}
+	if err := awsprovider.Register(reg); err != nil {
 		return nil, err
 	}
 	return reg, nil
