@@ -58,6 +58,7 @@ func TestScripts(t *testing.T) {
 			e.Setenv("PHANTOM_HOME", filepath.Join(e.WorkDir, "phantom-home"))
 			e.Setenv("STACK_HOME", filepath.Join(e.WorkDir, "stack-home")) // the project registry
 			e.Setenv("PHANTOM_VAULT_PASSPHRASE", "stack-test-passphrase")
+			setupAWSFake(e)
 			e.Setenv("PHANTOM_DIR", phantomDir)
 			e.Setenv("FAKE_API", api.URL)
 			e.Setenv("PATH_WITHOUT_PHANTOM", e.Getenv("PATH"))
@@ -72,6 +73,7 @@ func TestScripts(t *testing.T) {
 			"exits":       cmdExits,
 			"noplaintext": cmdNoPlaintext,
 			"revokekey":   cmdRevokeKey,
+			"awsfake":     cmdAWSFake,
 		},
 	})
 }

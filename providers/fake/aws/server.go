@@ -432,6 +432,19 @@ func (s *Server) SetAccessKeyStatus(accessKeyID, status string) bool {
 	return true
 }
 
+// SecretAccessKey returns the secret of a key the fake issued, for leak
+// tests that must grep for it (introspection only: the API never returns a
+// secret again after CreateAccessKey).
+func (s *Server) SecretAccessKey(accessKeyID string) (string, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	k, ok := s.keys[accessKeyID]
+	if !ok {
+		return "", false
+	}
+	return k.secret, true
+}
+
 // Users lists the IAM users created through the API (not the bootstrap one), by name.
 func (s *Server) Users() []User {
 	s.mu.Lock()

@@ -121,3 +121,27 @@ func addTestHook(f *Factory) func(pipeline.Phase) {
 		}
 	}
 }
+
+// removeConfigValues drops a service's non-secret lines from the env file.
+func removeConfigValues(dir, name string, slots []string) error {
+	if len(slots) == 0 {
+		return nil
+	}
+	p := filepath.Join(dir, name)
+	src, err := os.ReadFile(p)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("reading %s: %w", name, err)
+	}
+	f := dotenv.Parse(src)
+	n := 0
+	for _, s := range slots {
+		n += f.Remove(s)
+	}
+	if n == 0 {
+		return nil
+	}
+	return fsx.WriteFileAtomic(p, f.Bytes(), 0o600)
+}

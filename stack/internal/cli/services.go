@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"phantomstack.dev/providers"
 	"phantomstack.dev/shared/exitcode"
 	"phantomstack.dev/shared/jsonout"
 )
@@ -59,10 +60,22 @@ func removeRun(o *RemoveOptions) error {
 	if err != nil {
 		return err
 	}
+	// Upstream first: if the provider refuses, nothing local is lost and
+	// the user can retry (or keep the resource with --keep-remote).
+	if s.ResourceID != "" && !o.KeepRemote {
+		if p, err := f.Providers.Get(s.Provider); err == nil && p.Info().Auth != providers.AuthAPIKey {
+			if err := deprovision(ctx, f, p, s); err != nil {
+				return err
+			}
+		}
+	}
 	for _, slot := range s.Secrets {
 		if err := pc.Remove(ctx, slot, envLocal); err != nil {
 			return phantomErr(fmt.Errorf("%w\n%s was left in .stack.toml; fix the problem and run stack remove again", err, o.Service))
 		}
+	}
+	if err := removeConfigValues(c.Dir, envLocal, s.Config); err != nil {
+		return exitcode.New(exitcode.Failure, fmt.Errorf("%w\n%s's secrets were deleted from phantom; run stack remove %s again to finish", err, o.Service, o.Service))
 	}
 	if mcpFile != nil {
 		if err := mcpFile.Save(); err != nil {
