@@ -15,6 +15,7 @@ const Protocol = 1
 // can test for one instead of comparing versions.
 var Capabilities = []string{
 	"add-stdin",       // add NAME --stdin [--env-file F]
+	"add-policy",      // add NAME --policy proxy|inject|deny
 	"remove-env-file", // remove NAME [--env-file F]
 	"list-json",       // list --json
 	"sync-env-file",   // sync --env-file F [NAME...]

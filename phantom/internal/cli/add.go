@@ -23,6 +23,7 @@ type AddOptions struct {
 	Name    string
 	Stdin   bool
 	EnvFile string
+	Policy  string // set [secrets.NAME] policy in .phantom.toml too
 	JSON    bool
 }
 
@@ -41,7 +42,12 @@ history and agent transcripts.
 
 If NAME already exists its value is replaced and its placeholder token stays
 the same, so env files keep working. With --env-file, NAME's token is also
-written into that file (other lines are left untouched).`,
+written into that file (other lines are left untouched).
+
+--policy sets how phantom exec hands NAME to programs (proxy, inject or deny)
+in .phantom.toml, as [secrets.NAME] policy = "...". Tools that store their own
+credentials in phantom (stack's sign-in tokens) use deny, so no app run under
+phantom exec ever receives them.`,
 		Example: `  phantom add OPENAI_API_KEY
   pbpaste | phantom add STRIPE_SECRET_KEY --stdin --env-file .env.local`,
 		Args: func(cmd *cobra.Command, args []string) error {
@@ -64,6 +70,7 @@ written into that file (other lines are left untouched).`,
 	}
 	cmd.Flags().BoolVar(&opts.Stdin, "stdin", false, "read the value from standard input")
 	cmd.Flags().StringVar(&opts.EnvFile, "env-file", "", "also write NAME's token into this env file")
+	cmd.Flags().StringVar(&opts.Policy, "policy", "", "also set NAME's exec policy in .phantom.toml: proxy, inject or deny")
 	cmd.Flags().BoolVar(&opts.JSON, "json", false, "print a JSON result on stdout")
 	return cmd
 }
@@ -84,6 +91,16 @@ func addRun(o *AddOptions) error {
 	p, err := f.Project()
 	if err != nil {
 		return err
+	}
+	if o.Policy != "" {
+		// Before the value is stored: a secret must never exist, even for a
+		// moment, under a looser policy than the caller asked for.
+		if err := p.Config.SetSecretPolicy(o.Name, o.Policy); err != nil {
+			return usageErrorf("%v", err)
+		}
+		if err := p.Config.Save(p.ConfigPath); err != nil {
+			return fmt.Errorf("%w\nNothing was stored", err)
+		}
 	}
 	value, err := readValue(f, o.Name, o.Stdin)
 	if err != nil {

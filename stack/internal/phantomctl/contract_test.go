@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -99,9 +100,19 @@ func TestContractAgainstRealPhantom(t *testing.T) {
 	if err := c.Add(ctx, "STRIPE_SECRET_KEY", []byte("sk_test_contract_0123456789"), ""); err != nil {
 		t.Fatal(err)
 	}
+	// stack's own sign-in token: deny, so no app under exec receives it.
+	if err := c.AddPolicy(ctx, "STACK_CONTRACT_TOKEN", []byte("contract-login-token-0123"), "deny"); err != nil {
+		t.Fatal(err)
+	}
 	es, err := c.List(ctx)
-	if err != nil || len(es) != 2 || es[0].Name != "OPENAI_API_KEY" || es[0].Policy != "proxy" || es[0].Route != "openai" {
+	if err != nil || len(es) != 3 || es[0].Name != "OPENAI_API_KEY" || es[0].Policy != "proxy" || es[0].Route != "openai" {
 		t.Fatalf("list: %+v %v", es, err)
+	}
+	if i := slices.IndexFunc(es, func(e Entry) bool { return e.Name == "STACK_CONTRACT_TOKEN" }); i < 0 || es[i].Policy != "deny" {
+		t.Fatalf("policy of STACK_CONTRACT_TOKEN: %+v", es)
+	}
+	if err := c.Remove(ctx, "STACK_CONTRACT_TOKEN", ""); err != nil {
+		t.Fatal(err)
 	}
 	b, _ := os.ReadFile(filepath.Join(c.Dir, ".env.local"))
 	if !strings.HasPrefix(string(b), "OPENAI_API_KEY=phm_") {

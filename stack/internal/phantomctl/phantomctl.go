@@ -27,7 +27,7 @@ import (
 const Protocol = 1
 
 // Required are the capabilities stack needs from any phantom it uses.
-var Required = []string{"add-stdin", "remove-env-file", "list-json", "sync-env-file", "init-yes", "exec"}
+var Required = []string{"add-stdin", "add-policy", "remove-env-file", "list-json", "sync-env-file", "init-yes", "exec"}
 
 // InstallHint is printed when phantom is missing (README, "Install").
 const InstallHint = `Phantom is not installed. Install it first:
@@ -210,6 +210,17 @@ func (c *Client) Add(ctx context.Context, name string, value []byte, envFile str
 		args = append(args, "--env-file", envFile)
 	}
 	_, err := c.run(ctx, value, args...)
+	return err
+}
+
+// AddPolicy stores value as name, on stdin, and sets name's exec policy in
+// .phantom.toml first (phantom add --policy; capability add-policy). stack
+// stores its own sign-in tokens with "deny", so no app receives them.
+func (c *Client) AddPolicy(ctx context.Context, name string, value []byte, policy string) error {
+	if len(value) == 0 {
+		return fmt.Errorf("no value for %s", name)
+	}
+	_, err := c.run(ctx, value, "add", name, "--stdin", "--policy", policy)
 	return err
 }
 
