@@ -2,6 +2,7 @@ package term
 
 import (
 	"bytes"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -15,13 +16,13 @@ import (
 // is fixed so the golden files are stable (go test -update rewrites them).
 func TestTaskViewGolden(t *testing.T) {
 	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	now := start
-	clock := func() time.Time { return now }
+	var offset atomic.Int64 // the program reads the clock from its own goroutine
+	clock := func() time.Time { return start.Add(time.Duration(offset.Load())) }
 	task := Task{Title: "Waiting for Supabase project abcdefghijklmnopqrst", Next: "fetch the API keys"}
 	m := newTaskModel(task, Theme{}, clock)
 	tm := teatest.NewTestModel(t, m, teatest.WithInitialTermSize(100, 10))
 
-	now = start.Add(42 * time.Second)
+	offset.Store(int64(42 * time.Second))
 	tm.Send(statusMsg("status COMING_UP"))
 	teatest.WaitFor(t, tm.Output(), func(b []byte) bool {
 		return bytes.Contains(b, []byte("status COMING_UP")) && bytes.Contains(b, []byte("next: fetch the API keys"))
@@ -32,7 +33,7 @@ func TestTaskViewGolden(t *testing.T) {
 	live.status = "status COMING_UP"
 	golden.RequireEqual(t, []byte(live.View().Content))
 
-	now = start.Add(2*time.Minute + 5*time.Second)
+	offset.Store(int64(2*time.Minute + 5*time.Second))
 	tm.Send(doneMsg{})
 	final := tm.FinalModel(t, teatest.WithFinalTimeout(5*time.Second)).(taskModel)
 	t.Run("done", func(t *testing.T) {
