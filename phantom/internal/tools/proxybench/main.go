@@ -45,6 +45,8 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"net/http/httputil"
+	"net/url"
 	"os"
 	"os/exec"
 	"runtime/pprof"
@@ -80,6 +82,7 @@ var deadline time.Time
 
 func main() {
 	proxyOnly := flag.Bool("proxy-only", false, "(internal) run only a proxy; print its mount URL and the OPENAI_API_KEY token")
+	floorOnly := flag.Bool("floor-only", false, "(internal) run only a bare httputil.ReverseProxy to -upstream; print its URL")
 	upstreamURL := flag.String("upstream", "", "(with -proxy-only) upstream URL of the openai route")
 	nSecrets := flag.Int("secrets", typicalSecrets, "(with -proxy-only) secrets in the proxy's vault")
 	seed := flag.Uint64("seed", 1, "(with -proxy-only) seed of the secret values")
@@ -102,6 +105,13 @@ func main() {
 	flag.Parse()
 
 	nofile := raiseNofile()
+	if *floorOnly {
+		if err := runFloorOnly(*upstreamURL); err != nil {
+			fmt.Fprintf(os.Stderr, "proxybench -floor-only: %v\n", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if *proxyOnly {
 		if err := runProxyOnly(*upstreamURL, *nSecrets, *seed); err != nil {
 			fmt.Fprintf(os.Stderr, "proxybench -proxy-only: %v\n", err)
@@ -257,6 +267,34 @@ func runProxyOnly(upstream string, n int, seed uint64) error {
 	return nil
 }
 
+// -floor-only: the floor process, a bare httputil.ReverseProxy in the same
+// layout as the proxy (its own process, loopback, keep-alive to the same
+// upstream). It is the cost of one extra net/http hop on this machine with
+// nothing of phantom's: the lowest added latency a proxy built on the
+// standard library (ARCHITECTURE §2) can reach here.
+func runFloorOnly(upstream string) error {
+	u, err := url.Parse(upstream)
+	if err != nil || upstream == "" {
+		return fmt.Errorf("-upstream %q: %v", upstream, err)
+	}
+	rp := httputil.NewSingleHostReverseProxy(u)
+	rp.Transport = &http.Transport{MaxIdleConnsPerHost: 256, IdleConnTimeout: 90 * time.Second}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{Handler: rp, ReadHeaderTimeout: 10 * time.Second}
+	go srv.Serve(ln)
+	fmt.Printf("proxy http://%s -\n", ln.Addr())
+	eof := make(chan struct{})
+	go func() { io.Copy(io.Discard, os.Stdin); close(eof) }()
+	select {
+	case <-eof:
+	case <-time.After(5 * time.Minute):
+	}
+	return srv.Close()
+}
+
 type proxyProc struct {
 	cmd    *exec.Cmd
 	stdin  io.WriteCloser
@@ -266,12 +304,16 @@ type proxyProc struct {
 }
 
 func startProxy(upstream string, n int, seed uint64) (*proxyProc, error) {
+	return startChild("-proxy-only", "-upstream", upstream,
+		"-secrets", strconv.Itoa(n), "-seed", strconv.FormatUint(seed, 10))
+}
+
+func startChild(args ...string) (*proxyProc, error) {
 	exe, err := os.Executable()
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.Command(exe, "-proxy-only", "-upstream", upstream,
-		"-secrets", strconv.Itoa(n), "-seed", strconv.FormatUint(seed, 10))
+	cmd := exec.Command(exe, args...)
 	cmd.Stderr = os.Stderr
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
@@ -554,8 +596,8 @@ type bench struct {
 	procs   []*proxyProc
 	clients []*http.Client
 
-	lat    struct{ direct, proxied []time.Duration }
-	tput   struct{ direct, proxied float64 }
+	lat    struct{ direct, proxied, floor []time.Duration }
+	tput   struct{ direct, proxied, floor float64 }
 	sse    struct{ direct, proxied []time.Duration }
 	scrub  struct{ direct, zero, many []time.Duration }
 	mem    struct{ baseKiB, rssKiB, hwmKiB int64 }
@@ -615,15 +657,22 @@ func (b *bench) run() error {
 	}
 	direct := target{base: b.up.url, auth: "Bearer " + typVals[0].value, c: b.client(1, 10*time.Second)}
 	proxied := target{base: typ.base, auth: "Bearer " + typ.token, c: b.client(1, 10*time.Second)}
+	fl, err := startChild("-floor-only", "-upstream", b.up.url)
+	if err != nil {
+		return err
+	}
+	b.procs = append(b.procs, fl)
+	floor := target{base: fl.base, auth: direct.auth, c: b.client(1, 10*time.Second)}
 
 	progress("proxy latency (%d sequential 1 KiB POSTs each way)…", b.latN)
-	if err := b.latency(direct, proxied); err != nil {
+	if err := b.latency(direct, proxied, floor); err != nil {
 		return err
 	}
 	progress("proxy throughput (%d connections, %s each way)…", b.conns, b.tputDur)
 	dc := target{base: direct.base, auth: direct.auth, c: b.client(b.conns, 10*time.Second)}
 	pc := target{base: proxied.base, auth: proxied.auth, c: b.client(b.conns, 10*time.Second)}
-	if err := b.throughput(dc, pc); err != nil {
+	fc := target{base: floor.base, auth: floor.auth, c: b.client(b.conns, 10*time.Second)}
+	if err := b.throughput(dc, pc, fc); err != nil {
 		return err
 	}
 	progress("SSE time to first event (%d each way)…", b.sseN)
@@ -666,7 +715,7 @@ func (b *bench) cleanupProxies() {
 	b.procs = nil
 }
 
-func (b *bench) latency(direct, proxied target) error {
+func (b *bench) latency(direct, proxied, floor target) error {
 	body := bytes.Repeat([]byte("x"), 1024)
 	copy(body, `{"model":"gpt-bench","messages":[{"role":"user","content":"`)
 	copy(body[len(body)-4:], `"}]}`)
@@ -685,25 +734,25 @@ func (b *bench) latency(direct, proxied target) error {
 	}
 	for done := 0; done < b.latWarm; done += block {
 		n := min(block, b.latWarm-done)
-		if err := run(direct, n, nil); err != nil {
-			return err
-		}
-		if err := run(proxied, n, nil); err != nil {
-			return err
+		for _, t := range []target{direct, proxied, floor} {
+			if err := run(t, n, nil); err != nil {
+				return err
+			}
 		}
 	}
+	// Blocks rotate the order so no side always runs first (cache, CPU
+	// frequency and the other core's state even out).
 	for i, done := 0, 0; done < b.latN; i, done = i+1, done+block {
 		n := min(block, b.latN-done)
-		first, second := direct, proxied
-		fi, si := &b.lat.direct, &b.lat.proxied
-		if i%2 == 1 {
-			first, second, fi, si = proxied, direct, si, fi
-		}
-		if err := run(first, n, fi); err != nil {
-			return err
-		}
-		if err := run(second, n, si); err != nil {
-			return err
+		sides := []struct {
+			t    target
+			into *[]time.Duration
+		}{{direct, &b.lat.direct}, {proxied, &b.lat.proxied}, {floor, &b.lat.floor}}
+		for k := range sides {
+			s := sides[(k+i)%len(sides)]
+			if err := run(s.t, n, s.into); err != nil {
+				return err
+			}
 		}
 	}
 	return nil
@@ -735,37 +784,31 @@ func throughputFor(t target, conns int, d time.Duration) (count int64, elapsed t
 	return n.Load(), time.Since(start), first
 }
 
-func (b *bench) throughput(direct, proxied target) error {
-	// Warm-up: open the connections on both sides.
-	for _, t := range []target{direct, proxied} {
+func (b *bench) throughput(direct, proxied, floor target) error {
+	// Warm-up: open the connections on every side.
+	for _, t := range []target{direct, proxied, floor} {
 		if _, _, err := throughputFor(t, b.conns, 300*time.Millisecond); err != nil {
 			return err
 		}
 	}
-	var dn, pn int64
-	var de, pe time.Duration
+	var n [3]int64
+	var e [3]time.Duration
 	half := b.tputDur / 2
-	order := []bool{false, true, true, false} // proxied?
-	for _, isProxy := range order {
-		t := direct
-		if isProxy {
-			t = proxied
-		}
-		n, e, err := throughputFor(t, b.conns, half)
+	// 0 direct, 1 proxied, 2 floor; each side twice, in a balanced order.
+	for _, side := range []int{0, 1, 2, 2, 1, 0} {
+		t := []target{direct, proxied, floor}[side]
+		cnt, el, err := throughputFor(t, b.conns, half)
 		if err != nil {
 			return err
 		}
-		if isProxy {
-			pn, pe = pn+n, pe+e
-		} else {
-			dn, de = dn+n, de+e
-		}
+		n[side], e[side] = n[side]+cnt, e[side]+el
 		if err := checkDeadline("throughput"); err != nil {
 			return err
 		}
 	}
-	b.tput.direct = float64(dn) / de.Seconds()
-	b.tput.proxied = float64(pn) / pe.Seconds()
+	b.tput.direct = float64(n[0]) / e[0].Seconds()
+	b.tput.proxied = float64(n[1]) / e[1].Seconds()
+	b.tput.floor = float64(n[2]) / e[2].Seconds()
 	return nil
 }
 
@@ -1015,6 +1058,11 @@ func (b *bench) report() {
 		len(b.lat.direct), us(dp50), us(dp99), us(pp50), us(pp99), us(a50), us(a99), us(targetAddedP50), us(targetAddedP99), mark(ok50 && ok99))
 	b.row("request latency p50 (1 KiB POST)", fmtDur(dp50), fmtDur(pp50), signed(a50), "≤ +100 µs", mark(ok50))
 	b.row("request latency p99", fmtDur(dp99), fmtDur(pp99), signed(a99), "≤ +1 ms", mark(ok99))
+	fp50, fp99 := pct(b.lat.floor, 50), pct(b.lat.floor, 99)
+	b.line("latency_floor n=%d floor_p50_us=%.1f floor_p99_us=%.1f floor_added_p50_us=%.1f floor_added_p99_us=%.1f phantom_over_floor_p50_us=%.1f result=INFO",
+		len(b.lat.floor), us(fp50), us(fp99), us(fp50-dp50), us(fp99-dp99), us(pp50-fp50))
+	b.row("  floor: bare httputil.ReverseProxy p50", fmtDur(dp50), fmtDur(fp50), signed(fp50-dp50), "(context)", "")
+	b.row("  phantom over the floor, p50", fmtDur(fp50), fmtDur(pp50), signed(pp50-fp50), "(context)", "")
 
 	// 2. Throughput.
 	ratio := b.tput.proxied / b.tput.direct
@@ -1023,6 +1071,10 @@ func (b *bench) report() {
 		b.conns, b.tputDur.Seconds(), b.tput.direct, b.tput.proxied, ratio, targetTputRatio, mark(okT))
 	b.row(fmt.Sprintf("throughput, %d connections", b.conns), fmt.Sprintf("%.0f req/s", b.tput.direct),
 		fmt.Sprintf("%.0f req/s", b.tput.proxied), fmt.Sprintf("%.2f×", ratio), "≥ 0.50×", mark(okT))
+	b.line("throughput_floor conns=%d floor_rps=%.0f floor_ratio=%.3f phantom_vs_floor=%.3f result=INFO",
+		b.conns, b.tput.floor, b.tput.floor/b.tput.direct, b.tput.proxied/b.tput.floor)
+	b.row("  floor: bare httputil.ReverseProxy", fmt.Sprintf("%.0f req/s", b.tput.direct),
+		fmt.Sprintf("%.0f req/s", b.tput.floor), fmt.Sprintf("%.2f×", b.tput.floor/b.tput.direct), "(context)", "")
 
 	// 3. SSE.
 	sd, sp := pct(b.sse.direct, 50), pct(b.sse.proxied, 50)
