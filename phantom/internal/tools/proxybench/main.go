@@ -3,10 +3,11 @@
 // one run:
 //
 //  1. latency: sequential keep-alive POSTs with a 1 KiB body to a plain-http
-//     loopback upstream answering small JSON, direct and through the proxy in
-//     alternating blocks; p50/p99 of each and the difference.
+//     loopback upstream answering small JSON, direct, through the proxy and
+//     through a bare httputil.ReverseProxy (the "floor": one net/http hop
+//     with nothing of phantom's) in rotating blocks; p50/p99 of each.
 //  2. throughput: requests per second with 32 concurrent connections over a
-//     fixed time, direct and proxied (alternating halves).
+//     fixed time, direct, proxied and through the floor (balanced halves).
 //  3. SSE: time to the first event of a text/event-stream response (median).
 //  4. scrubbing: a 1 MiB response through a proxy holding 1,000 secrets
 //     (random 40-byte values, about 200 of them in the body) against the same
