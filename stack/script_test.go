@@ -22,7 +22,8 @@ import (
 // real CLI, in-process, so coverage counts.
 func TestMain(m *testing.M) {
 	testscript.Main(m, map[string]func(){
-		"stack": func() { os.Exit(cli.Main(os.Args, os.Stdin, os.Stdout, os.Stderr)) },
+		"stack":       func() { os.Exit(cli.Main(os.Args, os.Stdin, os.Stdout, os.Stderr)) },
+		"fakebrowser": fakeBrowserMain,
 	})
 }
 
@@ -48,6 +49,7 @@ func TestScripts(t *testing.T) {
 		io.WriteString(w, `{"data":[]}`)
 	}))
 	t.Cleanup(api.Close)
+	t.Cleanup(cleanupBun)
 	testscript.Run(t, testscript.Params{
 		Dir:                 "testdata/script",
 		RequireExplicitExec: true,
@@ -59,6 +61,7 @@ func TestScripts(t *testing.T) {
 			e.Setenv("STACK_HOME", filepath.Join(e.WorkDir, "stack-home")) // the project registry
 			e.Setenv("PHANTOM_VAULT_PASSPHRASE", "stack-test-passphrase")
 			setupAWSFake(e)
+			setupSupaFake(e)
 			e.Setenv("PHANTOM_DIR", phantomDir)
 			e.Setenv("FAKE_API", api.URL)
 			e.Setenv("PATH_WITHOUT_PHANTOM", e.Getenv("PATH"))
@@ -74,6 +77,8 @@ func TestScripts(t *testing.T) {
 			"noplaintext": cmdNoPlaintext,
 			"revokekey":   cmdRevokeKey,
 			"awsfake":     cmdAWSFake,
+			"supafake":    cmdSupaFake,
+			"needbun":     cmdNeedBun,
 		},
 	})
 }
