@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"fmt"
+	"maps"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -27,7 +28,10 @@ type ExecOptions struct {
 	EnvFiles  []string
 	NoMasking bool
 	Verbose   bool
-	Args      []string
+	// BodySecrets are ROUTE=NAME grants: for this run, route ROUTE may put
+	// secret NAME into its declared body fields (stack env push).
+	BodySecrets []string
+	Args        []string
 }
 
 func newExecCmd(f *Factory, runF func(*ExecOptions) error) *cobra.Command {
@@ -77,6 +81,7 @@ when the command does not exist).`,
 	cmd.Flags().StringArrayVar(&opts.EnvFiles, "env-file", nil, "env file to load instead of the project's list (repeatable, later files win)")
 	cmd.Flags().BoolVar(&opts.NoMasking, "no-masking", false, "do not mask injected values in the command's output")
 	cmd.Flags().BoolVarP(&opts.Verbose, "verbose", "v", false, "say what phantom set up (on stderr)")
+	cmd.Flags().StringArrayVar(&opts.BodySecrets, "body-secret", nil, "ROUTE=NAME: for this run, let ROUTE carry secret NAME in its declared body fields (repeatable; needs a terminal)")
 	return cmd
 }
 
@@ -89,6 +94,9 @@ type childPlan struct {
 	scrubber *scrub.Replacer
 	injected []string
 	notes    []string
+	// bodyGrants: route → secrets it may carry in declared body fields
+	// for this run only (--body-secret).
+	bodyGrants map[string][]string
 }
 
 func execRun(o *ExecOptions) error {
@@ -119,6 +127,9 @@ func execRun(o *ExecOptions) error {
 	if err != nil {
 		return err
 	}
+	if plan.bodyGrants, err = bodyGrants(f, p, pl, plan.routes, o.BodySecrets); err != nil {
+		return err
+	}
 	for _, n := range plan.notes {
 		f.IO.Warnf("%s", n)
 	}
@@ -146,6 +157,9 @@ func execRun(o *ExecOptions) error {
 		if len(plan.injected) > 0 {
 			f.IO.Infof("injected: %s", strings.Join(plan.injected, ", "))
 		}
+	}
+	for _, r := range slices.Sorted(maps.Keys(plan.bodyGrants)) {
+		rec.add(audit.Event{Op: "exec.body-secret", Detail: fmt.Sprintf("route %s may carry %s in its body fields for this run", r, strings.Join(plan.bodyGrants[r], ", "))})
 	}
 	rec.add(audit.Event{Op: "exec.start", Detail: fmt.Sprintf("%s; routes: %s; injected: %d", filepath.Base(o.Args[0]), routeNames(plan.routes), len(plan.injected))})
 
@@ -181,6 +195,44 @@ func execRun(o *ExecOptions) error {
 	return exitcode.Silent{Code: code}
 }
 
+// bodyGrants checks --body-secret ROUTE=NAME grants. A grant widens where a
+// value may go (a route otherwise carries only its own secrets), so it is
+// refused without a terminal, like --no-masking: a script or an agent
+// cannot hand itself one. It lasts for this run only, applies only to the
+// route's declared body fields (never a header or query), needs a mounted
+// route that declares body fields, and never covers a deny-policy secret.
+func bodyGrants(f *Factory, p *Project, pl *vault.Payload, routes []catalog.Route, specs []string) (map[string][]string, error) {
+	if len(specs) == 0 {
+		return nil, nil
+	}
+	if !f.IO.IsStdinTTY() {
+		return nil, exitcode.Errorf(exitcode.Refused, "--body-secret needs an interactive terminal: it lets a route carry secrets that are not its own, so a script or agent must not be able to grant it to itself\nRun the command from your own terminal.")
+	}
+	out := map[string][]string{}
+	for _, sp := range specs {
+		route, name, ok := strings.Cut(sp, "=")
+		if !ok || route == "" || name == "" {
+			return nil, usageErrorf("--body-secret %q: want ROUTE=NAME, e.g. vercel=OPENAI_API_KEY", sp)
+		}
+		i := slices.IndexFunc(routes, func(r catalog.Route) bool { return r.Name == route })
+		switch {
+		case i < 0:
+			return nil, exitcode.Errorf(exitcode.Failure, "--body-secret %s: route %s is not mounted for this run (no proxied secret of it is in the env files)", sp, route)
+		case len(routes[i].BodyFields) == 0:
+			return nil, exitcode.Errorf(exitcode.Failure, "--body-secret %s: route %s declares no body fields that could carry a value", sp, route)
+		case pl.Secrets[name] == nil:
+			return nil, exitcode.Errorf(exitcode.NotFound, "--body-secret %s: %s is not in this project's vault", sp, name)
+		}
+		if pol, explicit := p.Config.Policy(name); explicit && pol == catalog.PolicyDeny || catalog.IsAWSCredential(name) {
+			return nil, exitcode.Errorf(exitcode.Refused, "--body-secret %s: %s has policy deny; it never leaves the vault except through its own route", sp, name)
+		}
+		if !slices.Contains(out[route], name) && !slices.Contains(routes[i].Secrets, name) {
+			out[route] = append(out[route], name)
+		}
+	}
+	return out, nil
+}
+
 // startProxy starts the proxy for a plan with the project's [proxy]
 // settings (PHANTOM_PROXY_RATE and PHANTOM_PROXY_BURST override the rate).
 func (f *Factory) startProxy(p *Project, plan *childPlan, rec *auditQueue, logf func(string, ...any)) (*proxy.Server, error) {
@@ -188,6 +240,7 @@ func (f *Factory) startProxy(p *Project, plan *childPlan, rec *auditQueue, logf 
 	popts := proxy.Options{
 		Routes:         plan.routes,
 		Secrets:        plan.secrets,
+		BodyGrants:     plan.bodyGrants,
 		HeaderAuthOnly: truthy(f.Env("PHANTOM_PROXY_HEADER_AUTH_ONLY")),
 		MaxBodyBytes:   ps.MaxBodyBytes,
 		IdleTimeout:    time.Duration(ps.IdleTimeout) * time.Second,

@@ -23,6 +23,10 @@ type refusal struct {
 
 func (r *refusal) Error() string { return r.msg }
 
+// bodyWhere names a declared body field in refusals; a secret granted to a
+// route's body fields (Options.BodyGrants) resolves only there.
+const bodyWhere = "a body field"
+
 // smallBody is the largest request body with a known length that is read
 // into memory before it is forwarded.
 const smallBody = 64 << 10
@@ -42,7 +46,7 @@ func (s *Server) prepareRequest(r *http.Request, st *reqState) error {
 			return "", &refusal{status: http.StatusForbidden,
 				msg:  fmt.Sprintf("the phm token in %s is not in this project's vault", where),
 				hint: "it may be from another project or rotated; run `phantom sync --env-file .env` to refresh the tokens in your env file"}
-		case !rt.allowed[sec.Name]:
+		case !rt.allowed[sec.Name] && !(where == bodyWhere && rt.bodyOnly[sec.Name]):
 			return "", &refusal{status: http.StatusForbidden,
 				msg:  fmt.Sprintf("%s may not be sent to route %s", sec.Name, rt.Name),
 				hint: fmt.Sprintf("route %s carries only %s", rt.Name, strings.Join(rt.Secrets, ", "))}
@@ -144,7 +148,7 @@ func (s *Server) prepareBody(r *http.Request, st *reqState, resolve func(where, 
 	}
 	var firstErr error
 	res := func(tok string) (string, bool) {
-		v, err := resolve("a body field", tok)
+		v, err := resolve(bodyWhere, tok)
 		if err != nil {
 			if firstErr == nil {
 				firstErr = err

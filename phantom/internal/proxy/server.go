@@ -81,6 +81,11 @@ type Options struct {
 	// resolved by the caller).
 	Routes  []catalog.Route
 	Secrets []Secret
+	// BodyGrants lets a route carry, in its declared body fields only,
+	// secrets besides its own: route name → secret names. `phantom exec
+	// --body-secret` sets it for one run (stack env push uploads values to
+	// Vercel this way); docs/decisions.md says why it is scoped so.
+	BodyGrants map[string][]string
 	// SessionToken authenticates callers; New generates one when empty.
 	SessionToken string
 	// HeaderAuthOnly accepts the session token only in HeaderToken
@@ -110,7 +115,8 @@ type route struct {
 	catalog.Route
 	upstream *url.URL
 	allowed  map[string]bool
-	headers  []string // canonical
+	bodyOnly map[string]bool // granted for declared body fields only
+	headers  []string        // canonical
 	query    map[string]bool
 }
 
@@ -185,9 +191,17 @@ func New(opts Options) (*Server, error) {
 		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
 			return nil, fmt.Errorf("proxy: route %s: upstream %q is not an http(s) URL", r.Name, r.Upstream)
 		}
-		rt := &route{Route: r, upstream: u, allowed: map[string]bool{}, query: map[string]bool{}}
+		rt := &route{Route: r, upstream: u, allowed: map[string]bool{}, bodyOnly: map[string]bool{}, query: map[string]bool{}}
 		for _, n := range r.Secrets {
 			rt.allowed[n] = true
+		}
+		if g := opts.BodyGrants[r.Name]; len(g) > 0 {
+			if len(r.BodyFields) == 0 {
+				return nil, fmt.Errorf("proxy: route %s declares no body fields to carry %s", r.Name, strings.Join(g, ", "))
+			}
+			for _, n := range g {
+				rt.bodyOnly[n] = true
+			}
 		}
 		for _, h := range r.Headers {
 			rt.headers = append(rt.headers, http.CanonicalHeaderKey(h))
