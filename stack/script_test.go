@@ -61,6 +61,7 @@ func TestScripts(t *testing.T) {
 			e.Setenv("STACK_HOME", filepath.Join(e.WorkDir, "stack-home")) // the project registry
 			e.Setenv("PHANTOM_VAULT_PASSPHRASE", "stack-test-passphrase")
 			setupAWSFake(e)
+			setupVercelFake(e)
 			setupSupaFake(e)
 			e.Setenv("PHANTOM_DIR", phantomDir)
 			e.Setenv("FAKE_API", api.URL)
@@ -77,6 +78,7 @@ func TestScripts(t *testing.T) {
 			"noplaintext": cmdNoPlaintext,
 			"revokekey":   cmdRevokeKey,
 			"awsfake":     cmdAWSFake,
+			"vercelfake":  cmdVercelFake,
 			"supafake":    cmdSupaFake,
 			"needbun":     cmdNeedBun,
 		},

@@ -213,6 +213,7 @@ func newEnvCmd(f *Factory) *cobra.Command {
 		cmd.AddCommand(sub)
 	}
 	cmd.AddCommand(newEnvExportCmd(f, nil))
+	cmd.AddCommand(newEnvPushCmd(f))
 	return cmd
 }
 

@@ -262,9 +262,19 @@ func (c *Client) Sync(ctx context.Context, envFile string, names ...string) erro
 // Exec runs `phantom exec [--env-file F]... -- args` with the given streams
 // and returns its exit status (the command's).
 func (c *Client) Exec(ctx context.Context, envFiles []string, args []string, stdin io.Reader, stdout, stderr io.Writer) (int, error) {
+	return c.ExecBodySecrets(ctx, envFiles, nil, args, stdin, stdout, stderr)
+}
+
+// ExecBodySecrets is Exec with `--body-secret ROUTE=NAME` grants: for this
+// run, ROUTE may carry secret NAME in its declared body fields (stack env
+// push). phantom accepts them only when stdin is a terminal.
+func (c *Client) ExecBodySecrets(ctx context.Context, envFiles, bodySecrets []string, args []string, stdin io.Reader, stdout, stderr io.Writer) (int, error) {
 	argv := []string{"exec"}
 	for _, f := range envFiles {
 		argv = append(argv, "--env-file", f)
+	}
+	for _, g := range bodySecrets {
+		argv = append(argv, "--body-secret", g)
 	}
 	argv = append(append(argv, "--"), args...)
 	cmd := exec.CommandContext(ctx, c.Bin, argv...)

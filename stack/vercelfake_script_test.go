@@ -1,0 +1,123 @@
+package stack_test
+
+import (
+	"slices"
+	"strconv"
+	"sync"
+
+	"github.com/rogpeppe/go-internal/testscript"
+
+	vercelfake "phantomstack.dev/providers/fake/vercel"
+)
+
+// Each script gets its own Vercel fake with two personal tokens: the first
+// is the one stack add stores, the second signs stack remove in after the
+// first was revoked. Scripts opt in by exporting VERCEL_FAKE_* as
+// VERCEL_TOKEN and STACK_VERCEL_API_URL.
+var vercelFakes sync.Map // $WORK → *vercelfake.Server
+
+func setupVercelFake(e *testscript.Env) {
+	first, second := vercelfake.NewToken(), vercelfake.NewToken()
+	srv := vercelfake.New(vercelfake.Options{Tokens: []string{first, second}})
+	url := srv.Start()
+	e.Defer(srv.Close)
+	e.Setenv("VERCEL_FAKE_URL", url)
+	e.Setenv("VERCEL_FAKE_TOKEN", first)
+	e.Setenv("VERCEL_FAKE_TOKEN2", second)
+	vercelFakes.Store(e.WorkDir, srv)
+}
+
+// cmdVercelFake inspects or changes the script's Vercel fake:
+//
+//	vercelfake projects N          N projects exist
+//	vercelfake revoke              revoke the first token ($VERCEL_FAKE_TOKEN)
+//	vercelfake env KEY VAR [T...]  the (only) project's variable KEY holds
+//	                               exactly $VAR in each target T (default:
+//	                               all three); the value is never printed
+//	vercelfake envtype KEY TYPE    KEY's Vercel type is TYPE
+//	vercelfake noenv KEY           the project has no variable KEY
+func cmdVercelFake(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) < 1 {
+		ts.Fatalf("usage: vercelfake projects N | revoke | env KEY VAR [TARGET...] | envtype KEY TYPE | noenv KEY")
+	}
+	v, ok := vercelFakes.Load(ts.Getenv("WORK"))
+	if !ok {
+		ts.Fatalf("vercelfake: no fake for this script")
+	}
+	srv := v.(*vercelfake.Server)
+	project := func() vercelfake.Project {
+		ps := srv.Projects()
+		if len(ps) != 1 {
+			ts.Fatalf("vercelfake %s: want exactly one project, have %d", args[0], len(ps))
+		}
+		return ps[0]
+	}
+	find := func(key string) *vercelfake.EnvVar {
+		for _, e := range project().Env {
+			if e.Key == key {
+				return &e
+			}
+		}
+		return nil
+	}
+	switch args[0] {
+	case "projects":
+		if len(args) != 2 {
+			ts.Fatalf("usage: vercelfake projects N")
+		}
+		want, err := strconv.Atoi(args[1])
+		if err != nil {
+			ts.Fatalf("vercelfake: bad count %q", args[1])
+		}
+		if got := len(srv.Projects()); got != want {
+			ts.Fatalf("vercelfake projects: got %d, want %d", got, want)
+		}
+	case "revoke":
+		if !srv.RevokeToken(srv.Token()) {
+			ts.Fatalf("vercelfake revoke: the token was already revoked")
+		}
+	case "env":
+		if len(args) < 3 {
+			ts.Fatalf("usage: vercelfake env KEY VAR [TARGET...]")
+		}
+		want := ts.Getenv(args[2])
+		if want == "" {
+			ts.Fatalf("vercelfake env: $%s is empty", args[2])
+		}
+		targets := args[3:]
+		if len(targets) == 0 {
+			targets = []string{"production", "preview", "development"}
+		}
+		p := project()
+		for _, t := range targets {
+			got, ok := srv.EnvValue(p.ID, args[1], t)
+			if !ok {
+				ts.Fatalf("vercelfake env: %s has no variable %s for %s", p.Name, args[1], t)
+			}
+			if got != want {
+				// Never print either value: say only how they differ.
+				ts.Fatalf("vercelfake env: %s in %s does not hold $%s (got %d bytes, want %d; phm token: %v)", args[1], t, args[2], len(got), len(want), len(got) == 68 && got[:4] == "phm_")
+			}
+		}
+	case "envtype":
+		if len(args) != 3 {
+			ts.Fatalf("usage: vercelfake envtype KEY TYPE")
+		}
+		e := find(args[1])
+		if e == nil {
+			ts.Fatalf("vercelfake envtype: no variable %s", args[1])
+		}
+		if e.Type != args[2] {
+			ts.Fatalf("vercelfake envtype: %s is %s, want %s", args[1], e.Type, args[2])
+		}
+	case "noenv":
+		if len(args) != 2 {
+			ts.Fatalf("usage: vercelfake noenv KEY")
+		}
+		if e := find(args[1]); e != nil {
+			ts.Fatalf("vercelfake noenv: %s exists (targets %v)", args[1], slices.Clone(e.Target))
+		}
+	default:
+		ts.Fatalf("vercelfake: unknown subcommand %q", args[0])
+	}
+}
