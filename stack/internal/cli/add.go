@@ -30,7 +30,11 @@ type AddOptions struct {
 	Yes     bool
 	JSON    bool
 	NoMCP   bool // do not touch .mcp.json
-	Force   bool // replace a .mcp.json entry of the same name that stack did not write
+	// Provider options: --org (Supabase), --team (Vercel), --region,
+	// --profile (AWS), --no-browser (OAuth over SSH).
+	Org, Team, Region, Profile string
+	NoBrowser                  bool
+	Force                      bool // replace a .mcp.json entry of the same name that stack did not write
 }
 
 // AddResult is `stack add --json`: names only, never values.
@@ -77,6 +81,11 @@ stack did not write is replaced only with --force. --no-mcp skips this.`,
 	cmd.Flags().BoolVar(&o.JSON, "json", false, "print the result as JSON")
 	cmd.Flags().BoolVar(&o.NoMCP, "no-mcp", false, "do not add the provider's MCP server to .mcp.json")
 	cmd.Flags().BoolVar(&o.Force, "force", false, "replace a .mcp.json entry of the same name that stack did not write")
+	cmd.Flags().StringVar(&o.Org, "org", "", "Supabase: the organization (id or slug) to create the project in")
+	cmd.Flags().StringVar(&o.Team, "team", "", "Vercel: the team (id or slug) to create the project in")
+	cmd.Flags().StringVar(&o.Region, "region", "", "the region for a new resource (provider default otherwise)")
+	cmd.Flags().StringVar(&o.Profile, "profile", "", "AWS: the profile of the bootstrap credentials")
+	cmd.Flags().BoolVar(&o.NoBrowser, "no-browser", false, "sign in without opening a browser: open the printed link anywhere, paste the address it lands on (SSH sessions)")
 	return cmd
 }
 
@@ -120,7 +129,8 @@ func addRun(o *AddOptions) error {
 		return err
 	}
 	env := f.providerEnv()
-	cred, err := p.Login(ctx, env, providers.LoginRequest{})
+	opts := o.providerOptions()
+	cred, err := p.Login(ctx, env, providers.LoginRequest{Options: opts})
 	if err != nil {
 		if errors.Is(err, term.ErrInterrupted) || errors.Is(err, context.Canceled) {
 			// Ctrl-C at the masked prompt: nothing has been stored yet.
@@ -160,7 +170,7 @@ func addRun(o *AddOptions) error {
 	steps := pipeline.Steps{
 		Provision: func(ctx context.Context, useID, name string) (pipeline.Resource, error) {
 			err := f.IO.RunTask(ctx, term.Task{Title: "Setting up " + info.DisplayName, Next: "store its keys in phantom"}, func(ctx context.Context, pr term.Progress) error {
-				r, err := p.Provision(ctx, env, cred, providers.ProvisionRequest{UseID: useID, Name: name})
+				r, err := p.Provision(ctx, env, cred, providers.ProvisionRequest{UseID: useID, Name: name, Region: o.Region, Options: opts})
 				if err != nil {
 					return fmt.Errorf("provisioning %s: %w", info.DisplayName, err)
 				}
@@ -272,4 +282,19 @@ func addRun(o *AddOptions) error {
 	}
 	f.IO.Infof("Run your app with: stack exec -- <command>")
 	return nil
+}
+
+// providerOptions are the provider-specific flags, by name without dashes
+// (providers.LoginRequest.Options); unset flags are left out.
+func (o *AddOptions) providerOptions() map[string]string {
+	m := map[string]string{}
+	for k, v := range map[string]string{"org": o.Org, "team": o.Team, "region": o.Region, "profile": o.Profile} {
+		if v != "" {
+			m[k] = v
+		}
+	}
+	if o.NoBrowser {
+		m["no-browser"] = "true"
+	}
+	return m
 }
