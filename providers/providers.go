@@ -68,6 +68,14 @@ type Prompter interface {
 	ReadSecret(prompt string) ([]byte, error)
 }
 
+// LinePrompter is a Prompter that can also read a visible line (a choice
+// from a list). It is optional so existing Prompters keep compiling; check
+// with a type assertion. *term.IOStreams satisfies it.
+type LinePrompter interface {
+	Prompter
+	ReadLine(prompt string) (string, error)
+}
+
 // Env is everything a provider may use from its host. Stack fills it; tests
 // fill it with fakes. A nil field means "not available".
 type Env struct {
@@ -83,6 +91,17 @@ type Env struct {
 	// OpenURL opens a web page in the user's browser (OAuth sign-in). Nil,
 	// or an error, means the user opens the printed URL by hand.
 	OpenURL func(url string) error
+	// Progress, when set, receives short status changes of a long step
+	// ("COMING_UP", "fetching the keys"); stack feeds them to its spinner.
+	// Providers report the same change through Printf too.
+	Progress func(status string)
+}
+
+// Report sends a status change to Progress when it is set.
+func (e Env) Report(status string) {
+	if e.Progress != nil {
+		e.Progress(status)
+	}
 }
 
 // Client returns the HTTP client to use.
@@ -116,20 +135,30 @@ func (e Env) Interactive() bool { return e.Prompt != nil && e.Prompt.CanPrompt()
 // provider's management calls. The caller owns Value and clears it (Clear)
 // when done; stack stores it in phantom under Slot so the next Login can
 // reuse it.
+//
+// An OAuth sign-in also yields a refresh token (RefreshToken, to be stored
+// under RefreshSlot). A provider may refresh the credential in place during
+// a step (Value, RefreshToken and ExpiresAt change; providers rotate
+// refresh tokens), so the caller stores both again after each step.
 type Credential struct {
 	Slot      string            // vault name to cache it under, e.g. OPENAI_API_KEY or STACK_SUPABASE_ACCESS_TOKEN
 	Value     []byte            // the secret itself
 	Identity  map[string]string // who it belongs to, as far as the upstream says (no secrets)
 	ExpiresAt time.Time         // zero when unknown or non-expiring
+
+	RefreshSlot  string // vault name for RefreshToken, e.g. STACK_SUPABASE_REFRESH_TOKEN; "" when none
+	RefreshToken []byte // OAuth refresh token; nil when the sign-in gave none
 }
 
-// Clear overwrites the credential's value in place.
+// Clear overwrites the credential's secrets in place.
 func (c *Credential) Clear() {
 	if c == nil {
 		return
 	}
 	clear(c.Value)
 	c.Value = nil
+	clear(c.RefreshToken)
+	c.RefreshToken = nil
 }
 
 // LoginRequest tunes Login.
