@@ -170,6 +170,8 @@ func addRun(o *AddOptions) error {
 	steps := pipeline.Steps{
 		Provision: func(ctx context.Context, useID, name string) (pipeline.Resource, error) {
 			err := f.IO.RunTask(ctx, term.Task{Title: "Setting up " + info.DisplayName, Next: "store its keys in phantom"}, func(ctx context.Context, pr term.Progress) error {
+				env := env
+				env.Progress = pr.Status // the provider's status changes (Supabase's wait) reach the spinner
 				r, err := p.Provision(ctx, env, cred, providers.ProvisionRequest{UseID: useID, Name: name, Region: o.Region, Options: opts})
 				if err != nil {
 					return fmt.Errorf("provisioning %s: %w", info.DisplayName, err)

@@ -85,7 +85,7 @@ func TestProviders(t *testing.T) {
 		t.Fatalf("providers = %d, stderr %q", r.code, r.errOut)
 	}
 	lines := strings.Split(strings.TrimRight(r.out, "\n"), "\n")
-	if len(lines) != 8 || strings.Join(strings.Fields(lines[0]), " ") != "NAME DISPLAY CATEGORY AUTH SLOTS" {
+	if len(lines) != 9 || strings.Join(strings.Fields(lines[0]), " ") != "NAME DISPLAY CATEGORY AUTH SLOTS" {
 		t.Fatalf("providers output:\n%s", r.out)
 	}
 	if got := strings.Join(strings.Fields(lines[4]), " "); got != "openai OpenAI ai api_key OPENAI_API_KEY" {
@@ -94,7 +94,7 @@ func TestProviders(t *testing.T) {
 
 	r = run(t, nil, "providers", "--json")
 	ps := decode[[]ProviderJSON](t, r.out)
-	if r.code != 0 || r.errOut != "" || len(ps) != 7 {
+	if r.code != 0 || r.errOut != "" || len(ps) != 8 {
 		t.Fatalf("providers --json = %d %q\n%s", r.code, r.errOut, r.out)
 	}
 	var names []string
@@ -150,13 +150,13 @@ func TestTemplatesShow(t *testing.T) {
 	if r.code != 0 {
 		t.Fatalf("show = %d %q", r.code, r.errOut)
 	}
-	for _, want := range []string{"ai-app: ", "SERVICE", "openai", "OPENAI_API_KEY", "SUPABASE_URL, SUPABASE_ANON_KEY, SUPABASE_SERVICE_ROLE_KEY"} {
+	for _, want := range []string{"ai-app: ", "SERVICE", "openai", "OPENAI_API_KEY", "SUPABASE_URL, SUPABASE_ANON_KEY, SUPABASE_SERVICE_ROLE_KEY, SUPABASE_DB_PASSWORD, DATABASE_URL"} {
 		if !strings.Contains(r.out, want) {
 			t.Errorf("show output lacks %q:\n%s", want, r.out)
 		}
 	}
-	// Providers the template needs but this build lacks are flagged on stderr.
-	if !strings.Contains(r.errOut, "no supabase provider") || strings.Contains(r.errOut, "openai") {
+	// Every provider the template needs is built in: nothing is flagged.
+	if r.errOut != "" {
 		t.Errorf("stderr = %q", r.errOut)
 	}
 
@@ -258,7 +258,7 @@ func TestFlagsReachOptions(t *testing.T) {
 // pendingProviders are named by templates but not built yet; the later stack
 // issue adds them. When one is registered, delete it here so the slot check
 // below covers it.
-var pendingProviders = []string{"supabase"}
+var pendingProviders = []string{}
 
 // TestTemplatesMatchRegistry keeps templates and providers in step: every
 // template service names a registered provider (or a pending one), and asks

@@ -6,6 +6,7 @@ import (
 	"phantomstack.dev/providers"
 	"phantomstack.dev/providers/apikey"
 	awsprovider "phantomstack.dev/providers/aws"
+	"phantomstack.dev/providers/supabase"
 	"phantomstack.dev/providers/vercel"
 	"phantomstack.dev/shared/term"
 	"phantomstack.dev/stack/internal/phantomctl"
@@ -53,6 +54,9 @@ func DefaultRegistry() (*providers.Registry, error) {
 		return nil, err
 	}
 	if err := vercel.Register(reg); err != nil {
+		return nil, err
+	}
+	if err := supabase.Register(reg); err != nil {
 		return nil, err
 	}
 	return reg, nil

@@ -12,6 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"phantomstack.dev/providers"
 	"phantomstack.dev/shared/dotenv"
 	"phantomstack.dev/shared/exitcode"
 	"phantomstack.dev/shared/token"
@@ -75,9 +76,15 @@ func importRun(f *Factory, from string, asJSON bool) error {
 	for _, p := range file.Problems {
 		f.IO.Warnf("%s:%d: %s (line left as it is)", from, p.Line, p.Msg)
 	}
-	// Which provider fills which slot.
+	// Which provider fills which slot. Only API-key providers: a value
+	// alone cannot tell which Supabase project or AWS user it belongs to
+	// (and DATABASE_URL is anybody's), so resource providers are not
+	// declared from an env file; stack add --use attaches them.
 	slotOwner := map[string]string{}
 	for _, p := range f.Providers.All() {
+		if p.Info().Auth != providers.AuthAPIKey {
+			continue
+		}
 		for _, sl := range p.Info().Slots {
 			slotOwner[sl.Name] = p.Info().Name
 		}
