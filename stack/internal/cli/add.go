@@ -16,6 +16,7 @@ import (
 	"phantomstack.dev/shared/exitcode"
 	"phantomstack.dev/shared/term"
 	"phantomstack.dev/stack/internal/config"
+	"phantomstack.dev/stack/internal/phantomctl"
 	"phantomstack.dev/stack/internal/pipeline"
 )
 
@@ -163,13 +164,19 @@ func addRun(o *AddOptions) error {
 	)
 	defer func() { mat.Clear() }()
 	secretSlot := map[string]bool{}
+	slotPolicy := map[string]string{}
 	for _, sl := range info.Slots {
 		secretSlot[sl.Name] = sl.Secret
+		slotPolicy[sl.Name] = sl.Policy
 	}
+	var loginSlots []string
 	var res providers.Resource
 	steps := pipeline.Steps{
+		// Provision only creates (or attaches): its id reaches the journal
+		// before the keys are fetched, so a failure while fetching them
+		// still deletes what was created.
 		Provision: func(ctx context.Context, useID, name string) (pipeline.Resource, error) {
-			err := f.IO.RunTask(ctx, term.Task{Title: "Setting up " + info.DisplayName, Next: "store its keys in phantom"}, func(ctx context.Context, pr term.Progress) error {
+			err := f.IO.RunTask(ctx, term.Task{Title: "Setting up " + info.DisplayName, Next: "fetch its keys and store them in phantom"}, func(ctx context.Context, pr term.Progress) error {
 				env := env
 				env.Progress = pr.Status // the provider's status changes (Supabase's wait) reach the spinner
 				r, err := p.Provision(ctx, env, cred, providers.ProvisionRequest{UseID: useID, Name: name, Region: o.Region, Options: opts})
@@ -177,33 +184,75 @@ func addRun(o *AddOptions) error {
 					return fmt.Errorf("provisioning %s: %w", info.DisplayName, err)
 				}
 				res = r
-				pr.Status("fetching the keys")
-				m, err := p.Materialize(ctx, env, cred, r)
+				return nil
+			})
+			return pipeline.Resource{ID: res.ID, Region: res.Region}, err
+		},
+		Store: func(ctx context.Context, pr pipeline.Resource, stored func(string) error) error {
+			if res.ID == "" { // resumed past Provision in an earlier run
+				res.ID, res.Region = pr.ID, pr.Region
+			}
+			err := f.IO.RunTask(ctx, term.Task{Title: "Fetching " + info.DisplayName + "'s keys"}, func(ctx context.Context, tp term.Progress) error {
+				env := env
+				env.Progress = tp.Status
+				m, err := p.Materialize(ctx, env, cred, res)
 				if err != nil {
 					return fmt.Errorf("fetching %s's keys: %w", info.DisplayName, err)
 				}
 				mat = m
 				return nil
 			})
-			return pipeline.Resource{ID: res.ID, Region: res.Region}, err
-		},
-		Store: func(ctx context.Context, _ pipeline.Resource, stored func(string) error) error {
+			if err != nil {
+				return err
+			}
+			put := func(slot string, value []byte, policy string) error {
+				var err error
+				if policy != "" {
+					err = pc.AddPolicy(ctx, slot, value, policy)
+				} else {
+					err = pc.Add(ctx, slot, value, "")
+				}
+				if err != nil {
+					return phantomErr(err)
+				}
+				// A slot that was in the vault before this add keeps its new
+				// value on rollback: removing it would lose the only copy.
+				if !inVault[slot] {
+					return stored(slot)
+				}
+				return nil
+			}
 			for _, v := range mat.Values {
 				if !secretSlot[v.Slot] {
 					configVals = append(configVals, v)
 					continue
 				}
-				if err := pc.Add(ctx, v.Slot, v.Value, ""); err != nil {
-					return phantomErr(err)
+				// phantom picks the policy (the user's .phantom.toml, else its
+				// default); stack only checks it below and says so when it
+				// differs from what the provider asks for.
+				if err := put(v.Slot, v.Value, ""); err != nil {
+					return err
 				}
 				secrets = append(secrets, v.Slot)
-				// A slot that was in the vault before this add keeps its new
-				// value on rollback: removing it would lose the only copy.
-				if !inVault[v.Slot] {
-					if err := stored(v.Slot); err != nil {
-						return err
-					}
+			}
+			f.warnPolicyMismatch(ctx, pc, secrets, slotPolicy)
+			// stack's own sign-in (an OAuth access and refresh token), when
+			// it is not one of the service's slots: deny, so no app run
+			// under phantom exec ever receives it.
+			for _, l := range []struct {
+				slot  string
+				value []byte
+			}{{cred.Slot, cred.Value}, {cred.RefreshSlot, cred.RefreshToken}} {
+				if l.slot == "" || len(l.value) == 0 {
+					continue
 				}
+				if _, isSlot := secretSlot[l.slot]; isSlot {
+					continue
+				}
+				if err := put(l.slot, l.value, providers.PolicyDeny); err != nil {
+					return err
+				}
+				loginSlots = append(loginSlots, l.slot)
 			}
 			return nil
 		},
@@ -219,7 +268,7 @@ func addRun(o *AddOptions) error {
 			if err := writeConfigValues(c.Dir, envLocal, configVals); err != nil {
 				return err
 			}
-			svc := &config.Service{Name: o.Service, Provider: info.Name, Secrets: secrets, Config: valueSlots(configVals),
+			svc := &config.Service{Name: o.Service, Provider: info.Name, Secrets: secrets, Config: valueSlots(configVals), Login: loginSlots,
 				ResourceID: res.ID, Region: res.Region, Meta: res.Meta, CreatedAt: time.Now(), CreatedBy: "stack add"}
 			if old := c.Services[o.Service]; old != nil {
 				if !old.CreatedAt.IsZero() {
@@ -299,4 +348,28 @@ func (o *AddOptions) providerOptions() map[string]string {
 		m["no-browser"] = "true"
 	}
 	return m
+}
+
+// warnPolicyMismatch tells the user when phantom's policy for a slot is not
+// the one the provider asks for (a DATABASE_URL must be injected: Postgres
+// does not go through an HTTP proxy), with the .phantom.toml lines that fix
+// it. stack never loosens a policy itself.
+func (f *Factory) warnPolicyMismatch(ctx context.Context, pc *phantomctl.Client, slots []string, want map[string]string) {
+	es, err := pc.List(ctx)
+	if err != nil {
+		return
+	}
+	have := map[string]string{}
+	for _, e := range es {
+		have[e.Name] = e.Policy
+	}
+	for _, s := range slots {
+		// Only a need is worth a warning: inject (the value must reach the
+		// program, e.g. a Postgres URL) or deny. "proxy" is a preference a
+		// user may have overridden on purpose (an MCP server that cannot
+		// use the proxy).
+		if w := want[s]; (w == providers.PolicyInject || w == providers.PolicyDeny) && have[s] != "" && have[s] != w {
+			f.IO.Warnf("phantom's policy for %s is %q; this provider needs %q. To change it, put in .phantom.toml:\n  [secrets.%s]\n  policy = %q", s, have[s], w, s, w)
+		}
+	}
 }

@@ -69,7 +69,7 @@ func removeRun(o *RemoveOptions) error {
 			}
 		}
 	}
-	for _, slot := range s.Secrets {
+	for _, slot := range append(append([]string{}, s.Secrets...), s.Login...) {
 		if err := pc.Remove(ctx, slot, envLocal); err != nil {
 			return phantomErr(fmt.Errorf("%w\n%s was left in .stack.toml; fix the problem and run stack remove again", err, o.Service))
 		}
@@ -244,6 +244,11 @@ func envReport(f *Factory) (*EnvReport, error) {
 			if !inVault[slot] {
 				rep.Missing = append(rep.Missing, slot)
 			}
+		}
+	}
+	for _, n := range c.Names() {
+		for _, l := range c.Services[n].Login {
+			declared[l] = true // stack's own sign-in for that service
 		}
 	}
 	for _, e := range es {

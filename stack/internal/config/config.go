@@ -55,6 +55,10 @@ type Service struct {
 	CreatedAt  time.Time
 	CreatedBy  string
 	Meta       map[string]string
+	// Login are the vault names of stack's own sign-in to the provider
+	// (OAuth access/refresh tokens), stored with policy deny; this
+	// checkout's, so they live in .stack.local.toml.
+	Login []string
 }
 
 // Config is a project's stack configuration.
@@ -342,6 +346,7 @@ type localService struct {
 	Region     string            `toml:"region,omitempty"`
 	CreatedAt  time.Time         `toml:"created_at,omitempty"`
 	CreatedBy  string            `toml:"created_by,omitempty"`
+	Login      []string          `toml:"login_slots,omitempty"`
 	Meta       map[string]string `toml:"meta,omitempty"`
 }
 
@@ -372,7 +377,7 @@ func (c *Config) loadLocal() error {
 		if s == nil {
 			continue // a service removed from the shape; dropped on the next write
 		}
-		s.ResourceID, s.Region, s.CreatedAt, s.CreatedBy, s.Meta = ls.ResourceID, ls.Region, ls.CreatedAt, ls.CreatedBy, ls.Meta
+		s.ResourceID, s.Region, s.CreatedAt, s.CreatedBy, s.Meta, s.Login = ls.ResourceID, ls.Region, ls.CreatedAt, ls.CreatedBy, ls.Meta, ls.Login
 	}
 	return nil
 }
@@ -497,7 +502,7 @@ func (c *Config) SaveLocal() error {
 	lf.Stack.ProjectID = c.ProjectID
 	lf.Services = map[string]localService{}
 	for n, s := range c.Services {
-		lf.Services[n] = localService{ResourceID: s.ResourceID, Region: s.Region, CreatedAt: s.CreatedAt.UTC().Round(time.Second), CreatedBy: s.CreatedBy, Meta: s.Meta}
+		lf.Services[n] = localService{ResourceID: s.ResourceID, Region: s.Region, CreatedAt: s.CreatedAt.UTC().Round(time.Second), CreatedBy: s.CreatedBy, Meta: s.Meta, Login: s.Login}
 	}
 	if len(c.Journals) > 0 {
 		lf.Journal = c.Journals
