@@ -81,6 +81,7 @@ func TestScripts(t *testing.T) {
 			"vercelfake":  cmdVercelFake,
 			"supafake":    cmdSupaFake,
 			"needbun":     cmdNeedBun,
+			"waitgrep":    cmdWaitGrep,
 		},
 	})
 }

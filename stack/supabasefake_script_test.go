@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -175,4 +176,29 @@ func installBun() (string, error) {
 		return "", fmt.Errorf("%s --version: %v\n%s", bun, err, out)
 	}
 	return dir, nil
+}
+
+// cmdWaitGrep waits (at most 60 s) until FILE contains a line matching
+// REGEXP: the fake browser runs detached from stack and logs when done.
+//
+//	waitgrep REGEXP FILE
+func cmdWaitGrep(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: waitgrep REGEXP FILE")
+	}
+	re, err := regexp.Compile("(?m)" + args[0])
+	if err != nil {
+		ts.Fatalf("waitgrep: %v", err)
+	}
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		b, _ := os.ReadFile(ts.MkAbs(args[1]))
+		if re.Match(b) {
+			return
+		}
+		if time.Now().After(deadline) {
+			ts.Fatalf("waitgrep: no match for %q in %s after 60 s:\n%s", args[0], args[1], b)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 }
