@@ -183,3 +183,19 @@ func (s *IOStreams) runSpinner(ctx context.Context, t Task, fn func(context.Cont
 	}
 	return err
 }
+
+// Pauser is a Progress that owns the terminal and can hand it back for a
+// moment: a prompt during a task (Supabase's organization choice) must not
+// be drawn over by the spinner.
+type Pauser interface {
+	Pause() (resume func())
+}
+
+// Pause stops the spinner's rendering until resume is called.
+func (t teaProgress) Pause() func() {
+	t.p.ReleaseTerminal()
+	return func() { t.p.RestoreTerminal() }
+}
+
+// Pause is a no-op for plain lines: they never redraw.
+func (p *plainProgress) Pause() func() { return func() {} }

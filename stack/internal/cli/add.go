@@ -179,6 +179,7 @@ func addRun(o *AddOptions) error {
 			err := f.IO.RunTask(ctx, term.Task{Title: "Setting up " + info.DisplayName, Next: "fetch its keys and store them in phantom"}, func(ctx context.Context, pr term.Progress) error {
 				env := env
 				env.Progress = pr.Status // the provider's status changes (Supabase's wait) reach the spinner
+				env.Prompt = withPause(env.Prompt, pr)
 				r, err := p.Provision(ctx, env, cred, providers.ProvisionRequest{UseID: useID, Name: name, Region: o.Region, Options: opts})
 				if err != nil {
 					return fmt.Errorf("provisioning %s: %w", info.DisplayName, err)
@@ -195,6 +196,7 @@ func addRun(o *AddOptions) error {
 			err := f.IO.RunTask(ctx, term.Task{Title: "Fetching " + info.DisplayName + "'s keys"}, func(ctx context.Context, tp term.Progress) error {
 				env := env
 				env.Progress = tp.Status
+				env.Prompt = withPause(env.Prompt, tp)
 				m, err := p.Materialize(ctx, env, cred, res)
 				if err != nil {
 					return fmt.Errorf("fetching %s's keys: %w", info.DisplayName, err)
