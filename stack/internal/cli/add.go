@@ -51,7 +51,7 @@ type AddResult struct {
 func newAddCmd(f *Factory, runF func(*AddOptions) error) *cobra.Command {
 	o := &AddOptions{F: f}
 	cmd := &cobra.Command{
-		Use:   "add SERVICE [--use ID] [--yes]",
+		Use:   "add [SERVICE] [--use ID] [--yes]",
 		Short: "Provision a service and hand its keys to phantom",
 		Long: `Sign in to SERVICE's provider, create (or with --use, attach) the upstream
 resource, and store every key it yields in phantom's vault (values travel to
@@ -68,11 +68,21 @@ to the project's .mcp.json as "phantom exec --env-file .env.local -- <server>",
 so the server gets its credentials through phantom and the file holds none.
 Other servers and keys in .mcp.json are kept; an entry of the same name that
 stack did not write is replaced only with --force. --no-mcp skips this.`,
-		Args: exactArgs("SERVICE"),
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) > 1 {
+				return usageErrorf("%q takes one SERVICE (or none: every declared service not set up yet), got %d", cmd.CommandPath(), len(args))
+			}
+			return nil
+		},
 		RunE: func(cmd *cobra.Command, args []string) error {
-			o.Service = args[0]
+			if len(args) == 1 {
+				o.Service = args[0]
+			}
 			if runF != nil {
 				return runF(o)
+			}
+			if o.Service == "" {
+				return addAllRun(o)
 			}
 			return addRun(o)
 		},
@@ -91,6 +101,81 @@ stack did not write is replaced only with --force. --no-mcp skips this.`,
 }
 
 func addRun(o *AddOptions) error {
+	r, err := addOne(o)
+	if err != nil {
+		return err
+	}
+	if o.JSON {
+		return writeJSON(o.F, r)
+	}
+	return nil
+}
+
+// addAllRun is `stack add` without a SERVICE: every service .stack.toml
+// declares (a template's, a teammate's) that is not set up in this checkout,
+// one after the other, with one summary at the end. A failure rolls back
+// that service only and the next one still runs.
+func addAllRun(o *AddOptions) error {
+	f := o.F
+	c, err := f.loadConfig()
+	if err != nil {
+		return err
+	}
+	ctx := context.Background()
+	pc, err := f.phantom(ctx)
+	if err != nil {
+		return err
+	}
+	inVault := map[string]bool{}
+	if es, err := pc.List(ctx); err == nil {
+		for _, e := range es {
+			inVault[e.Name] = true
+		}
+	}
+	if o.Use != "" {
+		return usageErrorf("--use needs a SERVICE: stack add SERVICE --use ID")
+	}
+	var todo []string
+	for _, n := range c.Names() {
+		s := c.Services[n]
+		missing := false
+		for _, slot := range s.Secrets {
+			missing = missing || !inVault[slot]
+		}
+		if missing || len(s.Secrets) == 0 {
+			todo = append(todo, n)
+		}
+	}
+	results := []AddResult{}
+	var failed []string
+	for _, n := range todo {
+		one := *o
+		one.Service, one.JSON = n, false
+		r, err := addOne(&one)
+		if err != nil {
+			f.IO.Warnf("%s: %v", n, err)
+			failed = append(failed, n)
+			continue
+		}
+		results = append(results, *r)
+	}
+	if o.JSON {
+		if err := writeJSON(f, results); err != nil {
+			return err
+		}
+	}
+	switch {
+	case len(todo) == 0:
+		f.IO.Infof("Every service in %s is set up already.", config.FileName)
+	case len(failed) > 0:
+		return exitcode.Errorf(exitcode.Failure, "%d of %d service(s) set up; failed: %s (run stack add SERVICE for each to see why)", len(results), len(todo), strings.Join(failed, ", "))
+	default:
+		f.IO.Successf("%d service(s) set up: %s", len(results), strings.Join(todo, ", "))
+	}
+	return nil
+}
+
+func addOne(o *AddOptions) (*AddResult, error) {
 	f := o.F
 	// Ctrl-C cancels the provisioning context; the pipeline then rolls back
 	// what this run created. (The masked prompt handles Ctrl-C itself.)
@@ -98,15 +183,15 @@ func addRun(o *AddOptions) error {
 	defer stop()
 	c, err := f.loadConfig()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	pc, err := f.phantom(ctx)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	p, err := f.Providers.Get(o.Service)
 	if err != nil {
-		return exitcode.Errorf(exitcode.Failure, "unknown service %q; `stack providers` lists what this build can set up", o.Service)
+		return nil, exitcode.Errorf(exitcode.Failure, "unknown service %q; `stack providers` lists what this build can set up", o.Service)
 	}
 	info := p.Info()
 	if o.NoMCP {
@@ -115,19 +200,19 @@ func addRun(o *AddOptions) error {
 	journals := config.JournalStore{C: c}
 	pending, err := journals.Load(o.Service)
 	if err != nil {
-		return exitcode.New(exitcode.Failure, err)
+		return nil, exitcode.New(exitcode.Failure, err)
 	}
 	// A service that already owns an upstream resource is not provisioned a
 	// second time by accident: refreshing its keys is an explicit --use.
 	if old := c.Services[o.Service]; old != nil && old.ResourceID != "" && pending == nil && o.Use == "" && info.Auth != providers.AuthAPIKey {
-		return exitcode.Errorf(exitcode.Failure, "%s is already set up (resource %s).\nTo fetch its keys again: stack add %s --use %s\nTo start over: stack remove %s, then stack add %s",
+		return nil, exitcode.Errorf(exitcode.Failure, "%s is already set up (resource %s).\nTo fetch its keys again: stack add %s --use %s\nTo start over: stack remove %s, then stack add %s",
 			o.Service, old.ResourceID, o.Service, old.ResourceID, o.Service, o.Service)
 	}
 	// Read .mcp.json before anything is stored: a broken file or a foreign
 	// entry stops the add with nothing changed.
 	mcp, err := planMCP(c, o.Service, info, o.Force)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	env := f.providerEnv()
 	opts := o.providerOptions()
@@ -135,18 +220,18 @@ func addRun(o *AddOptions) error {
 	if err != nil {
 		if errors.Is(err, term.ErrInterrupted) || errors.Is(err, context.Canceled) {
 			// Ctrl-C at the masked prompt: nothing has been stored yet.
-			return exitcode.New(exitInterrupted, fmt.Errorf("interrupted; nothing was stored and %s was not changed", config.FileName))
+			return nil, exitcode.New(exitInterrupted, fmt.Errorf("interrupted; nothing was stored and %s was not changed", config.FileName))
 		}
 		if errors.Is(err, providers.ErrAuthRequired) {
-			return exitcode.New(exitNeedsLogin, err)
+			return nil, exitcode.New(exitNeedsLogin, err)
 		}
-		return exitcode.New(exitcode.Failure, err)
+		return nil, exitcode.New(exitcode.Failure, err)
 	}
 	defer cred.Clear()
 	// Only now, with a credential the provider accepted, does the project
 	// get a phantom vault: a rejected key leaves the directory untouched.
 	if err := pc.EnsureInit(ctx); err != nil {
-		return phantomErr(err)
+		return nil, phantomErr(err)
 	}
 	inVault := map[string]bool{}
 	if es, err := pc.List(ctx); err == nil {
@@ -316,12 +401,13 @@ func addRun(o *AddOptions) error {
 	out, err := pipeline.Run(ctx, journals, steps, pipeline.Request{Service: o.Service, Provider: info.Name, UseID: o.Use, Name: name}, nil)
 	if err != nil {
 		if ctx.Err() != nil {
-			return exitcode.New(exitInterrupted, err)
+			return nil, exitcode.New(exitInterrupted, err)
 		}
-		return exitcode.New(exitcode.Failure, err)
+		return nil, exitcode.New(exitcode.Failure, err)
 	}
+	result := &AddResult{Service: o.Service, Provider: info.Name, Resource: out.Resource.ID, Secrets: secrets, EnvFile: envLocal, MCP: mcpOut}
 	if o.JSON {
-		return writeJSON(f, AddResult{Service: o.Service, Provider: info.Name, Resource: out.Resource.ID, Secrets: secrets, EnvFile: envLocal, MCP: mcpOut})
+		return result, nil
 	}
 	f.IO.Successf("%s is set up: %s in phantom's vault, tokens in %s.", info.DisplayName, strings.Join(secrets, ", "), envLocal)
 	if mcpOut != nil {
@@ -334,7 +420,7 @@ func addRun(o *AddOptions) error {
 		f.warnNeedsInject(info, mcpOut.NeedsInject)
 	}
 	f.IO.Infof("Run your app with: stack exec -- <command>")
-	return nil
+	return result, nil
 }
 
 // providerOptions are the provider-specific flags, by name without dashes

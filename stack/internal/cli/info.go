@@ -118,6 +118,9 @@ func infoRun(o *InfoOptions) error {
 // has no project for yet (no .phantom.toml: `stack add` creates it) has an
 // empty vault, reported as noProject rather than an error.
 func vaultNames(ctx context.Context, pc *phantomctl.Client) (names []string, noProject bool, err error) {
+	if !pc.HasProject() {
+		return []string{}, true, nil
+	}
 	quiet := *pc
 	quiet.Stderr = nil // a failure's message is in the error; "not in a project" is no failure here
 	es, err := quiet.List(ctx)

@@ -241,6 +241,11 @@ func (c *Client) Remove(ctx context.Context, name, envFile string) error {
 
 // List returns the vault's names. A project without a vault lists nothing.
 func (c *Client) List(ctx context.Context) ([]Entry, error) {
+	if !c.HasProject() {
+		// No .phantom.toml here or above: phantom would refuse (exit 4);
+		// for stack that is an empty vault (a fresh clone before add).
+		return []Entry{}, nil
+	}
 	out, err := c.run(ctx, nil, "list", "--json")
 	if err != nil {
 		return nil, err
@@ -289,4 +294,23 @@ func (c *Client) ExecBodySecrets(ctx context.Context, envFiles, bodySecrets []st
 		return 1, fmt.Errorf("running phantom exec: %w", err)
 	}
 	return 0, nil
+}
+
+// HasProject reports whether c.Dir or a parent holds .phantom.toml, the
+// file phantom looks for the same way.
+func (c *Client) HasProject() bool {
+	dir := c.Dir
+	if dir == "" {
+		return true // let phantom decide
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, ".phantom.toml")); err == nil {
+			return true
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return false
+		}
+		dir = parent
+	}
 }
