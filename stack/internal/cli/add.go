@@ -35,6 +35,7 @@ type AddOptions struct {
 	// --profile (AWS), --no-browser (OAuth over SSH).
 	Org, Team, Region, Profile string
 	NoBrowser                  bool
+	DryRun                     bool // print the plan; change nothing, call no provider
 	Force                      bool // replace a .mcp.json entry of the same name that stack did not write
 }
 
@@ -92,6 +93,7 @@ stack did not write is replaced only with --force. --no-mcp skips this.`,
 	cmd.Flags().BoolVar(&o.JSON, "json", false, "print the result as JSON")
 	cmd.Flags().BoolVar(&o.NoMCP, "no-mcp", false, "do not add the provider's MCP server to .mcp.json")
 	cmd.Flags().BoolVar(&o.Force, "force", false, "replace a .mcp.json entry of the same name that stack did not write")
+	cmd.Flags().BoolVar(&o.DryRun, "dry-run", false, "print what stack add would do, and do nothing: no sign-in, no network, no vault write")
 	cmd.Flags().StringVar(&o.Org, "org", "", "Supabase: the organization (id or slug) to create the project in")
 	cmd.Flags().StringVar(&o.Team, "team", "", "Vercel: the team (id or slug) to create the project in")
 	cmd.Flags().StringVar(&o.Region, "region", "", "the region for a new resource (provider default otherwise)")
@@ -201,6 +203,9 @@ func addOne(o *AddOptions) (*AddResult, error) {
 	pending, err := journals.Load(o.Service)
 	if err != nil {
 		return nil, exitcode.New(exitcode.Failure, err)
+	}
+	if o.DryRun {
+		return nil, addPlan(o, c, info, pending)
 	}
 	// A service that already owns an upstream resource is not provisioned a
 	// second time by accident: refreshing its keys is an explicit --use.
@@ -460,4 +465,80 @@ func (f *Factory) warnPolicyMismatch(ctx context.Context, pc *phantomctl.Client,
 			f.IO.Warnf("phantom's policy for %s is %q; this provider needs %q. To change it, put in .phantom.toml:\n  [secrets.%s]\n  policy = %q", s, have[s], w, s, w)
 		}
 	}
+}
+
+// AddPlan is `stack add --dry-run --json`.
+type AddPlan struct {
+	Service  string     `json:"service"`
+	Provider string     `json:"provider"`
+	Resume   string     `json:"resume_from,omitempty"` // the journal phase an interrupted add reached
+	Steps    []string   `json:"steps"`
+	Slots    []PlanSlot `json:"slots"`
+	MCP      string     `json:"mcp,omitempty"`
+}
+
+// PlanSlot is one slot the add would fill.
+type PlanSlot struct {
+	Name   string `json:"name"`
+	Secret bool   `json:"secret"`
+	Policy string `json:"policy,omitempty"`
+}
+
+// addPlan prints what an add would do, from the provider's description
+// alone: nothing is signed in to, created, stored or written.
+func addPlan(o *AddOptions, c *config.Config, info providers.Info, pending *pipeline.Journal) error {
+	f := o.F
+	plan := AddPlan{Service: o.Service, Provider: info.Name, Slots: []PlanSlot{}}
+	if pending != nil {
+		plan.Resume = string(pending.Phase)
+	}
+	signIn := map[providers.AuthKind]string{
+		providers.AuthAPIKey:    "read the key from its environment variable, or ask for it with a masked prompt, and check it with the provider",
+		providers.AuthToken:     "read the token from its environment variable, or ask for it with a masked prompt",
+		providers.AuthOAuthPKCE: "sign in: the provider's token variable, else OAuth in your browser (PKCE, 127.0.0.1 redirect), else a masked paste",
+	}[info.Auth]
+	if signIn == "" {
+		signIn = "sign in with your " + info.DisplayName + " credentials (" + string(info.Auth) + ")"
+	}
+	create := "create a new " + info.DisplayName + " resource"
+	switch {
+	case info.Auth == providers.AuthAPIKey:
+		create = "nothing to create upstream (an API key service)"
+	case o.Use != "":
+		create = "attach to the existing resource " + o.Use
+	case pending != nil && pending.ResourceID != "":
+		create = "resume: attach to " + pending.ResourceID + ", created by the interrupted add"
+	}
+	var secrets, plain []string
+	for _, sl := range info.Slots {
+		plan.Slots = append(plan.Slots, PlanSlot{Name: sl.Name, Secret: sl.Secret, Policy: sl.Policy})
+		if sl.Secret {
+			secrets = append(secrets, sl.Name)
+		} else {
+			plain = append(plain, sl.Name)
+		}
+	}
+	plan.Steps = []string{
+		signIn,
+		create,
+		"store " + strings.Join(secrets, ", ") + " in phantom's vault (values on stdin only)",
+	}
+	write := "write their phm tokens"
+	if len(plain) > 0 {
+		write += " and " + strings.Join(plain, ", ")
+	}
+	plan.Steps = append(plan.Steps, write+" into "+envLocal+", and the service into "+config.FileName)
+	if info.MCP != nil {
+		plan.MCP = info.MCP.Name
+		plan.Steps = append(plan.Steps, "add the "+info.MCP.Name+" MCP server to .mcp.json, run under phantom exec")
+	}
+	if o.JSON {
+		return writeJSON(f, plan)
+	}
+	fmt.Fprintf(f.IO.Out, "stack add %s (%s) would:\n", o.Service, info.DisplayName)
+	for i, st := range plan.Steps {
+		fmt.Fprintf(f.IO.Out, "  %d. %s\n", i+1, st)
+	}
+	f.IO.Infof("Dry run: nothing was signed in to, created, stored or written.")
+	return nil
 }
