@@ -101,7 +101,7 @@ func fakeBrowserMain() {
 	if os.Getenv("FAKEBROWSER_CLICK") == "deny" {
 		sel = "#deny"
 	}
-	text, err := browsertest.Click(context.Background(), os.Args[1], sel, "#result", 90*time.Second)
+	text, err := browsertest.Click(context.Background(), os.Args[1], sel, "#result", 40*time.Second)
 	if err != nil {
 		fmt.Fprintf(logf, "fakebrowser: %v\n", err)
 		code = 1

@@ -113,7 +113,15 @@ func Login(ctx context.Context, env providers.Env, cfg Config) (*oauth2.Token, e
 		ReadHeaderTimeout: 10 * time.Second,
 	}
 	go srv.Serve(ln)
-	defer srv.Close()
+	defer func() {
+		// Let the callback's page reach the browser before the listener
+		// goes: Close could cut the response the user is looking at.
+		sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		if srv.Shutdown(sctx) != nil {
+			srv.Close()
+		}
+	}()
 
 	env.Printf("Sign in to %s in your browser. If it does not open, visit:\n\n  %s\n", cfg.Provider, authURL)
 	if !cfg.NoBrowser && env.OpenURL != nil {
@@ -213,6 +221,9 @@ func callbackHandler(provider, state string, results chan<- result) http.Handler
 			page(w, http.StatusOK, fmt.Sprintf("%s sign-in was not approved. You can close this tab.", provider))
 		} else {
 			page(w, http.StatusOK, fmt.Sprintf("Signed in to %s. You can close this tab and return to the terminal.", provider))
+		}
+		if fl, ok := w.(http.Flusher); ok {
+			fl.Flush() // the page is on its way before the flow moves on
 		}
 		select {
 		case results <- res:
