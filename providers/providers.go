@@ -176,6 +176,12 @@ type ProvisionRequest struct {
 	UseID  string // attach to this existing resource instead of creating one (--use)
 	Name   string // name for a new resource; providers pick one when empty
 	Region string // provider-specific region; providers pick a default when empty
+	// Owned is true when UseID names a resource that an earlier, interrupted
+	// stack add of this service created (its journal says so), not one the
+	// user brought with --use. A provider may then reset credentials the
+	// upstream never shows twice (Supabase's database password): nothing but
+	// that add can depend on them yet.
+	Owned bool
 	// Options are provider-specific flags (--org, --team, …), as in LoginRequest.
 	Options map[string]string
 }

@@ -2,6 +2,8 @@ package stack_test
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"os"
 	"os/exec"
@@ -42,6 +44,8 @@ func setupSupaFake(e *testscript.Env) {
 //	supafake created N           N projects were ever created
 //	supafake revoke-key NAME     revoke an API key (anon, service_role) of the only project
 //	supafake revoke-tokens       revoke every OAuth token it issued
+//	supafake resets N            the only project's password was reset N times
+//	supafake dbpass-sha256 FILE  FILE holds the sha256 (hex) of the only project's database password
 func cmdSupaFake(ts *testscript.TestScript, neg bool, args []string) {
 	if neg || len(args) < 1 {
 		ts.Fatalf("usage: supafake projects|created N | revoke-key NAME | revoke-tokens")
@@ -75,6 +79,23 @@ func cmdSupaFake(ts *testscript.TestScript, neg bool, args []string) {
 		}
 	case "revoke-tokens":
 		srv.RevokeAllOAuthTokens()
+	case "resets", "dbpass-sha256":
+		ps := srv.Projects()
+		if len(args) != 2 || len(ps) != 1 {
+			ts.Fatalf("supafake %s: needs exactly one project (have %d)", args[0], len(ps))
+		}
+		if args[0] == "resets" {
+			count(ps[0].PasswordResets)
+			break
+		}
+		b, err := os.ReadFile(ts.MkAbs(args[1]))
+		if err != nil {
+			ts.Fatalf("supafake dbpass-sha256: %v", err)
+		}
+		sum := sha256.Sum256([]byte(ps[0].DBPass))
+		if got := strings.TrimSpace(string(b)); got != hex.EncodeToString(sum[:]) {
+			ts.Fatalf("supafake dbpass-sha256: %s holds %q, not the sha256 of the project's database password", args[1], got)
+		}
 	default:
 		ts.Fatalf("supafake: unknown subcommand %q", args[0])
 	}

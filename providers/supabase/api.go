@@ -341,6 +341,16 @@ func (c *client) deleteProject(ctx context.Context, ref string) error {
 	return c.do(ctx, http.MethodDelete, "/v1/projects/"+url.PathEscape(ref), nil, nil, nil)
 }
 
+// updateDBPassword sets the postgres role's password (PATCH
+// /v1/projects/{ref}/database/password, body {"password"}; scope
+// database:write).
+func (c *client) updateDBPassword(ctx context.Context, ref string, pass []byte) error {
+	body := struct {
+		Password string `json:"password"`
+	}{string(pass)}
+	return c.do(ctx, http.MethodPatch, "/v1/projects/"+url.PathEscape(ref)+"/database/password", nil, body, nil)
+}
+
 type apiKey struct {
 	Name   string `json:"name"`
 	APIKey string `json:"api_key"`

@@ -592,14 +592,33 @@ func TestResumeAdoptsAndUse(t *testing.T) {
 	if err != nil || res.ID != ref || h.srv.Created() != 1 || h.srv.Calls("POST /v1/projects") != 0 {
 		t.Fatalf("adopt: %v (%s, %d created)", err, res.ID, h.srv.Created())
 	}
-	// The password of an adopted project is unknown: without
-	// SUPABASE_DB_PASSWORD or a terminal, Materialize says how to get it.
+	// The interrupted add's password is lost with it: adopting sets a new
+	// one upstream, and Materialize hands out exactly that one.
+	m, err := h.p.Materialize(ctx, env, cred, res)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pr, _ := h.srv.Project(ref)
+	if pr.PasswordResets != 1 || pr.DBPass == "" || valueOf(m, SlotDBPassword) != pr.DBPass || !strings.Contains(valueOf(m, SlotDatabaseURL), ":"+pr.DBPass+"@") {
+		t.Fatalf("adopted: %d resets, vault password matches upstream: %v", pr.PasswordResets, valueOf(m, SlotDBPassword) == pr.DBPass)
+	}
+
+	// --use REF of the user's own project: its password is never reset;
+	// without SUPABASE_DB_PASSWORD or a terminal, Materialize says how to
+	// get it.
+	res, err = h.p.Provision(ctx, env, cred, providers.ProvisionRequest{UseID: ref})
+	if err != nil {
+		t.Fatal(err)
+	}
 	_, err = h.p.Materialize(ctx, env, cred, res)
 	if err == nil || !strings.Contains(err.Error(), DBPasswordEnv) || !strings.Contains(err.Error(), "Reset database password") {
 		t.Fatalf("no password: %v", err)
 	}
+	if pr, _ := h.srv.Project(ref); pr.PasswordResets != 1 {
+		t.Fatalf("--use reset the user's password (%d resets)", pr.PasswordResets)
+	}
 	h.vars[DBPasswordEnv] = "a-reset-password"
-	m, err := h.p.Materialize(ctx, env, cred, res)
+	m, err = h.p.Materialize(ctx, env, cred, res)
 	if err != nil || valueOf(m, SlotDBPassword) != "a-reset-password" || !strings.Contains(valueOf(m, SlotDatabaseURL), ":a-reset-password@") {
 		t.Fatalf("with %s: %v", DBPasswordEnv, err)
 	}
@@ -608,6 +627,22 @@ func TestResumeAdoptsAndUse(t *testing.T) {
 	pe.Prompt = &prompt{secrets: []string{"typed-password"}}
 	if m, err := h.p.Materialize(ctx, pe, cred, res); err != nil || valueOf(m, SlotDBPassword) != "typed-password" {
 		t.Fatalf("typed: %v", err)
+	}
+
+	// A resume from the journal (UseID + Owned) resets it too; when that
+	// is refused, the error says why and what to do, and the project stays.
+	h.srv.AddFault(supabasefake.Fault{Route: "PATCH /v1/projects/{ref}/database/password", Status: 403, Times: 1})
+	_, err = h.p.Provision(ctx, env, cred, providers.ProvisionRequest{UseID: ref, Owned: true})
+	if err == nil || !strings.Contains(err.Error(), "database:write") || !strings.Contains(err.Error(), DBPasswordEnv) || !h.srv.ProjectExists(ref) {
+		t.Fatalf("reset refused: %v", err)
+	}
+	res, err = h.p.Provision(ctx, env, cred, providers.ProvisionRequest{UseID: ref, Owned: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err = h.p.Materialize(ctx, env, cred, res)
+	if pr, _ := h.srv.Project(ref); err != nil || pr.PasswordResets != 2 || valueOf(m, SlotDBPassword) != pr.DBPass {
+		t.Fatalf("owned resume: %v (%d resets)", err, pr.PasswordResets)
 	}
 
 	// A 409 on create (the fake refuses a twin name) adopts too.

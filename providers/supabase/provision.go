@@ -37,7 +37,13 @@ func (p *Provider) Provision(ctx context.Context, env providers.Env, cred *provi
 	sandboxNotice(env)
 	c := p.newClient(env, cred)
 	if req.UseID != "" {
-		return p.attach(ctx, env, c, req.UseID)
+		res, err := p.attach(ctx, env, c, req.UseID)
+		if err != nil || !req.Owned {
+			return res, err
+		}
+		// An interrupted add created this project; its password died with
+		// that process.
+		return res, p.resetPassword(ctx, env, c, res.ID)
 	}
 	name := strings.TrimSpace(req.Name)
 	if name == "" {
@@ -58,7 +64,7 @@ func (p *Provider) Provision(ctx context.Context, env providers.Env, cred *provi
 		return providers.Resource{}, fmt.Errorf("looking for an existing Supabase project %s: %w", name, err)
 	} else if found {
 		env.Printf("Supabase project %s (%s) already exists in organization %s (an earlier, interrupted stack add); using it.", name, pr.ref(), org.Slug)
-		return p.waitAndDescribe(ctx, env, c, pr, false)
+		return p.adopt(ctx, env, c, pr)
 	}
 
 	pass, err := newPassword()
@@ -80,7 +86,7 @@ func (p *Provider) Provision(ctx context.Context, env providers.Env, cred *provi
 		}
 		clear(pass)
 		env.Printf("Supabase project %s (%s) already exists in organization %s; using it.", name, existing.ref(), org.Slug)
-		return p.waitAndDescribe(ctx, env, c, existing, false)
+		return p.adopt(ctx, env, c, existing)
 	case errors.Is(err, providers.ErrUnreachable) && ctx.Err() == nil:
 		// The create may have happened before the answer was lost. It is
 		// not sent again (that could make a twin); look instead.
@@ -110,6 +116,42 @@ func (p *Provider) Provision(ctx context.Context, env providers.Env, cred *provi
 		p.dropPending(ref)
 	}
 	return res, err
+}
+
+// adopt takes over a project an interrupted add created (found by the name
+// stack gave it, which carries a random suffix): it waits for it and resets
+// its database password, which nobody can read back.
+func (p *Provider) adopt(ctx context.Context, env providers.Env, c *client, pr project) (providers.Resource, error) {
+	res, err := p.waitAndDescribe(ctx, env, c, pr, false)
+	if err != nil {
+		return res, err
+	}
+	return res, p.resetPassword(ctx, env, c, res.ID)
+}
+
+// resetPassword gives a project stack created, but whose password it no
+// longer knows, a new generated password and keeps it for Materialize. A
+// password that came with the run ($SUPABASE_DB_PASSWORD) is used instead.
+func (p *Provider) resetPassword(ctx context.Context, env providers.Env, c *client, ref string) error {
+	if p.peekPendingExists(ref) || strings.TrimSpace(env.Lookup(DBPasswordEnv)) != "" {
+		return nil
+	}
+	pass, err := newPassword()
+	if err != nil {
+		return err
+	}
+	env.Report("resetting the database password")
+	if err := c.updateDBPassword(ctx, ref, pass); err != nil {
+		clear(pass)
+		hint := ""
+		if st := statusOf(err); st == http.StatusForbidden || st == http.StatusUnauthorized {
+			hint = " (the sign-in needs the database:write scope, or the database_config_write permission)"
+		}
+		return fmt.Errorf("Supabase project %s was created by an interrupted stack add, whose database password is lost; setting a new one failed%s: %w\nSet %s to the password (reset it in the dashboard under Database → Settings) and run the command again", ref, hint, err, DBPasswordEnv)
+	}
+	env.Printf("Supabase project %s: set a new database password (the interrupted add's password was never stored).", ref)
+	p.setPending(ref, pass)
+	return nil
 }
 
 // attach reads an existing project (--use REF) and waits until it is ready.
@@ -322,6 +364,12 @@ func (p *Provider) setPending(ref string, pass []byte) {
 		clear(old)
 	}
 	p.pending[ref] = pass
+}
+
+func (p *Provider) peekPendingExists(ref string) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.pending[ref] != nil
 }
 
 // peekPending returns a copy of ref's password, if Provision kept one.

@@ -351,6 +351,43 @@ func (s *Server) deleteProject(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{"id": p.num, "ref": p.ref, "name": p.name})
 }
 
+// updateDBPassword is PATCH /v1/projects/{ref}/database/password: body
+// {"password": string}, 200 {"message"}. Like the platform it takes effect
+// at once; a project that is not running yet cannot have its role changed,
+// so anything but ACTIVE_HEALTHY answers 400.
+func (s *Server) updateDBPassword(w http.ResponseWriter, r *http.Request) {
+	if ct := r.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
+		writeMessage(w, http.StatusBadRequest, "Content-Type must be application/json")
+		return
+	}
+	dec := json.NewDecoder(io.LimitReader(r.Body, 1<<16))
+	dec.DisallowUnknownFields()
+	var b struct {
+		Password *string `json:"password"`
+	}
+	if err := dec.Decode(&b); err != nil {
+		writeMessage(w, http.StatusBadRequest, "Invalid request body: "+err.Error())
+		return
+	}
+	if b.Password == nil || *b.Password == "" {
+		writeMessage(w, http.StatusBadRequest, "password must be a non-empty string")
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	p := s.lookupProjectLocked(w, r)
+	if p == nil {
+		return
+	}
+	if st := s.statusLocked(p); st != "ACTIVE_HEALTHY" {
+		writeMessage(w, http.StatusBadRequest, "Project is "+st+"; the database password can be changed once it is ACTIVE_HEALTHY")
+		return
+	}
+	p.dbPass = *b.Password
+	p.passwordResets++
+	writeJSON(w, http.StatusOK, map[string]any{"message": "Database password updated"})
+}
+
 // maskSecret hides a secret key's value the way the listing does without
 // reveal=true: the type prefix and a few characters stay visible.
 func maskSecret(v string) string {

@@ -98,14 +98,18 @@ type Project struct {
 	Ref, Name, OrganizationID, Region, Plan string
 	Status                                  string
 	CreatedAt                               time.Time
-	// DBPass is the database password the client sent (tests assert it
-	// arrived; never print it).
+	// DBPass is the database password the client sent at creation or last
+	// set with PATCH …/database/password (tests assert it arrived; never
+	// print it).
 	DBPass string
+	// PasswordResets counts PATCH …/database/password calls that succeeded.
+	PasswordResets int
 	Keys   []APIKey
 }
 
 type project struct {
 	ref, name, orgID, region, plan, dbPass string
+	passwordResets                         int
 	created                                time.Time
 	num                                    int    // the numeric id DELETE answers with
 	forced                                 string // status set by SetStatus, overrides readiness
@@ -212,6 +216,7 @@ func (s *Server) routes() {
 	m.HandleFunc("GET /v1/projects/{ref}", s.mgmt(s.getProject))
 	m.HandleFunc("DELETE /v1/projects/{ref}", s.mgmt(s.deleteProject))
 	m.HandleFunc("GET /v1/projects/{ref}/api-keys", s.mgmt(s.listAPIKeys))
+	m.HandleFunc("PATCH /v1/projects/{ref}/database/password", s.mgmt(s.updateDBPassword))
 	// The project's own data API (apikey auth), under /project/<ref>.
 	m.HandleFunc("GET /project/{ref}/rest/v1/{$}", s.data(s.restRoot))
 	m.HandleFunc("GET /project/{ref}/rest/v1/{table}", s.data(s.restSelect))
@@ -542,7 +547,7 @@ func (s *Server) RevokeAPIKey(ref, nameOrID string) bool {
 func (s *Server) copyLocked(p *project) Project {
 	out := Project{
 		Ref: p.ref, Name: p.name, OrganizationID: p.orgID, Region: p.region, Plan: p.plan,
-		Status: s.statusLocked(p), CreatedAt: p.created, DBPass: p.dbPass,
+		Status: s.statusLocked(p), CreatedAt: p.created, DBPass: p.dbPass, PasswordResets: p.passwordResets,
 	}
 	for _, k := range p.keys {
 		out.Keys = append(out.Keys, APIKey{ID: k.id, Name: k.name, Type: k.typ, Value: k.value, Revoked: k.revoked})

@@ -418,6 +418,9 @@ func TestProjectLifecycle(t *testing.T) {
 		}
 		return p["status"].(string)
 	}
+	// The database password cannot change before the project is up.
+	pw := base + "/v1/projects/" + ref + "/database/password"
+	wantStatus(t, do(t, "PATCH", pw, tok, map[string]any{"password": "new-password-1"}), 400)
 	// Poll on the fake clock: COMING_UP until 90s have passed (bounded loop).
 	polls := 0
 	for ; polls < 20 && status() == "COMING_UP"; polls++ {
@@ -425,6 +428,20 @@ func TestProjectLifecycle(t *testing.T) {
 	}
 	if polls != 9 || status() != "ACTIVE_HEALTHY" {
 		t.Fatalf("ready after %d polls, status %s", polls, status())
+	}
+	wantStatus(t, do(t, "PATCH", pw, "", map[string]any{"password": "new-password-1"}), 401)
+	wantStatus(t, do(t, "PATCH", pw, tok, map[string]any{"password": ""}), 400)
+	wantStatus(t, do(t, "PATCH", pw, tok, map[string]any{"password": "x", "role": "postgres"}), 400)
+	wantStatus(t, do(t, "PATCH", base+"/v1/projects/"+strings.Repeat("z", 20)+"/database/password", tok, map[string]any{"password": "x"}), 404)
+	if p, _ := s.Project(ref); p.PasswordResets != 0 || p.DBPass == "new-password-1" {
+		t.Fatal("a refused PATCH changed the password")
+	}
+	r = do(t, "PATCH", pw, tok, map[string]any{"password": "new-password-1"})
+	wantStatus(t, r, 200)
+	var msg map[string]any
+	r.json(t, &msg)
+	if p, _ := s.Project(ref); p.PasswordResets != 1 || p.DBPass != "new-password-1" || msg["message"] == "" {
+		t.Fatalf("password not updated: %v", msg)
 	}
 	s.SetStatus(ref, "INIT_FAILED")
 	if status() != "INIT_FAILED" {

@@ -265,12 +265,12 @@ func addOne(o *AddOptions) (*AddResult, error) {
 		// Provision only creates (or attaches): its id reaches the journal
 		// before the keys are fetched, so a failure while fetching them
 		// still deletes what was created.
-		Provision: func(ctx context.Context, useID, name string) (pipeline.Resource, error) {
+		Provision: func(ctx context.Context, useID, name string, owned bool) (pipeline.Resource, error) {
 			err := f.IO.RunTask(ctx, term.Task{Title: "Setting up " + info.DisplayName, Next: "fetch its keys and store them in phantom"}, func(ctx context.Context, pr term.Progress) error {
 				env := env
-				env.Progress = pr.Status // the provider's status changes (Supabase's wait) reach the spinner
+				env.Progress = statusTestHook(f, pr.Status) // the provider's status changes (Supabase's wait) reach the spinner
 				env.Prompt = withPause(env.Prompt, pr)
-				r, err := p.Provision(ctx, env, cred, providers.ProvisionRequest{UseID: useID, Name: name, Region: o.Region, Options: opts})
+				r, err := p.Provision(ctx, env, cred, providers.ProvisionRequest{UseID: useID, Name: name, Region: o.Region, Owned: owned, Options: opts})
 				if err != nil {
 					return fmt.Errorf("provisioning %s: %w", info.DisplayName, err)
 				}

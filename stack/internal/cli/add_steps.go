@@ -122,6 +122,24 @@ func addTestHook(f *Factory) func(pipeline.Phase) {
 	}
 }
 
+// statusTestHook is the same for a provider's status changes inside a step:
+// STACK_TEST_KILL_AT_STATUS=COMING_UP kills stack while Supabase is still
+// setting the project up, after it exists upstream but before its id is in
+// the journal. It wraps report and has no effect unless that variable is set.
+func statusTestHook(f *Factory, report func(string)) func(string) {
+	want := f.Env("STACK_TEST_KILL_AT_STATUS")
+	if want == "" {
+		return report
+	}
+	return func(status string) {
+		if status == want {
+			syscall.Kill(os.Getpid(), syscall.SIGKILL)
+			select {}
+		}
+		report(status)
+	}
+}
+
 // removeConfigValues drops a service's non-secret lines from the env file.
 func removeConfigValues(dir, name string, slots []string) error {
 	if len(slots) == 0 {

@@ -77,8 +77,9 @@ type Steps struct {
 	// Provision creates the resource named name, or attaches to useID when
 	// it is not empty (--use, or a resume from the journal). On a resume
 	// without an id, a provider that can should adopt an existing resource
-	// called name instead of creating a second one.
-	Provision func(ctx context.Context, useID, name string) (Resource, error)
+	// called name instead of creating a second one. owned is true when useID
+	// comes from the journal of an add that created it (not from --use).
+	Provision func(ctx context.Context, useID, name string, owned bool) (Resource, error)
 	// Store puts the secrets in phantom; it calls stored(slot) after each one
 	// so a rollback knows what to remove.
 	Store func(ctx context.Context, res Resource, stored func(slot string) error) error
@@ -185,14 +186,15 @@ func Run(ctx context.Context, st Store, steps Steps, req Request, now func() tim
 	}
 
 	res := Resource{ID: j.ResourceID, Region: j.Region}
-	useID := req.UseID
+	useID, owned := req.UseID, false
 	if j.Reached(Created) && j.ResourceID != "" {
 		useID = j.ResourceID // resume: never create a second resource
+		owned = j.CreatedHere
 	}
 	if err := ctx.Err(); err != nil {
 		return fail(err)
 	}
-	r, err := steps.Provision(ctx, useID, j.Name)
+	r, err := steps.Provision(ctx, useID, j.Name, owned)
 	if err != nil {
 		return fail(err)
 	}

@@ -51,6 +51,7 @@ type world struct {
 	cancel      context.CancelFunc
 	cancelAt    Phase
 	stores      int
+	owned       []bool // the owned argument of every Provision call with a useID
 }
 
 type crash struct{}
@@ -63,8 +64,9 @@ var slots = []string{"SUPABASE_URL", "SUPABASE_ANON_KEY", "SUPABASE_SERVICE_ROLE
 
 func (w *world) steps() Steps {
 	return Steps{
-		Provision: func(ctx context.Context, useID, name string) (Resource, error) {
+		Provision: func(ctx context.Context, useID, name string, owned bool) (Resource, error) {
 			if useID != "" {
+				w.owned = append(w.owned, owned)
 				if _, ok := w.resources[useID]; !ok {
 					return Resource{}, fmt.Errorf("project %s not found (404)", useID)
 				}
@@ -238,6 +240,15 @@ func TestRunCrashResume(t *testing.T) {
 			if w.creates != 1 || len(w.resources) != 1 {
 				t.Fatalf("creates=%d resources=%v", w.creates, w.resources)
 			}
+			// Past "created" the re-run attaches to the journal's resource
+			// and says it is the add's own (the provider may reset what it
+			// cannot read back); before that it adopts by name.
+			if p == Planned && len(w.owned) != 0 {
+				t.Fatalf("resume from planned attached by id: owned=%v", w.owned)
+			}
+			if p != Planned && (len(w.owned) != 1 || !w.owned[0]) {
+				t.Fatalf("resume from %s: owned=%v, want [true]", p, w.owned)
+			}
 			w.assertComplete(t, st)
 		})
 	}
@@ -286,6 +297,9 @@ func TestRunUseIsNotDeprovisioned(t *testing.T) {
 	}
 	if _, ok := w.resources["existing"]; !ok {
 		t.Fatal("rollback deleted a resource stack only attached to")
+	}
+	if len(w.owned) != 1 || w.owned[0] {
+		t.Fatalf("--use passed owned=%v, want [false]", w.owned)
 	}
 	if len(w.vault) != 0 || len(st.journals) != 0 {
 		t.Fatalf("vault=%v journals=%v", w.vault, st.journals)
