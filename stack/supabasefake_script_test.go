@@ -46,9 +46,15 @@ func setupSupaFake(e *testscript.Env) {
 //	supafake revoke-tokens       revoke every OAuth token it issued
 //	supafake resets N            the only project's password was reset N times
 //	supafake dbpass-sha256 FILE  FILE holds the sha256 (hex) of the only project's database password
+//	supafake fault ROUTE STATUS [TIMES]  fail the next TIMES calls (default 1; -1: all) of ROUTE
+//	                             ("POST /v1/projects", "GET /v1/projects/{ref}/api-keys", …)
+//	supafake clear-faults        remove every fault
+//	supafake calls ROUTE N       ROUTE was called N times
+//	supafake ready-after DURATION  new projects stay COMING_UP this long
+//	supafake never-ready         new projects stay COMING_UP forever
 func cmdSupaFake(ts *testscript.TestScript, neg bool, args []string) {
 	if neg || len(args) < 1 {
-		ts.Fatalf("usage: supafake projects|created N | revoke-key NAME | revoke-tokens")
+		ts.Fatalf("usage: supafake projects|created|resets N | revoke-key NAME | revoke-tokens | dbpass-sha256 FILE | fault ROUTE STATUS [TIMES] | clear-faults | calls ROUTE N | ready-after D")
 	}
 	v, ok := supaFakes.Load(ts.Getenv("WORK"))
 	if !ok {
@@ -96,6 +102,37 @@ func cmdSupaFake(ts *testscript.TestScript, neg bool, args []string) {
 		if got := strings.TrimSpace(string(b)); got != hex.EncodeToString(sum[:]) {
 			ts.Fatalf("supafake dbpass-sha256: %s holds %q, not the sha256 of the project's database password", args[1], got)
 		}
+	case "fault":
+		if len(args) < 3 || len(args) > 4 {
+			ts.Fatalf("usage: supafake fault ROUTE STATUS [TIMES]")
+		}
+		status, err := strconv.Atoi(args[2])
+		if err != nil {
+			ts.Fatalf("supafake fault: status %q: %v", args[2], err)
+		}
+		times := 1
+		if len(args) == 4 {
+			if times, err = strconv.Atoi(args[3]); err != nil {
+				ts.Fatalf("supafake fault: times %q: %v", args[3], err)
+			}
+		}
+		srv.AddFault(supabasefake.Fault{Route: args[1], Status: status, Times: times})
+	case "clear-faults":
+		srv.ClearFaults()
+	case "calls":
+		if len(args) != 3 {
+			ts.Fatalf("usage: supafake calls ROUTE N")
+		}
+		args = args[1:]
+		count(srv.Calls(args[0]))
+	case "ready-after":
+		d, err := time.ParseDuration(strings.Join(args[1:], ""))
+		if err != nil || len(args) != 2 {
+			ts.Fatalf("usage: supafake ready-after DURATION")
+		}
+		srv.SetReadyAfter(d)
+	case "never-ready":
+		srv.NeverReady(true)
 	default:
 		ts.Fatalf("supafake: unknown subcommand %q", args[0])
 	}

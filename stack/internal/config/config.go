@@ -473,7 +473,13 @@ func (c *Config) SetService(s *Service) {
 // RemoveService deletes a service's text from .stack.toml.
 func (c *Config) RemoveService(name string) {
 	if start, end, ok := serviceSpan(c.src, name); ok {
+		last := end == len(c.src)
 		c.src = append(append([]byte{}, c.src[:start]...), c.src[end:]...)
+		if last {
+			// The blank line that separated the table from the one before
+			// would otherwise stay behind: add then remove is a no-op.
+			c.src = append(bytes.TrimRight(c.src, "\n"), '\n')
+		}
 	}
 	delete(c.Services, name)
 	c.order = slices.DeleteFunc(c.order, func(n string) bool { return n == name })

@@ -75,6 +75,29 @@ func TestEditsKeepComments(t *testing.T) {
 	}
 }
 
+// Adding a service and removing it again gives back the same file, byte
+// for byte (no stray blank line where the table was).
+func TestAddRemoveRoundTrip(t *testing.T) {
+	dir := t.TempDir()
+	src := "# my project\n[stack]\nversion = 1\n"
+	os.WriteFile(filepath.Join(dir, FileName), []byte(src), 0o644)
+	c, err := Load(dir, known)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.SetService(&Service{Name: "openai", Provider: "openai", Secrets: []string{"OPENAI_API_KEY"}})
+	if err := c.Save(known); err != nil {
+		t.Fatal(err)
+	}
+	c.RemoveService("openai")
+	if err := c.Save(known); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(filepath.Join(dir, FileName)); string(b) != src {
+		t.Fatalf("after add and remove:\n%q\nwant\n%q", b, src)
+	}
+}
+
 func TestGitignoreKeepsExisting(t *testing.T) {
 	dir := t.TempDir()
 	os.WriteFile(filepath.Join(dir, ".gitignore"), []byte("node_modules\n.env.local"), 0o644)
