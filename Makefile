@@ -56,10 +56,11 @@ fuzz:
 
 # Only the end-to-end suites: testscript, real keychain, real SDKs, real binary.
 e2e:
-	$(GO) test -count=1 -timeout 20m -run 'TestScripts|TestRealKeychain|TestKeychain|TestExec|TestOfficial|TestAWSSDK|TestTrust|TestNoMasking|TestReveal|TestUnprotect|TestParallelAdd' ./phantom/internal/cli/ ./stack/...
+	$(GO) test -count=1 -timeout 20m -run 'TestScripts|TestRealKeychain|TestKeychain|TestExec|TestOfficial|TestAWSSDK|TestTrust|TestNoMasking|TestReveal|TestUnprotect|TestParallelAdd|TestDemo' ./phantom/internal/cli/ ./stack/...
 
 demo: build
 	@$(GO) build -o $(BIN)/demoapi ./phantom/internal/tools/demoapi
+	@$(GO) build -o $(BIN)/fakecloud ./providers/fake/cmd/fakecloud
 	@PATH="$(BIN):$$PATH" bash scripts/demo.sh
 
 bench: build

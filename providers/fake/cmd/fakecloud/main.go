@@ -1,9 +1,23 @@
 // Command fakecloud starts the offline sandbox of upstream APIs — the
 // Supabase and Vercel fakes and the AWS (IAM/STS/S3) fake — on 127.0.0.1,
-// prints their base URLs and the sandbox credentials it registered as one
-// JSON object on stdout, and serves until it is interrupted. `make demo`
-// uses it; the credentials are throwaway values that only this process
-// accepts, clearly labelled as a local sandbox.
+// prints their base URLs and the sandbox credentials it registered on
+// stdout, and serves until it is interrupted. The credentials are throwaway
+// values that only this process accepts, clearly labelled as a local sandbox.
+//
+// stdout is one JSON object (the default, -format=json) or, with
+// -format=env, shell assignments a script reads without jq or python:
+//
+//	# fakecloud: local sandbox ...
+//	FAKECLOUD_SUPABASE_API_URL='http://127.0.0.1:40123'
+//	FAKECLOUD_SUPABASE_ACCESS_TOKEN='sbp_...'
+//	...
+//
+// one FAKECLOUD_<SECTION>_<FIELD> per JSON field, sorted, every value in
+// single quotes (POSIX quoting, so the lines are also safe to eval). They
+// are not exported: a shell that sources them keeps the credentials out of
+// its children's environments. Either way fakecloud closes stdout once it
+// has printed, so a reader (`make demo` reads it from a bash coproc) sees
+// end of file instead of waiting on a pipe that stays open.
 package main
 
 import (
@@ -14,6 +28,8 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"sort"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -77,7 +93,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	vercelAddr := fs.String("vercel-addr", "", "fixed loopback address for the Vercel fake (default: a free port)")
 	awsAddr := fs.String("aws-addr", "", "fixed loopback address for the AWS fake (default: a free port)")
 	noAWS := fs.Bool("no-aws", false, "do not start the AWS fake")
+	format := fs.String("format", "json", `what stdout says: "json" (one object) or "env" (FAKECLOUD_*='value' shell lines)`)
 	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if *format != "json" && *format != "env" {
+		fmt.Fprintf(stderr, "fakecloud: -format must be json or env, not %q\n", *format)
 		return 2
 	}
 	// The fakes log from their handler goroutines: serialise the writes.
@@ -125,15 +146,69 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		out.AWS = &AWS{EndpointURL: aws.URL(), Region: aws.Region(), AccessKeyID: id, SecretAccessKey: secret}
 	}
 
-	enc := json.NewEncoder(stdout)
-	enc.SetIndent("", "  ")
-	if err := enc.Encode(out); err != nil {
+	var err error
+	if *format == "env" {
+		err = writeEnv(stdout, out)
+	} else {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		err = enc.Encode(out)
+	}
+	if err != nil {
 		fmt.Fprintf(stderr, "fakecloud: %v\n", err)
 		return 1
+	}
+	// Nothing more goes to stdout: close it so a reader gets end of file.
+	if c, ok := stdout.(io.Closer); ok {
+		c.Close()
 	}
 	fmt.Fprintln(stderr, "fakecloud: serving the local sandbox; press Ctrl-C to stop")
 	<-ctx.Done()
 	return 0
+}
+
+// writeEnv prints out as FAKECLOUD_<SECTION>_<FIELD>='value' lines, one per
+// JSON field of Output, sorted by name, after a comment saying what they are.
+func writeEnv(w io.Writer, out Output) error {
+	b, err := json.Marshal(out)
+	if err != nil {
+		return err
+	}
+	var tree map[string]any
+	if err := json.Unmarshal(b, &tree); err != nil {
+		return err
+	}
+	var lines []string
+	var walk func(name string, v any)
+	walk = func(name string, v any) {
+		switch v := v.(type) {
+		case map[string]any:
+			for k, x := range v {
+				walk(name+"_"+strings.ToUpper(k), x)
+			}
+		case string:
+			lines = append(lines, name+"="+shellQuote(v))
+		case nil:
+		default: // bools and numbers
+			lines = append(lines, name+"="+shellQuote(fmt.Sprint(v)))
+		}
+	}
+	walk("FAKECLOUD", tree)
+	sort.Strings(lines)
+	var sb strings.Builder
+	sb.WriteString("# fakecloud: " + out.Note + "; throwaway credentials only this process accepts\n")
+	for _, l := range lines {
+		sb.WriteString(l + "\n")
+	}
+	// One write, so a reader never sees half of it.
+	_, err = io.WriteString(w, sb.String())
+	return err
+}
+
+// shellQuote puts s in single quotes for a POSIX shell; a quote inside s
+// ends the quoting, is escaped with a backslash and reopens it.
+func shellQuote(s string) string {
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
 func listen(start func() string, startOn func(string) (string, error), addr string) error {
