@@ -144,7 +144,14 @@ func doctorCheck(ctx context.Context, pc *phantomctl.Client, c *config.Config) (
 	var out, errb bytes.Buffer
 	code, err := pc.Exec(ctx, nil, []string{self, "doctor", "--probe"}, nil, &out, &errb)
 	if err != nil || code != 0 {
-		return DoctorReport{}, exitcode.Errorf(exitcode.Failure, "the upstream checks under phantom exec failed (exit %d): %v\n%s", code, err, strings.TrimSpace(errb.String()))
+		why := strings.TrimSpace(errb.String())
+		if err != nil {
+			why = strings.TrimSpace(err.Error() + "\n" + why)
+		}
+		if why == "" {
+			why = "phantom printed nothing"
+		}
+		return DoctorReport{}, exitcode.Errorf(exitcode.Failure, "the upstream checks under phantom exec failed (exit %d):\n%s", code, why)
 	}
 	sc := bufio.NewScanner(&out)
 	for sc.Scan() {
