@@ -179,8 +179,10 @@ type ProvisionRequest struct {
 	// Owned is true when UseID names a resource that an earlier, interrupted
 	// stack add of this service created (its journal says so), not one the
 	// user brought with --use. A provider may then reset credentials the
-	// upstream never shows twice (Supabase's database password): nothing but
-	// that add can depend on them yet.
+	// upstream never shows twice (Supabase's database password, AWS access
+	// keys): nothing but that add can depend on them yet. Without UseID it
+	// means the add is resuming: a resource called Name, if one exists, is
+	// the one the interrupted run created before it could record its id.
 	Owned bool
 	// Options are provider-specific flags (--org, --team, …), as in LoginRequest.
 	Options map[string]string

@@ -2,6 +2,7 @@ package stack_test
 
 import (
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -32,11 +33,14 @@ func setupAWSFake(e *testscript.Env) {
 //	awsfake users N      N IAM users besides the bootstrap one
 //	awsfake buckets N    N S3 buckets
 //	awsfake keys N       N access keys held by those users
+//	awsfake created users|buckets|keys N
+//	                     N were ever created (deleted ones too): a resume
+//	                     that adopts what exists creates none
 //	awsfake revoke       delete every access key those users hold
 //	awsfake secret VAR   set $VAR to the (only) user key's secret, for noplaintext
 func cmdAWSFake(ts *testscript.TestScript, neg bool, args []string) {
 	if neg || len(args) < 1 {
-		ts.Fatalf("usage: awsfake users|buckets|keys N | revoke | secret VAR")
+		ts.Fatalf("usage: awsfake users|buckets|keys N | created users|buckets|keys N | revoke | secret VAR")
 	}
 	v, ok := awsFakes.Load(ts.Getenv("WORK"))
 	if !ok {
@@ -52,16 +56,18 @@ func cmdAWSFake(ts *testscript.TestScript, neg bool, args []string) {
 		users++
 		keys = append(keys, srv.AccessKeys(u.UserName)...)
 	}
+	// count checks the last argument, N, against got.
 	count := func(got int) {
-		if len(args) != 2 {
+		if len(args) != 2 && (args[0] != "created" || len(args) != 3) {
 			ts.Fatalf("usage: awsfake %s N", args[0])
 		}
-		want, err := strconv.Atoi(args[1])
+		n := args[len(args)-1]
+		want, err := strconv.Atoi(n)
 		if err != nil {
-			ts.Fatalf("awsfake: bad count %q", args[1])
+			ts.Fatalf("awsfake: bad count %q", n)
 		}
 		if got != want {
-			ts.Fatalf("awsfake %s: got %d, want %d", args[0], got, want)
+			ts.Fatalf("awsfake %s: got %d, want %d", strings.Join(args[:len(args)-1], " "), got, want)
 		}
 	}
 	switch args[0] {
@@ -71,6 +77,16 @@ func cmdAWSFake(ts *testscript.TestScript, neg bool, args []string) {
 		count(len(srv.Buckets()))
 	case "keys":
 		count(len(keys))
+	case "created":
+		if len(args) != 3 {
+			ts.Fatalf("usage: awsfake created users|buckets|keys N")
+		}
+		n := srv.Created()
+		got, ok := map[string]int{"users": n.Users, "buckets": n.Buckets, "keys": n.AccessKeys}[args[1]]
+		if !ok {
+			ts.Fatalf("awsfake created: unknown kind %q (users, buckets, keys)", args[1])
+		}
+		count(got)
 	case "revoke":
 		for _, k := range keys {
 			srv.DeleteAccessKey(k.AccessKeyID)

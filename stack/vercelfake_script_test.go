@@ -1,10 +1,13 @@
 package stack_test
 
 import (
+	"os"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 
+	"github.com/BurntSushi/toml"
 	"github.com/rogpeppe/go-internal/testscript"
 
 	vercelfake "phantomstack.dev/providers/fake/vercel"
@@ -30,6 +33,16 @@ func setupVercelFake(e *testscript.Env) {
 // cmdVercelFake inspects or changes the script's Vercel fake:
 //
 //	vercelfake projects N          N projects exist
+//	vercelfake created N           N projects were ever created (deleted ones too)
+//	vercelfake create-planned FILE create the project FILE's pending journal
+//	                               plans (FILE is .stack.local.toml), as a run
+//	                               killed after its create call, before the
+//	                               journal got the id, would have left it
+//	vercelfake envfile FILE        FILE (.env.local) names the only project
+//	                               in VERCEL_PROJECT_ID and its owner in VERCEL_ORG_ID
+//	vercelfake fail ROUTE STATUS N the next N calls of ROUTE (the fake's
+//	                               pattern, e.g. 'GET /v9/projects/{idOrName}')
+//	                               answer STATUS
 //	vercelfake revoke              revoke the first token ($VERCEL_FAKE_TOKEN)
 //	vercelfake env KEY VAR [T...]  the (only) project's variable KEY holds
 //	                               exactly $VAR in each target T (default:
@@ -38,7 +51,7 @@ func setupVercelFake(e *testscript.Env) {
 //	vercelfake noenv KEY           the project has no variable KEY
 func cmdVercelFake(ts *testscript.TestScript, neg bool, args []string) {
 	if neg || len(args) < 1 {
-		ts.Fatalf("usage: vercelfake projects N | revoke | env KEY VAR [TARGET...] | envtype KEY TYPE | noenv KEY")
+		ts.Fatalf("usage: vercelfake projects|created N | create-planned FILE | envfile FILE | fail ROUTE STATUS N | revoke | env KEY VAR [TARGET...] | envtype KEY TYPE | noenv KEY")
 	}
 	v, ok := vercelFakes.Load(ts.Getenv("WORK"))
 	if !ok {
@@ -61,17 +74,64 @@ func cmdVercelFake(ts *testscript.TestScript, neg bool, args []string) {
 		return nil
 	}
 	switch args[0] {
-	case "projects":
+	case "projects", "created":
 		if len(args) != 2 {
-			ts.Fatalf("usage: vercelfake projects N")
+			ts.Fatalf("usage: vercelfake %s N", args[0])
 		}
 		want, err := strconv.Atoi(args[1])
 		if err != nil {
 			ts.Fatalf("vercelfake: bad count %q", args[1])
 		}
-		if got := len(srv.Projects()); got != want {
-			ts.Fatalf("vercelfake projects: got %d, want %d", got, want)
+		got := len(srv.Projects())
+		if args[0] == "created" {
+			got = srv.Created()
 		}
+		if got != want {
+			ts.Fatalf("vercelfake %s: got %d, want %d", args[0], got, want)
+		}
+	case "create-planned":
+		if len(args) != 2 {
+			ts.Fatalf("usage: vercelfake create-planned FILE")
+		}
+		var local struct {
+			Journal map[string]struct {
+				Phase, Name string
+			} `toml:"journal"`
+		}
+		if _, err := toml.DecodeFile(ts.MkAbs(args[1]), &local); err != nil {
+			ts.Fatalf("vercelfake create-planned: %v", err)
+		}
+		j, ok := local.Journal["vercel"]
+		if !ok || j.Name == "" {
+			ts.Fatalf("vercelfake create-planned: %s has no pending journal for vercel with a name", args[1])
+		}
+		if _, ok := srv.AddProject(j.Name); !ok {
+			ts.Fatalf("vercelfake create-planned: a project %s exists already", j.Name)
+		}
+	case "envfile":
+		if len(args) != 2 {
+			ts.Fatalf("usage: vercelfake envfile FILE")
+		}
+		b, err := os.ReadFile(ts.MkAbs(args[1]))
+		if err != nil {
+			ts.Fatalf("vercelfake envfile: %v", err)
+		}
+		p := project()
+		for k, want := range map[string]string{"VERCEL_PROJECT_ID": p.ID, "VERCEL_ORG_ID": p.AccountID} {
+			if !slices.Contains(strings.Split(string(b), "\n"), k+"="+want) {
+				ts.Fatalf("vercelfake envfile: %s has no line %s=%s", args[1], k, want)
+			}
+		}
+	case "fail":
+		if len(args) != 4 {
+			ts.Fatalf("usage: vercelfake fail ROUTE STATUS N")
+		}
+		status, err1 := strconv.Atoi(args[2])
+		times, err2 := strconv.Atoi(args[3])
+		if err1 != nil || err2 != nil || status < 400 || times < 1 {
+			ts.Fatalf("vercelfake fail: want an HTTP error status and a count ≥ 1, got %q %q", args[2], args[3])
+		}
+		srv.AddFault(vercelfake.Fault{Route: args[1], Status: status, Times: times})
 	case "revoke":
 		if !srv.RevokeToken(srv.Token()) {
 			ts.Fatalf("vercelfake revoke: the token was already revoked")

@@ -882,3 +882,111 @@ func TestBootstrapPolicyIsEnough(t *testing.T) {
 		}
 	}
 }
+
+// newProcess is the provider as a new stack process sees it: the same
+// clock, no key in memory.
+func (h *harness) newProcess() *Provider {
+	p := New()
+	p.Now, p.Sleep, p.MaxAttempts = h.p.Now, h.p.Sleep, 1
+	return p
+}
+
+// TestResumeOwnedReplacesStaleKeys: a resumed add (Owned), by the journal's
+// id or by the planned name, deletes the keys interrupted runs made — their
+// secrets are gone — so the user ends with exactly one key, the new one.
+func TestResumeOwnedReplacesStaleKeys(t *testing.T) {
+	ctx := context.Background()
+	h := newHarness(t, awsfake.Options{Region: "us-east-1"})
+	if _, err := h.p.Provision(ctx, h.env(), nil, providers.ProvisionRequest{Name: "app"}); err != nil {
+		t.Fatal(err)
+	}
+	for i, req := range []providers.ProvisionRequest{
+		{UseID: "app", Owned: true}, // journal at "created" or later
+		{Name: "app", Owned: true},  // journal at "planned": adopted by name
+		{UseID: "app", Owned: true},
+	} {
+		p := h.newProcess()
+		res, err := p.Provision(ctx, h.env(), nil, req)
+		if err != nil {
+			t.Fatalf("resume %d: %v", i+1, err)
+		}
+		ks := h.srv.AccessKeys("app")
+		if len(ks) != 1 || ks[0].AccessKeyID != res.Meta["access_key_id"] {
+			t.Fatalf("resume %d: keys = %+v, want only %s", i+1, ks, res.Meta["access_key_id"])
+		}
+		m, err := p.Materialize(ctx, h.env(), nil, res)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if value(t, m, SlotAccessKeyID) != ks[0].AccessKeyID {
+			t.Fatalf("resume %d: Materialize handed out another key than the user's only one", i+1)
+		}
+		m.Clear()
+	}
+	if n := h.srv.Created(); n.Users != 1 || n.Buckets != 1 || n.AccessKeys != 4 {
+		t.Fatalf("created = %+v, want 1 user, 1 bucket, 4 keys", n)
+	}
+	if !strings.Contains(h.log(), "deleted the stale access key") || strings.Contains(h.log(), "deleted the old access key") {
+		t.Fatalf("log:\n%s", h.log())
+	}
+}
+
+// TestUseKeepsExistingKey: --use (not Owned) never deletes the key a
+// running copy of the app may use while there is room for a second one.
+func TestUseKeepsExistingKey(t *testing.T) {
+	ctx := context.Background()
+	h := newHarness(t, awsfake.Options{Region: "us-east-1"})
+	first, err := h.p.Provision(ctx, h.env(), nil, providers.ProvisionRequest{Name: "app"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.newProcess().Provision(ctx, h.env(), nil, providers.ProvisionRequest{UseID: "app"}); err != nil {
+		t.Fatal(err)
+	}
+	ks := h.srv.AccessKeys("app")
+	if len(ks) != 2 || ks[0].AccessKeyID != first.Meta["access_key_id"] {
+		t.Fatalf("keys = %+v, want the first one kept", ks)
+	}
+	if strings.Contains(h.log(), "stale") {
+		t.Fatalf("log:\n%s", h.log())
+	}
+}
+
+// TestFailedAttachKeepsBucket: in us-east-1, CreateBucket answers 200 for a
+// bucket the caller owns, so an attach must not take the bucket for new and
+// delete it when a later step fails.
+func TestFailedAttachKeepsBucket(t *testing.T) {
+	ctx := context.Background()
+	h := newHarness(t, awsfake.Options{Region: "us-east-1"})
+	if _, err := h.p.Provision(ctx, h.env(), nil, providers.ProvisionRequest{Name: "app"}); err != nil {
+		t.Fatal(err)
+	}
+	h.srv.AddFault(awsfake.Fault{Action: "CreateAccessKey", Status: 500, Code: "InjectedFault", Times: -1})
+	_, err := h.newProcess().Provision(ctx, h.env(), nil, providers.ProvisionRequest{UseID: "app"})
+	if err == nil || !strings.Contains(err.Error(), "InjectedFault") {
+		t.Fatalf("want the injected fault, got %v", err)
+	}
+	if _, ok := h.srv.User("app"); !ok || len(h.srv.Buckets()) != 1 || len(h.srv.AccessKeys("app")) != 1 {
+		t.Fatalf("the attached user was changed: users %+v, buckets %+v", h.srv.Users(), h.srv.Buckets())
+	}
+	if h.srv.Created().Buckets != 1 {
+		t.Fatalf("created = %+v", h.srv.Created())
+	}
+}
+
+// TestFailedResumeByNameRollsBack: a resume that adopted, by its planned
+// name, the user an interrupted run made (the journal has no id for it)
+// deletes it again when it fails, so nothing is left that no journal names.
+func TestFailedResumeByNameRollsBack(t *testing.T) {
+	ctx := context.Background()
+	h := newHarness(t, awsfake.Options{Region: "us-east-1"})
+	if _, err := h.p.Provision(ctx, h.env(), nil, providers.ProvisionRequest{Name: "app"}); err != nil {
+		t.Fatal(err)
+	}
+	h.srv.AddFault(awsfake.Fault{Action: "CreateAccessKey", Status: 500, Code: "InjectedFault", Times: -1})
+	_, err := h.newProcess().Provision(ctx, h.env(), nil, providers.ProvisionRequest{Name: "app", Owned: true})
+	if err == nil || !strings.Contains(err.Error(), "InjectedFault") || !strings.Contains(err.Error(), "IAM user app") {
+		t.Fatalf("want the fault and a rollback of the user, got %v", err)
+	}
+	h.nothingLeft()
+}

@@ -81,6 +81,13 @@ func bucketName(userName string) string {
 // cancelled). Run again with the same name after a crash, it adopts the
 // user (only one tagged managed-by=stack), its bucket and policy instead of
 // failing. With req.UseID it attaches to such a user and never creates one.
+//
+// req.Owned says the user is this add's own (an interrupted run of it
+// created the user, or may have): the access keys it already has were made
+// by that run, whose secrets died with it, so they are deleted and the user
+// ends with exactly one key, the one handed to Materialize. Without Owned
+// (--use) the user's keys may be in use elsewhere and only the quota is
+// made room for.
 func (p *Provider) Provision(ctx context.Context, env providers.Env, cred *providers.Credential, req providers.ProvisionRequest) (res providers.Resource, err error) {
 	attach := req.UseID != ""
 	name := req.UseID
@@ -118,11 +125,16 @@ func (p *Provider) Provision(ctx context.Context, env providers.Env, cred *provi
 	}()
 
 	// 1. The user: create it, or adopt/attach to a stack-managed one.
+	env.Report("creating the IAM user")
 	u, created, err := p.ensureUser(ctx, env, c, name, attach, wantRegion, req)
 	if err != nil {
 		return res, err
 	}
-	if created {
+	// A user adopted by name on a resume was made by the interrupted run,
+	// and the journal has no id for it yet, so the pipeline's rollback
+	// cannot remove it (or its bucket): this call's own rollback must.
+	adopted := req.Owned && !attach && !created
+	if created || adopted {
 		undo.add("IAM user "+name, func(ctx context.Context) error { return deleteUser(ctx, c, name) })
 	}
 	bucket, region := u.tags[TagBucket], u.tags[TagRegion]
@@ -131,6 +143,7 @@ func (p *Provider) Provision(ctx context.Context, env providers.Env, cred *provi
 	}
 
 	// 2. The least-privilege policy (PutUserPolicy replaces: idempotent).
+	env.Report("putting the bucket policy")
 	if _, err := c.iam.PutUserPolicy(ctx, &iam.PutUserPolicyInput{
 		UserName: aws.String(name), PolicyName: aws.String(PolicyName), PolicyDocument: aws.String(BucketPolicy(bucket)),
 	}); err != nil {
@@ -138,16 +151,18 @@ func (p *Provider) Provision(ctx context.Context, env providers.Env, cred *provi
 	}
 
 	// 3. The bucket.
-	madeBucket, err := ensureBucket(ctx, env, c, bucket, region)
+	env.Report("creating the S3 bucket")
+	madeBucket, err := ensureBucket(ctx, env, c, bucket, region, !created)
 	if err != nil {
 		return res, err
 	}
-	if madeBucket {
+	if madeBucket || adopted {
 		undo.add("S3 bucket "+bucket, func(ctx context.Context) error { return deleteBucket(ctx, c, bucket, region) })
 	}
 
 	// 4. The access key; its secret exists only in this answer.
-	key, err := p.createKey(ctx, env, c, name, !created)
+	env.Report("creating an access key")
+	key, err := p.createKey(ctx, env, c, name, !created, req.Owned)
 	if err != nil {
 		return res, err
 	}
@@ -209,9 +224,12 @@ func (p *Provider) ensureUser(ctx context.Context, env providers.Env, c *clients
 	if u.tags[TagManagedBy] != managedValue {
 		return user{}, false, fmt.Errorf("IAM user %s exists but was not created by stack (it has no %s=%s tag), so stack leaves it alone; choose another name", name, TagManagedBy, managedValue)
 	}
-	if attach {
+	switch {
+	case attach && req.Owned:
+		env.Printf("AWS: resuming with IAM user %s (created by the interrupted stack add).", name)
+	case attach:
 		env.Printf("AWS: attaching to IAM user %s.", name)
-	} else {
+	default:
 		env.Printf("AWS: IAM user %s already exists and is stack's (an earlier run); using it.", name)
 	}
 	if r := u.tags[TagRegion]; r != "" && wantRegion != "" && r != wantRegion {
@@ -235,8 +253,24 @@ func (p *Provider) ensureUser(ctx context.Context, env providers.Env, c *clients
 	return u, false, nil
 }
 
-// ensureBucket creates the bucket, or accepts it when it is already ours.
-func ensureBucket(ctx context.Context, env providers.Env, c *clients, bucket, region string) (bool, error) {
+// ensureBucket creates the bucket, or accepts it when it is already ours;
+// it reports whether this call created it. For a user that already existed
+// it looks first: in us-east-1, CreateBucket on a bucket you own answers 200
+// (not BucketAlreadyOwnedByYou), which would pass an existing bucket off as
+// new, and a rollback would then delete it.
+func ensureBucket(ctx context.Context, env providers.Env, c *clients, bucket, region string, mayExist bool) (bool, error) {
+	if mayExist {
+		_, err := c.s3.HeadBucket(ctx, &s3.HeadBucketInput{Bucket: aws.String(bucket)}, inRegion(region))
+		if err == nil {
+			env.Printf("AWS: S3 bucket %s already exists in this account; using it.", bucket)
+			return false, nil
+		}
+		if ctx.Err() != nil {
+			return false, explain(err, "looking for S3 bucket "+bucket, "s3:ListBucket")
+		}
+		// Not found, or not ours, or not allowed: CreateBucket's answer
+		// says which.
+	}
 	in := &s3.CreateBucketInput{Bucket: aws.String(bucket)}
 	if region != "us-east-1" {
 		// us-east-1 takes no constraint; every other region needs its own.
@@ -259,9 +293,17 @@ func ensureBucket(ctx context.Context, env providers.Env, c *clients, bucket, re
 // createKey creates an access key. On a user that already existed it first
 // makes room under IAM's two-keys-per-user quota: Inactive keys go first,
 // then the oldest, until one key is left, so the newest existing key (the
-// one a running copy of the app most likely uses) keeps working.
-func (p *Provider) createKey(ctx context.Context, env providers.Env, c *clients, name string, existing bool) (*accessKey, error) {
-	if existing {
+// one a running copy of the app most likely uses) keeps working. On a user
+// this add owns (a resume) every existing key is deleted instead: each was
+// made by an interrupted run, nothing can use it but that run's vault entry,
+// and its secret cannot be read back, so the user ends with the new key only.
+func (p *Provider) createKey(ctx context.Context, env providers.Env, c *clients, name string, existing, owned bool) (*accessKey, error) {
+	switch {
+	case owned:
+		if err := deleteStaleKeys(ctx, env, c, name); err != nil {
+			return nil, err
+		}
+	case existing:
 		if err := makeRoom(ctx, env, c, name); err != nil {
 			return nil, err
 		}
@@ -296,6 +338,23 @@ func makeRoom(ctx context.Context, env providers.Env, c *clients, name string) e
 			return err
 		}
 		env.Printf("AWS: deleted the old access key %s of %s (IAM allows %d per user).", id, name, maxKeysPerUser)
+	}
+	return nil
+}
+
+// deleteStaleKeys deletes every access key of a user this add owns (see
+// createKey).
+func deleteStaleKeys(ctx context.Context, env providers.Env, c *clients, name string) error {
+	keys, err := listKeys(ctx, c, name)
+	if err != nil {
+		return err
+	}
+	for _, k := range keys {
+		id := aws.ToString(k.AccessKeyId)
+		if err := deleteKey(ctx, c, name, id); err != nil {
+			return err
+		}
+		env.Printf("AWS: deleted the stale access key %s of %s (made by the interrupted stack add; the new key replaces it).", id, name)
 	}
 	return nil
 }

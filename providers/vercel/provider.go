@@ -272,7 +272,12 @@ func (p *Provider) Provision(ctx context.Context, env providers.Env, cred *provi
 	if req.UseID != "" {
 		pr, err := c.getProject(ctx, req.UseID)
 		if err != nil {
-			if statusOf(err) == http.StatusNotFound {
+			switch {
+			case statusOf(err) == http.StatusNotFound && req.Owned:
+				// The interrupted add's own project was deleted meanwhile;
+				// the rollback then drops the journal, so a re-run starts over.
+				return providers.Resource{}, fmt.Errorf("the Vercel project %s that the interrupted stack add created is gone from %s; run stack add vercel again to create a new one", req.UseID, where)
+			case statusOf(err) == http.StatusNotFound:
 				return providers.Resource{}, fmt.Errorf("no Vercel project %q in %s; check the id (or name) on the project's settings page, and pass --team for a team's project", req.UseID, where)
 			}
 			return providers.Resource{}, fmt.Errorf("reading Vercel project %s: %w", req.UseID, err)

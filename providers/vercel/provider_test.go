@@ -287,6 +287,11 @@ func TestProvisionCreateAdoptUse(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), `no Vercel project "prj_nope"`) {
 		t.Fatalf("use unknown: %v", err)
 	}
+	// A resume whose project was deleted meanwhile says so.
+	_, err = h.p.Provision(ctx, h.env(), cred, providers.ProvisionRequest{UseID: "prj_gone", Owned: true})
+	if err == nil || !strings.Contains(err.Error(), "the Vercel project prj_gone that the interrupted stack add created is gone") {
+		t.Fatalf("resume of a deleted project: %v", err)
+	}
 	if _, err := h.p.Provision(ctx, h.env(), cred, providers.ProvisionRequest{Name: "Bad---Name!"}); err == nil {
 		t.Fatal("bad name accepted")
 	}

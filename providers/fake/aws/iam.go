@@ -278,6 +278,7 @@ func (s *Server) iamCreateUser(caller *user, p url.Values) (any, *apiError) {
 	}
 	u := &user{name: name, path: path, id: newID("AIDA"), arn: arn, created: s.now().Truncate(time.Second), tags: tags, policies: map[string]string{}}
 	s.users[strings.ToLower(name)] = u
+	s.created.Users++
 	return struct {
 		XMLName xml.Name `xml:"CreateUserResult"`
 		User    xmlUser
@@ -605,6 +606,7 @@ func (s *Server) iamCreateAccessKey(caller *user, p url.Values) (any, *apiError)
 	}
 	k := &accessKey{id: newID("AKIA"), secret: newSecret(), userName: u.name, status: "Active", created: s.now()}
 	s.keys[k.id] = k
+	s.created.AccessKeys++
 	type xmlKey struct {
 		UserName        string
 		AccessKeyId     string

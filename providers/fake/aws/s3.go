@@ -258,6 +258,7 @@ func (s *Server) s3CreateBucket(req *s3Request) *apiError {
 		// us-east-1 answers 200 to re-creating your own bucket (legacy behaviour).
 	} else {
 		s.buckets[req.bucket] = &bucket{name: req.bucket, region: region, created: s.now(), objects: map[string]*object{}}
+		s.created.Buckets++
 	}
 	req.w.Header().Set("Location", "/"+req.bucket)
 	req.w.WriteHeader(200)

@@ -480,3 +480,29 @@ func TestStartOnLoopbackOnly(t *testing.T) {
 		t.Fatalf("StartOn = %q", u)
 	}
 }
+
+// TestSDKCreatedCounts: Created counts what the API created, once each:
+// EntityAlreadyExists, and us-east-1's 200 for re-creating one's own bucket,
+// do not count; deleting does not uncount.
+func TestSDKCreatedCounts(t *testing.T) {
+	ctx := context.Background()
+	srv := New(Options{})
+	endpoint := srv.Start()
+	defer srv.Close()
+	id, secret := srv.BootstrapCredentials()
+	admin := newClients(t, endpoint, "us-east-1", id, secret)
+	for range 2 {
+		_, _ = admin.iam.CreateUser(ctx, &iam.CreateUserInput{UserName: aws.String("app")})
+		_, err := admin.s3.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("stack-app-1")})
+		noErr(t, err) // us-east-1: 200 both times
+	}
+	k, err := admin.iam.CreateAccessKey(ctx, &iam.CreateAccessKeyInput{UserName: aws.String("app")})
+	noErr(t, err)
+	_, err = admin.iam.DeleteAccessKey(ctx, &iam.DeleteAccessKeyInput{UserName: aws.String("app"), AccessKeyId: k.AccessKey.AccessKeyId})
+	noErr(t, err)
+	_, err = admin.iam.CreateAccessKey(ctx, &iam.CreateAccessKeyInput{UserName: aws.String("app")})
+	noErr(t, err)
+	if got := srv.Created(); got != (Counts{Users: 1, Buckets: 1, AccessKeys: 2}) {
+		t.Fatalf("Created = %+v", got)
+	}
+}

@@ -141,6 +141,7 @@ type Server struct {
 	taken     map[string]bool
 	faults    []*faultState
 	calls     map[string]int
+	created   Counts
 
 	ts *httptest.Server
 }
@@ -443,6 +444,21 @@ func (s *Server) SecretAccessKey(accessKeyID string) (string, bool) {
 		return "", false
 	}
 	return k.secret, true
+}
+
+// Counts says how many of each resource were ever created through the API
+// (deleted ones too): a resumed run that adopts instead of creating again
+// leaves them unchanged.
+type Counts struct {
+	Users, Buckets, AccessKeys int
+}
+
+// Created returns the creation counts. A CreateBucket that answered 200 for
+// a bucket the caller already owned (us-east-1) does not count.
+func (s *Server) Created() Counts {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.created
 }
 
 // Users lists the IAM users created through the API (not the bootstrap one), by name.

@@ -104,7 +104,7 @@ type Project struct {
 	DBPass string
 	// PasswordResets counts PATCH …/database/password calls that succeeded.
 	PasswordResets int
-	Keys   []APIKey
+	Keys           []APIKey
 }
 
 type project struct {

@@ -535,6 +535,27 @@ func (s *Server) ProjectExists(idOrName string) bool {
 	return ok
 }
 
+// AddProject creates a project called name in the personal account from
+// the test side, as a create call whose answer never reached the client
+// would (it counts in Created). It fails when that account already has a
+// project of that name, as the API does with 409.
+func (s *Server) AddProject(name string) (Project, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	owner := s.opts.User.ID
+	for _, p := range s.projects {
+		if p.owner == owner && p.name == name {
+			return Project{}, false
+		}
+	}
+	now := s.now()
+	p := &project{id: "prj_" + randomID(28), name: name, owner: owner, created: now, updated: now}
+	s.projects[p.id] = p
+	s.order = append(s.order, p.id)
+	s.created++
+	return p.copy(), true
+}
+
 // Created is how many projects were ever created (deleted ones too).
 func (s *Server) Created() int {
 	s.mu.Lock()

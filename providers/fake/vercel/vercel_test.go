@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"sync"
@@ -370,5 +371,26 @@ func TestFaultsAndThrottle(t *testing.T) {
 	wantStatus(t, do(t, "GET", base+"/v9/projects/f", tok, nil), 200)
 	if s.Calls("GET /v9/projects/{idOrName}") != 3 || s.Calls("POST /v11/projects") != 2 {
 		t.Fatal("call counts")
+	}
+}
+
+// AddProject stands in for a create whose answer was lost: the API then
+// refuses the name with 409, and Created counts it.
+func TestAddProject(t *testing.T) {
+	s := New(Options{})
+	p, ok := s.AddProject("lost-answer")
+	if !ok || !strings.HasPrefix(p.ID, "prj_") || p.AccountID != s.User().ID || s.Created() != 1 {
+		t.Fatalf("AddProject = %+v, %v; created %d", p, ok, s.Created())
+	}
+	if _, ok := s.AddProject("lost-answer"); ok {
+		t.Fatal("a second project of the same name")
+	}
+	rec := httptest.NewRecorder()
+	req := httptest.NewRequest(http.MethodPost, "/v11/projects", strings.NewReader(`{"name":"lost-answer"}`))
+	req.Header.Set("Authorization", "Bearer "+s.Token())
+	req.Header.Set("Content-Type", "application/json")
+	s.ServeHTTP(rec, req)
+	if rec.Code != http.StatusConflict {
+		t.Fatalf("create of the same name: %d %s", rec.Code, rec.Body)
 	}
 }

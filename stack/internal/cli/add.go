@@ -221,6 +221,11 @@ func addOne(o *AddOptions) (*AddResult, error) {
 	}
 	env := f.providerEnv()
 	opts := o.providerOptions()
+	if pending != nil {
+		if err := resumeOptions(opts, pending.Options, o.Service); err != nil {
+			return nil, err
+		}
+	}
 	cred, err := p.Login(ctx, env, providers.LoginRequest{Options: opts})
 	if err != nil {
 		if errors.Is(err, term.ErrInterrupted) || errors.Is(err, context.Canceled) {
@@ -270,18 +275,18 @@ func addOne(o *AddOptions) (*AddResult, error) {
 				env := env
 				env.Progress = statusTestHook(f, pr.Status) // the provider's status changes (Supabase's wait) reach the spinner
 				env.Prompt = withPause(env.Prompt, pr)
-				r, err := p.Provision(ctx, env, cred, providers.ProvisionRequest{UseID: useID, Name: name, Region: o.Region, Owned: owned, Options: opts})
+				r, err := p.Provision(ctx, env, cred, providers.ProvisionRequest{UseID: useID, Name: name, Region: opts["region"], Owned: owned, Options: opts})
 				if err != nil {
 					return fmt.Errorf("provisioning %s: %w", info.DisplayName, err)
 				}
 				res = r
 				return nil
 			})
-			return pipeline.Resource{ID: res.ID, Region: res.Region}, err
+			return pipeline.Resource{ID: res.ID, Region: res.Region, Meta: res.Meta}, err
 		},
 		Store: func(ctx context.Context, pr pipeline.Resource, stored func(string) error) error {
 			if res.ID == "" { // resumed past Provision in an earlier run
-				res.ID, res.Region = pr.ID, pr.Region
+				res.ID, res.Region, res.Meta = pr.ID, pr.Region, pr.Meta
 			}
 			err := f.IO.RunTask(ctx, term.Task{Title: "Fetching " + info.DisplayName + "'s keys"}, func(ctx context.Context, tp term.Progress) error {
 				env := env
@@ -392,6 +397,11 @@ func addOne(o *AddOptions) (*AddResult, error) {
 		Deprovision: func(ctx context.Context, r pipeline.Resource) error {
 			rr := res
 			rr.ID, rr.Region = r.ID, r.Region
+			if r.Meta != nil {
+				// The journal's: right even when this run's Provision
+				// failed and res is empty (a resumed add's team scope).
+				rr.Meta = r.Meta
+			}
 			return p.Deprovision(ctx, env, cred, rr)
 		},
 		After: addTestHook(f),
@@ -403,7 +413,7 @@ func addOne(o *AddOptions) (*AddResult, error) {
 	} else {
 		name = resourceName(c, o.Service)
 	}
-	out, err := pipeline.Run(ctx, journals, steps, pipeline.Request{Service: o.Service, Provider: info.Name, UseID: o.Use, Name: name}, nil)
+	out, err := pipeline.Run(ctx, journals, steps, pipeline.Request{Service: o.Service, Provider: info.Name, UseID: o.Use, Name: name, Options: journalOptions(opts)}, nil)
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil, exitcode.New(exitInterrupted, err)
@@ -441,6 +451,36 @@ func (o *AddOptions) providerOptions() map[string]string {
 		m["no-browser"] = "true"
 	}
 	return m
+}
+
+// resumeOptions gives a resumed add the provider flags of the interrupted
+// one (kept in its journal), so it looks for the resource where that run
+// made it: a Vercel team's project is not found from the personal account.
+// A flag given again with another value is refused before anything runs.
+func resumeOptions(opts, journaled map[string]string, service string) error {
+	for k, v := range journaled {
+		if cur, ok := opts[k]; ok && cur != v {
+			return exitcode.Errorf(exitcode.Failure, "an interrupted stack add %s is pending with --%s %s, not %s; run it again with --%s %s (or without --%s) to resume, or stack remove %s first",
+				service, k, v, cur, k, v, k, service)
+		}
+		opts[k] = v
+	}
+	return nil
+}
+
+// journalOptions are the provider flags a journal keeps: those that say
+// where the resource is, not how to sign in (--no-browser).
+func journalOptions(opts map[string]string) map[string]string {
+	out := map[string]string{}
+	for k, v := range opts {
+		if k != "no-browser" {
+			out[k] = v
+		}
+	}
+	if len(out) == 0 {
+		return nil
+	}
+	return out
 }
 
 // warnPolicyMismatch tells the user when phantom's policy for a slot is not

@@ -17,6 +17,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -534,6 +535,7 @@ func (js JournalStore) Load(service string) (*pipeline.Journal, error) {
 		return nil, nil
 	}
 	j.StoredSlots = slices.Clone(j.StoredSlots)
+	j.Options, j.Meta = maps.Clone(j.Options), maps.Clone(j.Meta)
 	return &j, nil
 }
 
@@ -544,6 +546,7 @@ func (js JournalStore) Save(j *pipeline.Journal) error {
 	}
 	c := *j
 	c.StoredSlots = slices.Clone(j.StoredSlots)
+	c.Options, c.Meta = maps.Clone(j.Options), maps.Clone(j.Meta)
 	c.Started, c.Updated = c.Started.UTC().Round(time.Second), c.Updated.UTC().Round(time.Second)
 	js.C.Journals[j.Service] = c
 	return js.C.SaveLocal()

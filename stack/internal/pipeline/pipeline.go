@@ -48,10 +48,18 @@ type Journal struct {
 	Region     string `toml:"region,omitempty"`
 	// CreatedHere is true when this add created the resource (so a rollback
 	// deletes it); false when it attached to an existing one (--use).
-	CreatedHere bool      `toml:"created_here"`
-	StoredSlots []string  `toml:"stored_slots,omitempty"`
-	Started     time.Time `toml:"started"`
-	Updated     time.Time `toml:"updated"`
+	CreatedHere bool     `toml:"created_here"`
+	StoredSlots []string `toml:"stored_slots,omitempty"`
+	// Options are the provider flags of the add (--team, --org, --region,
+	// --profile): a resume must look for the resource where the
+	// interrupted run made it.
+	Options map[string]string `toml:"options,omitempty"`
+	// Meta is the resource's non-secret instance data as Provision reported
+	// it (a Vercel project's team): a rollback needs it to delete the
+	// resource where it is, even when this run's Provision failed.
+	Meta    map[string]string `toml:"meta,omitempty"`
+	Started time.Time         `toml:"started"`
+	Updated time.Time         `toml:"updated"`
 }
 
 // Reached reports whether the journal is at phase p or later.
@@ -69,6 +77,7 @@ type Store interface {
 type Resource struct {
 	ID     string
 	Region string
+	Meta   map[string]string // non-secret instance data; kept in the journal
 }
 
 // Steps are the side effects of one add, supplied by the caller. Each must
@@ -78,7 +87,9 @@ type Steps struct {
 	// it is not empty (--use, or a resume from the journal). On a resume
 	// without an id, a provider that can should adopt an existing resource
 	// called name instead of creating a second one. owned is true when useID
-	// comes from the journal of an add that created it (not from --use).
+	// comes from the journal of an add that created it (not from --use), and
+	// on a resume without an id: a resource called name is then one the
+	// interrupted run created.
 	Provision func(ctx context.Context, useID, name string, owned bool) (Resource, error)
 	// Store puts the secrets in phantom; it calls stored(slot) after each one
 	// so a rollback knows what to remove.
@@ -103,6 +114,9 @@ type Request struct {
 	Provider string
 	UseID    string // attach instead of create
 	Name     string // name for a new resource (kept from the journal on resume)
+	// Options are the provider flags, kept in a new journal (a resume keeps
+	// the journal's: see Journal.Options).
+	Options map[string]string
 }
 
 // Outcome says what Run did.
@@ -162,7 +176,7 @@ func Run(ctx context.Context, st Store, steps Steps, req Request, now func() tim
 		out.Resumed = true
 	} else {
 		t := now()
-		j = &Journal{Service: req.Service, Provider: req.Provider, Phase: Planned, Name: req.Name, Started: t}
+		j = &Journal{Service: req.Service, Provider: req.Provider, Phase: Planned, Name: req.Name, Options: req.Options, Started: t}
 	}
 	save := func(p Phase) error {
 		j.Phase, j.Updated = p, now()
@@ -185,11 +199,16 @@ func Run(ctx context.Context, st Store, steps Steps, req Request, now func() tim
 		}
 	}
 
-	res := Resource{ID: j.ResourceID, Region: j.Region}
+	res := Resource{ID: j.ResourceID, Region: j.Region, Meta: j.Meta}
 	useID, owned := req.UseID, false
-	if j.Reached(Created) && j.ResourceID != "" {
+	switch {
+	case j.Reached(Created) && j.ResourceID != "":
 		useID = j.ResourceID // resume: never create a second resource
 		owned = j.CreatedHere
+	case out.Resumed && useID == "":
+		// The interrupted run may have created a resource called j.Name
+		// before its id reached the journal; adopted, it is this add's own.
+		owned = true
 	}
 	if err := ctx.Err(); err != nil {
 		return fail(err)
@@ -202,7 +221,7 @@ func Run(ctx context.Context, st Store, steps Steps, req Request, now func() tim
 		j.CreatedHere = useID == ""
 	}
 	res = r
-	j.ResourceID, j.Region = r.ID, r.Region
+	j.ResourceID, j.Region, j.Meta = r.ID, r.Region, r.Meta
 	out.Resource, out.Created = res, j.CreatedHere
 	if err := save(maxPhase(j.Phase, Created)); err != nil {
 		return fail(err)
@@ -287,7 +306,7 @@ func rollback(steps Steps, st Store, j *Journal, written bool, cause error) erro
 	j.StoredSlots = kept
 	resourceLeft := false
 	if j.CreatedHere && j.ResourceID != "" {
-		if err := steps.Deprovision(ctx, Resource{ID: j.ResourceID, Region: j.Region}); err != nil {
+		if err := steps.Deprovision(ctx, Resource{ID: j.ResourceID, Region: j.Region, Meta: j.Meta}); err != nil {
 			resourceLeft = true
 			re.Leftover = append(re.Leftover, fmt.Sprintf("upstream resource %s (%v)", j.ResourceID, err))
 		} else {

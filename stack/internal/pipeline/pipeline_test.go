@@ -52,6 +52,7 @@ type world struct {
 	cancelAt    Phase
 	stores      int
 	owned       []bool // the owned argument of every Provision call with a useID
+	ownedByName []bool // … and of every call without one
 }
 
 type crash struct{}
@@ -72,6 +73,7 @@ func (w *world) steps() Steps {
 				}
 				return Resource{ID: useID}, nil
 			}
+			w.ownedByName = append(w.ownedByName, owned)
 			for id, n := range w.resources {
 				if n == name && name != "" {
 					return Resource{ID: id}, nil // adopt what a crashed run made
@@ -246,6 +248,12 @@ func TestRunCrashResume(t *testing.T) {
 			if p == Planned && len(w.owned) != 0 {
 				t.Fatalf("resume from planned attached by id: owned=%v", w.owned)
 			}
+			// The crash came before Provision; the resume's call by name says
+			// owned: a resource of the planned name can only be the
+			// interrupted run's.
+			if p == Planned && (len(w.ownedByName) != 1 || !w.ownedByName[0]) {
+				t.Fatalf("resume from planned: owned by name=%v, want [true]", w.ownedByName)
+			}
 			if p != Planned && (len(w.owned) != 1 || !w.owned[0]) {
 				t.Fatalf("resume from %s: owned=%v, want [true]", p, w.owned)
 			}
@@ -267,6 +275,9 @@ func TestRunCrashInsideProvision(t *testing.T) {
 	}
 	if w.creates != 1 {
 		t.Fatalf("%d projects created, want 1", w.creates)
+	}
+	if len(w.ownedByName) != 2 || w.ownedByName[0] || !w.ownedByName[1] {
+		t.Fatalf("owned by name=%v, want [false true]", w.ownedByName)
 	}
 	w.assertComplete(t, st)
 }
@@ -337,5 +348,50 @@ func TestRunPendingJournalForOtherResource(t *testing.T) {
 	_, err, _ := run(context.Background(), st, w, r)
 	if err == nil || !strings.Contains(err.Error(), "pending for resource ref1") {
 		t.Fatalf("err = %v", err)
+	}
+}
+
+// The journal keeps the add's provider flags (stack add reuses them on a
+// resume) and the resource's Meta: when the resumed Provision fails, the
+// rollback still gets the Meta, which says where the resource is.
+func TestRunJournalKeepsOptionsAndMeta(t *testing.T) {
+	st := &memStore{journals: map[string]Journal{}}
+	var deprovisioned []Resource
+	steps := func(failProvision bool, crashAt Phase) Steps {
+		return Steps{
+			Provision: func(ctx context.Context, useID, name string, owned bool) (Resource, error) {
+				if failProvision {
+					return Resource{}, errors.New("500 from the provider")
+				}
+				return Resource{ID: "prj1", Meta: map[string]string{"team_id": "t1"}}, nil
+			},
+			Store:       func(ctx context.Context, res Resource, stored func(string) error) error { return nil },
+			Write:       func(ctx context.Context, res Resource) error { return nil },
+			Unstore:     func(ctx context.Context, slot string) error { return nil },
+			Deprovision: func(ctx context.Context, res Resource) error { deprovisioned = append(deprovisioned, res); return nil },
+			After: func(p Phase) {
+				if p == crashAt {
+					panic(crash{})
+				}
+			},
+		}
+	}
+	r := Request{Service: "vercel", Provider: "vercel", Name: "app-vercel-x1", Options: map[string]string{"team": "t1"}}
+	func() {
+		defer func() { recover() }()
+		Run(context.Background(), st, steps(false, Created), r, nil)
+	}()
+	j := st.journals["vercel"]
+	if j.Phase != Created || j.Options["team"] != "t1" || j.Meta["team_id"] != "t1" {
+		t.Fatalf("journal after the crash: %+v", j)
+	}
+	if _, err := Run(context.Background(), st, steps(true, ""), r, nil); err == nil {
+		t.Fatal("no error")
+	}
+	if len(deprovisioned) != 1 || deprovisioned[0].ID != "prj1" || deprovisioned[0].Meta["team_id"] != "t1" {
+		t.Fatalf("rollback deprovisioned %+v, want prj1 with its journaled Meta", deprovisioned)
+	}
+	if len(st.journals) != 0 {
+		t.Fatalf("journal left: %+v", st.journals)
 	}
 }
