@@ -185,6 +185,11 @@ const (
 
 // DefaultPolicy is the policy a secret gets when .phantom.toml says nothing.
 func DefaultPolicy(secret string) string {
+	if IsAWSCredential(secret) {
+		// Never in a child's environment whatever the policy says (the
+		// credentials endpoint serves them); deny is the honest default.
+		return PolicyDeny
+	}
 	if RouteFor(secret) != "" {
 		return PolicyProxy
 	}

@@ -9,6 +9,11 @@ func TestDefaultPolicy(t *testing.T) {
 	if RouteFor("DATABASE_URL") != "" || DefaultPolicy("DATABASE_URL") != PolicyInject {
 		t.Fatal("DATABASE_URL has no route and must default to inject")
 	}
+	for _, n := range []string{AWSAccessKeyID, AWSSecretAccessKey, AWSSessionToken} {
+		if DefaultPolicy(n) != PolicyDeny {
+			t.Fatalf("%s must default to deny (served only by the credentials endpoint), got %s", n, DefaultPolicy(n))
+		}
+	}
 }
 
 func TestNoSecretOwnedTwice(t *testing.T) {

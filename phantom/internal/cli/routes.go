@@ -105,6 +105,9 @@ func describePending(pr pendingRoute) string {
 // routeDefaultPolicy is the default policy with the project's routes known:
 // a secret a custom route carries is proxied like a built-in one.
 func routeDefaultPolicy(routes []catalog.Route, name string) string {
+	if catalog.IsAWSCredential(name) {
+		return catalog.DefaultPolicy(name)
+	}
 	for _, r := range routes {
 		if slices.Contains(r.Secrets, name) {
 			return catalog.PolicyProxy

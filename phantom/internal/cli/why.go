@@ -124,6 +124,8 @@ func whyRun(o *WhyOptions) error {
 	src := "default"
 	if rep.Explicit {
 		src = "set in " + ConfigFile
+	} else if catalog.IsAWSCredential(o.Key) {
+		src = "default: an AWS credential, served only by the proxy's credentials endpoint"
 	} else if rep.Route != "" {
 		src = "default: the built-in " + rep.Route + " route owns it"
 	} else {
