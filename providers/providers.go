@@ -235,6 +235,10 @@ const (
 	StatusUnreachable Status = "unreachable" // network error, timeout, 429 or 5xx: validity unknown
 	StatusUnexpected  Status = "unexpected"  // any other answer (3xx, other 4xx)
 	StatusMissing     Status = "missing"     // a slot the check needs has no value
+	// StatusUnverifiable: the upstream accepted the credential, but this
+	// checkout lacks what the check compares it with (a fresh clone has no
+	// .stack.local.toml, so no resource id).
+	StatusUnverifiable Status = "unverifiable"
 )
 
 // Health is the result of a Healthcheck. Detail never contains a secret.

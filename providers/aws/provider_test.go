@@ -312,6 +312,11 @@ func TestLifecycle(t *testing.T) {
 	if hl := h.p.Healthcheck(ctx, env, res, sec); hl.Status != providers.StatusOK || !strings.Contains(hl.Detail, "user/myapp") {
 		t.Fatalf("healthcheck = %+v", hl)
 	}
+	// A checkout with no instance data (a fresh clone, CI): the key works,
+	// but whose it is cannot be compared: unverifiable, with the ARN.
+	if hl := h.p.Healthcheck(ctx, env, providers.Resource{}, sec); hl.Status != providers.StatusUnverifiable || !strings.Contains(hl.Detail, "user/myapp") {
+		t.Fatalf("healthcheck without instance data = %+v", hl)
+	}
 	// Deactivated, then deleted: both are "invalid".
 	h.srv.SetAccessKeyStatus(keyID, "Inactive")
 	if hl := h.p.Healthcheck(ctx, env, res, sec); hl.Status != providers.StatusInvalid {
