@@ -34,8 +34,7 @@ func (p *Provider) Provision(ctx context.Context, env providers.Env, cred *provi
 	if cred == nil || len(cred.Value) == 0 {
 		return providers.Resource{}, fmt.Errorf("%w: not signed in to Supabase", providers.ErrAuthRequired)
 	}
-	sandboxNotice(env)
-	c := p.newClient(env, cred)
+	c := p.newClient(env, cred) // Login already said when this is a sandbox
 	if req.UseID != "" {
 		res, err := p.attach(ctx, env, c, req.UseID)
 		if err != nil || !req.Owned {
@@ -304,12 +303,20 @@ func (p *Provider) wait(ctx context.Context, env providers.Env, c *client, pr pr
 	start := p.now()
 	deadline := start.Add(timeout)
 	last := ""
+	// With a progress view (stack's spinner, or its plain status lines)
+	// each status goes there alone; a line per status on top of it would
+	// say everything twice.
+	if env.Progress != nil {
+		env.Printf("Supabase: waiting for project %s to be ACTIVE_HEALTHY (at most %s)…", ref, timeout)
+	}
 	report := func(status string) {
 		if status == last {
 			return
 		}
 		last = status
-		env.Printf("Supabase project %s: %s (%s elapsed)", ref, status, p.now().Sub(start).Round(time.Second))
+		if env.Progress == nil {
+			env.Printf("Supabase project %s: %s (%s elapsed)", ref, status, p.now().Sub(start).Round(time.Second))
+		}
 		env.Report(status)
 	}
 	if pr.Status != "" {
