@@ -181,7 +181,7 @@ run grep -e VERCEL_ -e AWS_ -e S3_ .env.local
 
 printf '\n[routes.vercel]\nupstream = "%s"\n' "$FAKECLOUD_VERCEL_API_URL" >> .phantom.toml
 demoapi approve
-note "phantom's vercel route goes to the sandbox: approved, as above"
+note "phantom's vercel route, and the supabase route's SUPABASE_URL (not a https://<ref>.supabase.co project URL), go to the sandbox: approved, as above"
 note "doctor checks each key upstream through phantom, so stack never holds a value; the bootstrap AWS credentials are unset by now: it checks the app's own key"
 must stack doctor
 

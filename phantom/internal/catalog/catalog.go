@@ -10,7 +10,11 @@
 // travel on it. docs/phantom.md lists the same facts with their sources.
 package catalog
 
-import "sort"
+import (
+	"net/url"
+	"sort"
+	"strings"
+)
 
 // BaseURLVar is an environment variable the child gets, pointing at the
 // route's mount on the proxy plus Suffix (the path the SDK expects to be
@@ -36,7 +40,13 @@ type Route struct {
 	// only the shape it must have, for docs.
 	Upstream    string
 	UpstreamEnv string
-	BaseURLVars []BaseURLVar
+	// UpstreamHost is, for an UpstreamEnv route, the host shape an upstream
+	// from the env files may have without a person's approval: "*.supabase.co"
+	// is one label under supabase.co, https, no port, path or credentials.
+	// Anything else is approved with phantom trust like a changed route: env
+	// files are easy to edit, and the route carries a service-role key.
+	UpstreamHost string
+	BaseURLVars  []BaseURLVar
 	// Secrets are the env var names whose values this route may put on the
 	// wire. The first is the owner used for Inject.
 	Secrets []string
@@ -52,6 +62,29 @@ type Route struct {
 	Inject     *Inject
 	// Custom is true for a route defined in .phantom.toml.
 	Custom bool
+}
+
+// UsualUpstream reports whether up, an upstream read from the env files,
+// has the route's usual shape (UpstreamHost), so it needs no approval.
+func (r Route) UsualUpstream(up string) bool {
+	suffix, ok := strings.CutPrefix(r.UpstreamHost, "*.")
+	if !ok || suffix == "" {
+		return false
+	}
+	u, err := url.Parse(strings.TrimRight(up, "/"))
+	if err != nil || u.Scheme != "https" || u.User != nil || u.Port() != "" || u.Path != "" || u.RawQuery != "" || u.Fragment != "" || u.Opaque != "" {
+		return false
+	}
+	label, ok := strings.CutSuffix(strings.ToLower(u.Host), "."+suffix)
+	if !ok || label == "" || len(label) > 63 {
+		return false
+	}
+	for _, c := range label {
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-') {
+			return false // no dots (one label only), nothing exotic
+		}
+	}
+	return true
 }
 
 // Owner is the secret Inject uses.
@@ -99,7 +132,7 @@ var builtin = []Route{
 		// so the child's SUPABASE_URL points at the proxy and the upstream
 		// is the project's own URL. Keys travel in apikey and Authorization;
 		// realtime (WebSocket) sends apikey as a query parameter.
-		Name: "supabase", Upstream: "https://<ref>.supabase.co", UpstreamEnv: "SUPABASE_URL",
+		Name: "supabase", Upstream: "https://<ref>.supabase.co", UpstreamEnv: "SUPABASE_URL", UpstreamHost: "*.supabase.co",
 		BaseURLVars: []BaseURLVar{{Name: "SUPABASE_URL"}},
 		Secrets:     []string{"SUPABASE_SERVICE_ROLE_KEY", "SUPABASE_ANON_KEY", "SUPABASE_SECRET_KEY", "SUPABASE_PUBLISHABLE_KEY"},
 		Headers:     []string{"Apikey", "Authorization"},

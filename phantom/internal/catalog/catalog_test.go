@@ -27,3 +27,33 @@ func TestNoSecretOwnedTwice(t *testing.T) {
 		}
 	}
 }
+
+// An upstream from the env files is usual only when it has the route's
+// host shape exactly; everything else needs phantom trust.
+func TestUsualUpstream(t *testing.T) {
+	r, _ := Lookup("supabase")
+	for up, want := range map[string]bool{
+		"https://abcdefghijklmnopqrst.supabase.co":   true,
+		"https://abcdefghijklmnopqrst.supabase.co/":  true,
+		"https://ABCDEFGHIJKLMNOPQRST.Supabase.Co":   true,
+		"http://abcdefghijklmnopqrst.supabase.co":    false, // not https
+		"https://evil.example.com":                   false,
+		"https://supabase.co":                        false, // no project label
+		"https://a.b.supabase.co":                    false, // two labels
+		"https://x.supabase.co.evil.com":             false,
+		"https://x.supabase.co:8443":                 false,
+		"https://user:pw@x.supabase.co":              false,
+		"https://x.supabase.co/rest/v1":              false,
+		"https://x.supabase.co?x=1":                  false,
+		"https://evilsupabase.co":                    false,
+		"http://127.0.0.1:5432/project/abcdefghijkl": false,
+		"": false,
+	} {
+		if got := r.UsualUpstream(up); got != want {
+			t.Errorf("UsualUpstream(%q) = %v, want %v", up, got, want)
+		}
+	}
+	if o, _ := Lookup("openai"); o.UsualUpstream("https://api.openai.com") {
+		t.Error("a route without UpstreamHost has no usual env upstream")
+	}
+}

@@ -355,17 +355,30 @@ func planChild(f *Factory, p *Project, pl *vault.Payload, paths []string, explic
 	slices.SortFunc(plan.secrets, func(a, b proxy.Secret) int { return strings.Compare(a.Name, b.Name) })
 
 	// Mount every route that carries a proxied secret.
+	home, err := f.Home()
+	if err != nil {
+		return nil, err
+	}
+	var envPending []pendingRoute
 	for _, r := range routes {
 		if !slices.ContainsFunc(r.Secrets, func(n string) bool { return proxied[n] }) {
 			continue
 		}
 		if r.UpstreamEnv != "" {
-			up := vars[r.UpstreamEnv]
+			up, vaulted := vars[r.UpstreamEnv], false
 			if n, ok := byToken[up]; ok {
-				up = string(pl.Secrets[n].Value)
+				up, vaulted = string(pl.Secrets[n].Value), true
 			}
 			if up == "" {
 				plan.notes = append(plan.notes, fmt.Sprintf("route %s needs %s in your env files to know where to send requests; it is not mounted", r.Name, r.UpstreamEnv))
+				continue
+			}
+			pr, err := envUpstreamPending(home, p.ID(), r, up, vaulted)
+			if err != nil {
+				return nil, err
+			}
+			if pr != nil {
+				envPending = append(envPending, *pr)
 				continue
 			}
 			r.Upstream = strings.TrimRight(up, "/")
@@ -376,6 +389,13 @@ func planChild(f *Factory, p *Project, pl *vault.Payload, paths []string, explic
 			}
 		}
 		plan.routes = append(plan.routes, r)
+	}
+	if len(envPending) > 0 {
+		var lines []string
+		for _, pr := range envPending {
+			lines = append(lines, "  "+describePending(pr))
+		}
+		return nil, exitcode.Errorf(exitcode.Refused, "your env files send a route's secrets somewhere nobody has approved on this machine, so nothing was run:\n%s\nIf that is where they should go, approve it on your terminal: phantom trust", strings.Join(lines, "\n"))
 	}
 
 	if awsServed {

@@ -15,8 +15,9 @@ import (
 
 // TrustOptions configures `phantom trust`.
 type TrustOptions struct {
-	F    *Factory
-	JSON bool
+	F        *Factory
+	JSON     bool
+	EnvFiles []string // the env files exec will read (default: the project's)
 }
 
 // TrustEntry is one route in `phantom trust --json`.
@@ -25,13 +26,14 @@ type TrustEntry struct {
 	Upstream string `json:"upstream"`
 	Builtin  string `json:"builtin_upstream,omitempty"`
 	Secrets  string `json:"secrets"`
+	FromEnv  string `json:"from_env,omitempty"` // the env var the upstream came from
 }
 
 func newTrustCmd(f *Factory, runF func(*TrustOptions) error) *cobra.Command {
 	opts := &TrustOptions{F: f}
 	cmd := &cobra.Command{
-		Use:   "trust [--json]",
-		Short: "Approve the proxy routes in .phantom.toml that send secrets to a new place",
+		Use:   "trust [--env-file F]... [--json]",
+		Short: "Approve the proxy routes that send secrets to a new place",
 		Long: `A route in .phantom.toml that sends a secret somewhere other than its
 built-in upstream (or a new custom route) decides where your real keys go, and
 .phantom.toml is committed: a pull request could point the openai route at
@@ -41,7 +43,13 @@ phantom trust shows each route that changed, and on your own terminal asks you
 to type "trust" to approve them. The approval is stored in PHANTOM_HOME (not in
 the repository) and covers the route exactly as it is: any later change to it
 needs a new approval. Without a terminal it only lists what is pending (exit 5
-when something is).`,
+when something is).
+
+The supabase route takes its upstream from SUPABASE_URL in your env files. A
+project URL (https://<ref>.supabase.co) needs no approval; anything else (a
+local Supabase, a self-hosted one, a URL an agent wrote into .env) is listed
+here like a changed route. --env-file names the files your phantom exec reads
+when they are not the project's env_files.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			f.Command = "phantom trust"
@@ -52,6 +60,7 @@ when something is).`,
 		},
 	}
 	cmd.Flags().BoolVar(&opts.JSON, "json", false, "print the pending routes as JSON and approve nothing")
+	cmd.Flags().StringArrayVar(&opts.EnvFiles, "env-file", nil, "an env file exec reads (repeatable; default: the project's env_files)")
 	return cmd
 }
 
@@ -61,14 +70,26 @@ func trustRun(o *TrustOptions) error {
 	if err != nil {
 		return err
 	}
-	_, pending, err := f.projectRoutes(p)
+	routes, pending, err := f.projectRoutes(p)
 	if err != nil {
 		return err
 	}
+	envPending, err := f.envRoutesPending(p, routes, o.EnvFiles)
+	if err != nil {
+		return err
+	}
+	pending = append(pending, envPending...)
 	if o.JSON {
 		out := []TrustEntry{}
 		for _, pr := range pending {
-			e := TrustEntry{Route: pr.Spec.Name, Upstream: pr.Spec.Upstream, Secrets: strings.Join(pr.Spec.Secrets, ",")}
+			name := pr.Spec.Name
+			if pr.FromEnv != "" {
+				name = pr.Builtin.Name
+			}
+			e := TrustEntry{Route: name, Upstream: pr.Spec.Upstream, Secrets: strings.Join(pr.Spec.Secrets, ","), FromEnv: pr.FromEnv}
+			if pr.Vaulted {
+				e.Upstream = "" // a vaulted value: shown only on a terminal
+			}
 			if pr.Builtin != nil {
 				e.Builtin = pr.Builtin.Upstream
 				e.Secrets = strings.Join(pr.Builtin.Secrets, ",")
@@ -78,12 +99,12 @@ func trustRun(o *TrustOptions) error {
 		return jsonout.Write(f.IO.Out, out)
 	}
 	if len(pending) == 0 {
-		f.IO.Successf("Every route in %s is approved.", ConfigFile)
+		f.IO.Successf("Every route in %s and every upstream in the env files is approved.", ConfigFile)
 		return nil
 	}
-	fmt.Fprintf(f.IO.ErrOut, "These routes in %s send secrets somewhere new:\n", ConfigFile)
+	fmt.Fprintf(f.IO.ErrOut, "These routes send secrets somewhere new:\n")
 	for _, pr := range pending {
-		fmt.Fprintf(f.IO.ErrOut, "  %s\n", describePending(pr))
+		fmt.Fprintf(f.IO.ErrOut, "  %s\n", pr.describe(f.IO.CanPrompt()))
 	}
 	if !f.IO.CanPrompt() {
 		return exitcode.Errorf(exitcode.Refused, "approving needs an interactive terminal, so that a script or agent cannot approve a route for you; run `phantom trust` on your own terminal")

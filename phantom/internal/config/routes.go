@@ -24,6 +24,9 @@ type RouteSpec struct {
 	InjectHeader string
 	InjectFormat string
 	Line         int // where the table starts, for messages
+	// HideUpstream: the upstream is a vaulted value (an env file's token),
+	// so an approval records only its hash. Never read from TOML.
+	HideUpstream bool
 }
 
 var routeKeys = []string{"upstream", "secrets", "headers", "query", "body_fields", "base_url_env", "base_url_suffix", "inject_header", "inject_format"}

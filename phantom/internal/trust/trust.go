@@ -90,6 +90,11 @@ func Approved(home, project string, r config.RouteSpec) (bool, error) {
 	return ok && a.Hash == Hash(r), nil
 }
 
+// EnvRouteName is the approval key for a built-in route's upstream read
+// from an env var (supabase's SUPABASE_URL): kept apart from the route's
+// own [routes.NAME] approval, which is a different question.
+func EnvRouteName(route, envVar string) string { return route + "/" + envVar }
+
 // Approve stores the approval of routes (under the trust file's lock, written
 // atomically).
 func Approve(home, project string, now time.Time, routes ...config.RouteSpec) error {
@@ -106,7 +111,11 @@ func Approve(home, project string, now time.Time, routes ...config.RouteSpec) er
 		f.Projects[project] = map[string]Approval{}
 	}
 	for _, r := range routes {
-		f.Projects[project][r.Name] = Approval{Hash: Hash(r), Upstream: r.Upstream, ApprovedAt: now.UTC().Round(time.Second)}
+		up := r.Upstream
+		if r.HideUpstream {
+			up = "(a vaulted value)"
+		}
+		f.Projects[project][r.Name] = Approval{Hash: Hash(r), Upstream: up, ApprovedAt: now.UTC().Round(time.Second)}
 	}
 	b, err := json.MarshalIndent(f, "", "  ")
 	if err != nil {

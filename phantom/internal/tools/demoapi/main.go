@@ -125,5 +125,14 @@ func approve() error {
 	for _, r := range cfg.Routes() {
 		specs = append(specs, r)
 	}
+	// The supabase route's upstream from .env.local (the sandbox's project
+	// URL), as phantom trust would list it.
+	if b, err := os.ReadFile(".env.local"); err == nil {
+		for _, line := range strings.Split(string(b), "\n") {
+			if up, ok := strings.CutPrefix(line, "SUPABASE_URL="); ok && up != "" {
+				specs = append(specs, config.RouteSpec{Name: trust.EnvRouteName("supabase", "SUPABASE_URL"), Upstream: strings.TrimRight(up, "/")})
+			}
+		}
+	}
 	return trust.Approve(os.Getenv("PHANTOM_HOME"), cfg.ProjectID(), time.Now(), specs...)
 }
