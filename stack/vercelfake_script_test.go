@@ -43,6 +43,10 @@ func setupVercelFake(e *testscript.Env) {
 //	vercelfake fail ROUTE STATUS N the next N calls of ROUTE (the fake's
 //	                               pattern, e.g. 'GET /v9/projects/{idOrName}')
 //	                               answer STATUS
+//	vercelfake lose ROUTE STATUS N the next N calls of ROUTE take effect, then
+//	                               answer STATUS instead (0: the connection
+//	                               is closed with no answer): a lost answer
+//	vercelfake calls ROUTE N       N calls of ROUTE arrived
 //	vercelfake revoke              revoke the first token ($VERCEL_FAKE_TOKEN)
 //	vercelfake env KEY VAR [T...]  the (only) project's variable KEY holds
 //	                               exactly $VAR in each target T (default:
@@ -51,7 +55,7 @@ func setupVercelFake(e *testscript.Env) {
 //	vercelfake noenv KEY           the project has no variable KEY
 func cmdVercelFake(ts *testscript.TestScript, neg bool, args []string) {
 	if neg || len(args) < 1 {
-		ts.Fatalf("usage: vercelfake projects|created N | create-planned FILE | envfile FILE | fail ROUTE STATUS N | revoke | env KEY VAR [TARGET...] | envtype KEY TYPE | noenv KEY")
+		ts.Fatalf("usage: vercelfake projects|created N | create-planned FILE | envfile FILE | fail ROUTE STATUS N | lose ROUTE STATUS N | calls ROUTE N | revoke | env KEY VAR [TARGET...] | envtype KEY TYPE | noenv KEY")
 	}
 	v, ok := vercelFakes.Load(ts.Getenv("WORK"))
 	if !ok {
@@ -132,6 +136,27 @@ func cmdVercelFake(ts *testscript.TestScript, neg bool, args []string) {
 			ts.Fatalf("vercelfake fail: want an HTTP error status and a count ≥ 1, got %q %q", args[2], args[3])
 		}
 		srv.AddFault(vercelfake.Fault{Route: args[1], Status: status, Times: times})
+	case "lose":
+		if len(args) != 4 {
+			ts.Fatalf("usage: vercelfake lose ROUTE STATUS N")
+		}
+		status, err1 := strconv.Atoi(args[2])
+		times, err2 := strconv.Atoi(args[3])
+		if err1 != nil || err2 != nil || (status != 0 && status < 500) || times < 1 {
+			ts.Fatalf("vercelfake lose: want 0 or a 5xx status and a count ≥ 1, got %q %q", args[2], args[3])
+		}
+		srv.AddFault(vercelfake.Fault{Route: args[1], Status: status, Times: times, AfterHandler: true})
+	case "calls":
+		if len(args) != 3 {
+			ts.Fatalf("usage: vercelfake calls ROUTE N")
+		}
+		want, err := strconv.Atoi(args[2])
+		if err != nil {
+			ts.Fatalf("vercelfake: bad count %q", args[2])
+		}
+		if got := srv.Calls(args[1]); got != want {
+			ts.Fatalf("vercelfake calls %s: got %d, want %d", args[1], got, want)
+		}
 	case "revoke":
 		if !srv.RevokeToken(srv.Token()) {
 			ts.Fatalf("vercelfake revoke: the token was already revoked")

@@ -62,6 +62,10 @@ func (e *apiError) Unwrap() error {
 	return nil
 }
 
+// errBadAnswer marks a 2xx answer that is not the JSON expected: the call
+// took effect, but its result is unknown.
+var errBadAnswer = errors.New("not the JSON expected")
+
 func statusOf(err error) int {
 	var ae *apiError
 	if errors.As(err, &ae) {
@@ -171,7 +175,7 @@ func (c *client) once(ctx context.Context, method, u string, payload []byte, out
 		return 0, fmt.Errorf("%w: %s %s: %v", providers.ErrUnreachable, method, req.URL.Host, err)
 	}
 	defer resp.Body.Close()
-	raw, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	raw, rerr := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 	if resp.StatusCode/100 != 2 {
 		ae := &apiError{Status: resp.StatusCode}
 		var eb struct {
@@ -188,9 +192,13 @@ func (c *client) once(ctx context.Context, method, u string, payload []byte, out
 		}
 		return wait, ae
 	}
+	if rerr != nil {
+		// A 2xx cut off mid-body (connection reset) is a lost answer.
+		return 0, fmt.Errorf("%w: %s %s: reading the answer: %v", providers.ErrUnreachable, method, req.URL.Host, rerr)
+	}
 	if out != nil && len(raw) > 0 {
 		if err := json.Unmarshal(raw, out); err != nil {
-			return 0, fmt.Errorf("Vercel's answer to %s %s is not the JSON expected: %v", method, req.URL.Host, err)
+			return 0, fmt.Errorf("Vercel's answer to %s %s is %w (%v)", method, req.URL.Host, errBadAnswer, err)
 		}
 	}
 	return 0, nil
@@ -239,6 +247,7 @@ type project struct {
 	ID        string `json:"id"`
 	Name      string `json:"name"`
 	AccountID string `json:"accountId"`
+	CreatedAt int64  `json:"createdAt"` // Unix milliseconds
 }
 
 func (c *client) getProject(ctx context.Context, idOrName string) (project, error) {

@@ -255,7 +255,8 @@ func (p *Provider) resource(pr project, teamScope string) providers.Resource {
 // Provision implements providers.Provider: attach to req.UseID, or create
 // the project req.Name. A 409 (the name is taken in the scope) adopts the
 // project of that name: stack's names carry a random suffix, so it is the
-// project an interrupted add created before it could record it.
+// project an interrupted add created before it could record it. A create
+// whose answer is lost is not sent again: see lostCreate.
 func (p *Provider) Provision(ctx context.Context, env providers.Env, cred *providers.Credential, req providers.ProvisionRequest) (providers.Resource, error) {
 	if cred == nil || len(cred.Value) == 0 {
 		return providers.Resource{}, fmt.Errorf("%w: not signed in to Vercel", providers.ErrAuthRequired)
@@ -288,7 +289,11 @@ func (p *Provider) Provision(ctx context.Context, env providers.Env, cred *provi
 	if err != nil {
 		return providers.Resource{}, err
 	}
+	sent := time.Now()
 	pr, err := c.createProject(ctx, name)
+	if lostAnswer(err) {
+		return p.lostCreate(ctx, env, c, name, where, scope, sent, req.Owned, err)
+	}
 	if statusOf(err) == http.StatusConflict {
 		existing, gerr := c.getProject(ctx, name)
 		if gerr != nil {
@@ -303,6 +308,64 @@ func (p *Provider) Provision(ctx context.Context, env providers.Env, cred *provi
 		}
 		return providers.Resource{}, fmt.Errorf("creating Vercel project %s in %s: %w", name, where, err)
 	}
+	return p.resource(pr, scope), nil
+}
+
+// lostAnswer is true when a create may have happened though its answer
+// never arrived: no answer (network error, timeout, reset), a 5xx, or an
+// unreadable 2xx. A 429 or another 4xx says it did not happen.
+func lostAnswer(err error) bool {
+	if errors.Is(err, errBadAnswer) {
+		return true
+	}
+	st := statusOf(err)
+	return errors.Is(err, providers.ErrUnreachable) && (st == 0 || st >= 500)
+}
+
+// A project found after a lost create answer counts as this call's only if
+// Vercel dated it no earlier than this before the call (clocks differ).
+const lostCreateSkew = 5 * time.Minute
+
+// lostLookupTimeout bounds the look-up when the caller's context is
+// already done (Ctrl-C during the create).
+const lostLookupTimeout = 15 * time.Second
+
+// lostCreate runs after a create whose answer was lost: the project may
+// exist upstream with no id recorded, and a second POST could not tell
+// (409 either way). It reads the planned name in the same scope instead; a
+// project this call made is returned as created, so a later failure's
+// rollback deletes it.
+func (p *Provider) lostCreate(ctx context.Context, env providers.Env, c *client, name, where, scope string, sent time.Time, owned bool, cause error) (providers.Resource, error) {
+	fail := fmt.Sprintf("creating Vercel project %s in %s", name, where)
+	lctx := ctx
+	if ctx.Err() != nil {
+		// Still look: what the call made can then be rolled back.
+		var cancel context.CancelFunc
+		lctx, cancel = context.WithTimeout(context.WithoutCancel(ctx), lostLookupTimeout)
+		defer cancel()
+	}
+	pr, err := c.getProject(lctx, name)
+	switch {
+	case statusOf(err) == http.StatusNotFound:
+		return providers.Resource{}, fmt.Errorf("%s: %w\nNo project of that name exists, so nothing was created; run the command again", fail, cause)
+	case err != nil:
+		return providers.Resource{}, fmt.Errorf("%s: %w\nThe project may have been created, but looking for it failed (%v); if Vercel lists a project %s in %s, delete it, or attach it with stack add vercel --use ID", fail, cause, err, name, where)
+	case pr.Name != name || pr.ID == "":
+		return providers.Resource{}, fmt.Errorf("%s: %w\nVercel's answer for the name %s was project %q (%s), not the one planned; nothing was adopted", fail, cause, name, pr.Name, pr.ID)
+	}
+	// A resumed add's project may be older than this call: it is the
+	// interrupted run's, under the same random name.
+	if !owned {
+		created := time.UnixMilli(pr.CreatedAt)
+		if pr.CreatedAt <= 0 || created.Before(sent.Add(-lostCreateSkew)) {
+			when := "at an unknown time"
+			if pr.CreatedAt > 0 {
+				when = "at " + created.UTC().Format(time.RFC3339)
+			}
+			return providers.Resource{}, fmt.Errorf("%s: %w\nA project %s (%s) exists in %s, created %s, before this call: it was not made by this stack add and is left alone", fail, cause, name, pr.ID, where, when)
+		}
+	}
+	env.Printf("Vercel: the answer to creating project %s was lost (%v), but the project exists in %s (%s); using it as created by this add.", name, cause, where, pr.ID)
 	return p.resource(pr, scope), nil
 }
 

@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -484,5 +486,203 @@ func TestFaults(t *testing.T) {
 	_, err = h.p.Provision(ctx, h.env(), cred, providers.ProvisionRequest{UseID: first.ID})
 	if !errors.Is(err, providers.ErrUnreachable) || time.Since(start) > 5*time.Second {
 		t.Fatalf("throttled: %v after %v", err, time.Since(start))
+	}
+}
+
+func (h *harness) logged(sub string) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for _, l := range h.logs {
+		if strings.Contains(l, sub) {
+			return true
+		}
+	}
+	return false
+}
+
+const createRoute = "POST /v11/projects"
+
+// TestLostCreateAnswer: when the create's answer is lost (5xx, a dropped
+// connection, a cut-off body), the POST is not sent again; the planned name
+// is looked up, and a project this call made is adopted as created here,
+// while none (or an older one) leaves a clear error.
+func TestLostCreateAnswer(t *testing.T) {
+	ctx := context.Background()
+	const name = "app-vercel-0f1e2d"
+	for _, tc := range []struct {
+		what   string
+		status int
+	}{
+		{"500 after the create", 500},
+		{"502 after the create", 502},
+		{"connection closed after the create", 0},
+	} {
+		t.Run(tc.what, func(t *testing.T) {
+			h := newHarness(t, vercelfake.Options{})
+			cred := h.login()
+			h.srv.AddFault(vercelfake.Fault{Route: createRoute, Status: tc.status, AfterHandler: true})
+			res, err := h.p.Provision(ctx, h.env(), cred, providers.ProvisionRequest{Name: name})
+			if err != nil {
+				t.Fatalf("want the project adopted: %v", err)
+			}
+			ps := h.srv.Projects()
+			if len(ps) != 1 || h.srv.Created() != 1 || ps[0].ID != res.ID || res.Meta[MetaName] != name {
+				t.Fatalf("projects %+v, created %d, resource %s", ps, h.srv.Created(), res.ID)
+			}
+			if n := h.srv.Calls(createRoute); n != 1 {
+				t.Fatalf("POST sent %d times", n)
+			}
+			if !h.logged("the answer to creating project "+name+" was lost") || !h.logged(res.ID) {
+				t.Fatalf("no line about the adoption in %q", h.logs)
+			}
+			// It is this add's own: the rollback's delete removes it.
+			if err := h.p.Deprovision(ctx, h.env(), cred, res); err != nil || len(h.srv.Projects()) != 0 {
+				t.Fatalf("delete the adopted project: %v", err)
+			}
+			h.noSecret(h.srv.Token())
+		})
+	}
+
+	for _, tc := range []struct {
+		what   string
+		status int
+	}{
+		{"500 before the create", 500},
+		{"503 before the create", 503},
+		{"connection closed before the create", 0},
+	} {
+		t.Run(tc.what, func(t *testing.T) {
+			h := newHarness(t, vercelfake.Options{})
+			cred := h.login()
+			h.srv.AddFault(vercelfake.Fault{Route: createRoute, Status: tc.status})
+			_, err := h.p.Provision(ctx, h.env(), cred, providers.ProvisionRequest{Name: name})
+			if !errors.Is(err, providers.ErrUnreachable) || !strings.Contains(err.Error(), "nothing was created") {
+				t.Fatalf("want unreachable, nothing created: %v", err)
+			}
+			if tc.status != 0 && !strings.Contains(err.Error(), fmt.Sprint(tc.status)) {
+				t.Fatalf("error does not name the status: %v", err)
+			}
+			if len(h.srv.Projects()) != 0 || h.srv.Created() != 0 || h.srv.Calls(createRoute) != 1 {
+				t.Fatalf("projects %d, created %d, POSTs %d", len(h.srv.Projects()), h.srv.Created(), h.srv.Calls(createRoute))
+			}
+			if h.srv.Calls("GET /v9/projects/{idOrName}") != 1 {
+				t.Fatal("the name was not looked up")
+			}
+			if h.logged("was lost") {
+				t.Fatalf("claimed an adoption: %q", h.logs)
+			}
+			h.noSecret(h.srv.Token(), err)
+		})
+	}
+
+	// A team's create: the look-up carries the same scope.
+	t.Run("team", func(t *testing.T) {
+		h := newHarness(t, vercelfake.Options{})
+		cred := h.login()
+		tm := h.srv.Teams()[0]
+		h.srv.AddFault(vercelfake.Fault{Route: createRoute, Status: 500, AfterHandler: true})
+		res, err := h.p.Provision(ctx, h.env(), cred, providers.ProvisionRequest{Name: name, Options: map[string]string{"team": tm.Slug}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		pr, ok := h.srv.Project(res.ID)
+		if !ok || pr.AccountID != tm.ID || res.Meta[MetaTeamID] != tm.Slug || !h.logged("team "+tm.Slug) {
+			t.Fatalf("team project %+v, meta %v", pr, res.Meta)
+		}
+	})
+
+	// A project of that name that predates the call is not this add's: it
+	// is neither adopted nor deleted, unless the add is a resume.
+	t.Run("older project", func(t *testing.T) {
+		var mu sync.Mutex
+		now := time.Now().Add(-time.Hour)
+		h := newHarness(t, vercelfake.Options{Now: func() time.Time { mu.Lock(); defer mu.Unlock(); return now }})
+		cred := h.login()
+		old, _ := h.srv.AddProject(name)
+		mu.Lock()
+		now = time.Now()
+		mu.Unlock()
+		h.srv.AddFault(vercelfake.Fault{Route: createRoute, Status: 500})
+		_, err := h.p.Provision(ctx, h.env(), cred, providers.ProvisionRequest{Name: name})
+		if err == nil || !strings.Contains(err.Error(), "before this call") || !strings.Contains(err.Error(), old.ID) {
+			t.Fatalf("want a refusal naming the older project: %v", err)
+		}
+		if !h.srv.ProjectExists(old.ID) || h.srv.Created() != 1 {
+			t.Fatal("the older project was touched")
+		}
+		// A resumed add: the interrupted run made it under this name.
+		h.srv.AddFault(vercelfake.Fault{Route: createRoute, Status: 500})
+		res, err := h.p.Provision(ctx, h.env(), cred, providers.ProvisionRequest{Name: name, Owned: true})
+		if err != nil || res.ID != old.ID {
+			t.Fatalf("resume: %v", err)
+		}
+	})
+
+	// The look-up fails too: the error says the project may exist, by name.
+	t.Run("look-up fails", func(t *testing.T) {
+		h := newHarness(t, vercelfake.Options{})
+		cred := h.login()
+		h.srv.AddFault(vercelfake.Fault{Route: createRoute, Status: 500, AfterHandler: true})
+		h.srv.AddFault(vercelfake.Fault{Route: "GET /v9/projects/{idOrName}", Status: 500, Times: -1})
+		_, err := h.p.Provision(ctx, h.env(), cred, providers.ProvisionRequest{Name: name})
+		if !errors.Is(err, providers.ErrUnreachable) || !strings.Contains(err.Error(), "may have been created") || !strings.Contains(err.Error(), "project "+name) {
+			t.Fatalf("look-up failure: %v", err)
+		}
+		if n := h.srv.Calls("GET /v9/projects/{idOrName}"); n != maxGETAttempts || h.srv.Calls(createRoute) != 1 {
+			t.Fatalf("GETs %d, POSTs %d", n, h.srv.Calls(createRoute))
+		}
+	})
+
+	// Ctrl-C while the create is in flight: the look-up still runs (on its
+	// own bounded context), so the caller's rollback gets the id to delete.
+	t.Run("cancelled", func(t *testing.T) {
+		cctx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		h := newHarness(t, vercelfake.Options{Logf: func(format string, args ...any) {
+			if strings.Contains(fmt.Sprintf(format, args...), "answer withheld") {
+				cancel()
+			}
+		}})
+		cred := h.login()
+		h.srv.AddFault(vercelfake.Fault{Route: createRoute, Status: 500, AfterHandler: true})
+		res, err := h.p.Provision(cctx, h.env(), cred, providers.ProvisionRequest{Name: name})
+		if cctx.Err() == nil {
+			t.Fatal("the context was not cancelled")
+		}
+		if err != nil || !h.srv.ProjectExists(res.ID) || len(h.srv.Projects()) != 1 {
+			t.Fatalf("cancelled create: %v", err)
+		}
+	})
+
+	// A 2xx cut off mid-body, or one that is not JSON: the create happened.
+	for _, mode := range []string{"truncated", "not json"} {
+		t.Run(mode, func(t *testing.T) {
+			h := newHarness(t, vercelfake.Options{})
+			cred := h.login()
+			wrap := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if r.Method != http.MethodPost || r.URL.Path != "/v11/projects" {
+					h.srv.ServeHTTP(w, r)
+					return
+				}
+				rec := httptest.NewRecorder()
+				h.srv.ServeHTTP(rec, r)
+				body := rec.Body.Bytes()
+				if mode == "not json" {
+					body = []byte("<html>upstream hiccup</html>")
+				}
+				w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+				w.WriteHeader(rec.Code)
+				if mode == "truncated" {
+					body = body[:len(body)/2]
+				}
+				_, _ = w.Write(body)
+			}))
+			defer wrap.Close()
+			h.vars[BaseURLEnv] = wrap.URL
+			res, err := h.p.Provision(ctx, h.env(), cred, providers.ProvisionRequest{Name: name})
+			if err != nil || len(h.srv.Projects()) != 1 || h.srv.Projects()[0].ID != res.ID || !h.logged("was lost") {
+				t.Fatalf("%s answer: %v", mode, err)
+			}
+		})
 	}
 }

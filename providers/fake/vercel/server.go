@@ -343,11 +343,27 @@ func statusCode(status int) string {
 	return "error"
 }
 
-func (s *Server) fault(w http.ResponseWriter, r *http.Request, oauth bool) bool {
+// serve runs h under the route's fault, if one applies: a plain fault is
+// answered instead of h; an AfterHandler one lets h take effect, drops its
+// answer and fails the call after all (a create whose answer was lost).
+// Status 0 closes the connection with no answer.
+func (s *Server) serve(w http.ResponseWriter, r *http.Request, oauth bool, h http.HandlerFunc) {
 	f, ok := s.flt.Hit(r.Pattern)
 	if !ok {
 		s.logf("vercelfake: %s", r.Pattern)
-		return false
+		h(w, r)
+		return
+	}
+	if f.AfterHandler {
+		rec := httptest.NewRecorder()
+		h(rec, r)
+		s.logf("vercelfake: %s -> handled (HTTP %d), answer withheld", r.Pattern, rec.Code)
+	}
+	if f.Status == 0 {
+		s.logf("vercelfake: %s -> connection closed, no answer", r.Pattern)
+		// The server closes the connection without writing a response and
+		// logs nothing for this sentinel.
+		panic(http.ErrAbortHandler)
 	}
 	s.logf("vercelfake: %s -> injected %d", r.Pattern, f.Status)
 	msg := f.Message
@@ -369,18 +385,14 @@ func (s *Server) fault(w http.ResponseWriter, r *http.Request, oauth bool) bool 
 			code = "invalid_request"
 		}
 		writeJSON(w, f.Status, map[string]string{"error": code, "error_description": msg})
-		return true
+		return
 	}
 	writeError(w, f.Status, statusCode(f.Status), msg)
-	return true
 }
 
 func (s *Server) open(h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		if s.fault(w, r, true) {
-			return
-		}
-		h(w, r)
+		s.serve(w, r, true, h)
 	}
 }
 
@@ -399,10 +411,7 @@ func (s *Server) api(h http.HandlerFunc) http.HandlerFunc {
 			writeError(w, http.StatusForbidden, "forbidden", "Not authorized", "invalidToken", true)
 			return
 		}
-		if s.fault(w, r, false) {
-			return
-		}
-		h(w, r)
+		s.serve(w, r, false, h)
 	}
 }
 
@@ -438,7 +447,9 @@ func (s *Server) scope(w http.ResponseWriter, r *http.Request) (string, bool) {
 
 // Fault fails calls of one route; Route is the pattern as registered, e.g.
 // "POST /v11/projects", "GET /v9/projects/{idOrName}",
-// "POST /v10/projects/{idOrName}/env", "POST /login/oauth/token".
+// "POST /v10/projects/{idOrName}/env", "POST /login/oauth/token". The fake
+// honours AfterHandler (the call takes effect, then fails: a lost answer)
+// and Status 0 (the connection is closed with no answer).
 type Fault = faults.Fault
 
 // AddFault registers a fault. REST faults apply after the token was

@@ -394,3 +394,48 @@ func TestAddProject(t *testing.T) {
 		t.Fatalf("create of the same name: %d %s", rec.Code, rec.Body)
 	}
 }
+
+// An AfterHandler fault lets the call take effect and then fails its
+// answer; Status 0 closes the connection with no answer, before or after
+// the handler.
+func TestLostAnswerFaults(t *testing.T) {
+	s, base := start(t, Options{})
+	tok := s.Token()
+	s.AddFault(Fault{Route: "POST /v11/projects", Status: 500, AfterHandler: true})
+	r := do(t, "POST", base+"/v11/projects", tok, map[string]any{"name": "made-then-500"})
+	wantStatus(t, r, 500)
+	if errCode(t, r)["code"] != "internal_server_error" || strings.Contains(string(r.body), "prj_") {
+		t.Fatalf("the answer leaked the handler's: %s", r.body)
+	}
+	if !s.ProjectExists("made-then-500") || s.Created() != 1 {
+		t.Fatal("the create did not take effect")
+	}
+
+	post := func(name string) error {
+		req, _ := http.NewRequest("POST", base+"/v11/projects", strings.NewReader(`{"name":"`+name+`"}`))
+		req.Header.Set("Authorization", "Bearer "+tok)
+		req.Header.Set("Content-Type", "application/json")
+		res, err := http.DefaultClient.Do(req)
+		if err == nil {
+			res.Body.Close()
+		}
+		return err
+	}
+	s.AddFault(Fault{Route: "POST /v11/projects", AfterHandler: true})
+	if err := post("made-then-dropped"); err == nil {
+		t.Fatal("an answer arrived on a dropped connection")
+	}
+	if !s.ProjectExists("made-then-dropped") || s.Created() != 2 {
+		t.Fatal("the create before the drop did not take effect")
+	}
+	s.AddFault(Fault{Route: "POST /v11/projects"})
+	if err := post("dropped-first"); err == nil {
+		t.Fatal("an answer arrived on a dropped connection")
+	}
+	if s.ProjectExists("dropped-first") || s.Created() != 2 {
+		t.Fatal("a plain drop created a project")
+	}
+	if s.Calls("POST /v11/projects") != 3 {
+		t.Fatalf("POST calls %d, want 3", s.Calls("POST /v11/projects"))
+	}
+}

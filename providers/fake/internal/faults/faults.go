@@ -26,6 +26,12 @@ type Fault struct {
 	// RetryAfter, when set, is sent as the Retry-After header (whole
 	// seconds), as rate limiters do with 429.
 	RetryAfter time.Duration
+	// AfterHandler lets the call take effect before it fails: the handler
+	// runs, its answer is thrown away, and the fault is answered instead,
+	// as when an answer is lost on the way back. Only fakes whose Fault
+	// docs say so honour it (vercelfake); there, Status 0 (with or without
+	// AfterHandler) closes the connection with no answer at all.
+	AfterHandler bool
 }
 
 type state struct {
