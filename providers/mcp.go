@@ -2,19 +2,26 @@ package providers
 
 import (
 	"fmt"
+	"net/url"
 	"regexp"
 	"slices"
 	"strings"
 )
 
 // MCPServer is a provider's official MCP server as stack wires it into a
-// project's .mcp.json. stack runs it under `phantom exec`, so the entry names
-// programs and variables only: the server's credentials reach it at start-up
-// from the project's env file through phantom, never from the file.
+// project's .mcp.json. stack runs a local one under `phantom exec`, so the
+// entry names programs and variables only: the server's credentials reach it
+// at start-up from the project's env file through phantom, never from the
+// file. A remote one (URL) is signed in to by the MCP client itself.
 type MCPServer struct {
 	Name    string   // key under "mcpServers", e.g. "stripe"
 	Command string   // the server's program, e.g. "npx"
 	Args    []string // its arguments; never a value
+	// URL, instead of Command, is a remote (streamable HTTP) server that the
+	// MCP client signs in to itself with OAuth: no credential exists on this
+	// machine, so nothing goes through phantom. "{resource_id}" in it is
+	// replaced by the resource's id (never a secret), e.g. a project ref.
+	URL string
 	// EnvFrom maps a variable the server reads to the slot that fills it,
 	// when the names differ (GITHUB_PERSONAL_ACCESS_TOKEN ← GITHUB_TOKEN).
 	// The copy is made inside `phantom exec`, at run time.
@@ -29,6 +36,15 @@ type MCPServer struct {
 }
 
 var mcpNameRE = regexp.MustCompile(`^[a-z][a-z0-9_-]*$`)
+
+// ResourceIDPlaceholder in MCPServer.URL stands for the resource's id.
+const ResourceIDPlaceholder = "{resource_id}"
+
+// RemoteURL is the server's URL for a resource (URL servers only): the
+// placeholder replaced by the query-escaped id.
+func (m *MCPServer) RemoteURL(resourceID string) string {
+	return strings.ReplaceAll(m.URL, ResourceIDPlaceholder, url.QueryEscape(resourceID))
+}
 
 // Clone returns a deep copy (nil stays nil).
 func (m *MCPServer) Clone() *MCPServer {
@@ -52,6 +68,19 @@ func (m *MCPServer) Clone() *MCPServer {
 func (m *MCPServer) Validate(slots []Slot) error {
 	if !mcpNameRE.MatchString(m.Name) {
 		return fmt.Errorf("mcp server name %q: want lowercase letters, digits, - and _", m.Name)
+	}
+	if m.URL != "" {
+		if m.Command != "" || len(m.Args) > 0 || len(m.EnvFrom) > 0 {
+			return fmt.Errorf("mcp server %s: a remote server (url) has no command, arguments or variables", m.Name)
+		}
+		u, err := url.Parse(strings.ReplaceAll(m.URL, ResourceIDPlaceholder, "x"))
+		if err != nil || u.Scheme != "https" || u.Host == "" || u.User != nil || strings.ContainsAny(u.String(), "{}$") {
+			return fmt.Errorf("mcp server %s: url %q must be https, with %s as its only placeholder", m.Name, m.URL, ResourceIDPlaceholder)
+		}
+		if m.Source == "" {
+			return fmt.Errorf("mcp server %s: no source for its url", m.Name)
+		}
+		return nil
 	}
 	if m.Command == "" || strings.ContainsAny(m.Command, " \t\n") {
 		return fmt.Errorf("mcp server %s: command %q must be one program name", m.Name, m.Command)

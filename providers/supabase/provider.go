@@ -144,6 +144,17 @@ func (p *Provider) Info() providers.Info {
 			{Name: SlotDBPassword, Secret: true, Policy: providers.PolicyInject},
 			{Name: SlotDatabaseURL, Secret: true, Policy: providers.PolicyInject},
 		},
+		// Supabase's hosted MCP server, scoped to the project: the MCP
+		// client signs in with OAuth itself, so no credential is on this
+		// machine. The local npm server would need an account-wide token
+		// and takes its API base only as an argument (--api-url), which
+		// would put phantom's proxy session token in a world-readable argv;
+		// docs/decisions.md.
+		MCP: &providers.MCPServer{
+			Name:   "supabase",
+			URL:    "https://mcp.supabase.com/mcp?project_ref=" + providers.ResourceIDPlaceholder,
+			Source: "https://supabase.com/docs/guides/getting-started/mcp",
+		},
 	}
 }
 

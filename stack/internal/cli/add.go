@@ -374,6 +374,7 @@ func addOne(o *AddOptions) (*AddResult, error) {
 				svc.MCP = old.MCP // kept with --no-mcp
 			}
 			if mcp != nil {
+				mcp.resolve(res.ID)
 				if err := mcp.apply(); err != nil {
 					return err
 				}
@@ -428,7 +429,11 @@ func addOne(o *AddOptions) (*AddResult, error) {
 	if mcpOut != nil {
 		switch mcpOut.Status {
 		case mcpWrite:
-			f.IO.Infof("MCP server %q added to .mcp.json (runs under phantom exec).", mcpOut.Name)
+			if info.MCP != nil && info.MCP.URL != "" {
+				f.IO.Infof("MCP server %q added to .mcp.json: %s's hosted server for this project; your MCP client asks you to sign in to it.", mcpOut.Name, info.DisplayName)
+			} else {
+				f.IO.Infof("MCP server %q added to .mcp.json (runs under phantom exec).", mcpOut.Name)
+			}
 		case mcpKept:
 			f.IO.Infof("MCP server %q: your edited entry in .mcp.json was kept.", mcpOut.Name)
 		}
@@ -570,7 +575,11 @@ func addPlan(o *AddOptions, c *config.Config, info providers.Info, pending *pipe
 	plan.Steps = append(plan.Steps, write+" into "+envLocal+", and the service into "+config.FileName)
 	if info.MCP != nil {
 		plan.MCP = info.MCP.Name
-		plan.Steps = append(plan.Steps, "add the "+info.MCP.Name+" MCP server to .mcp.json, run under phantom exec")
+		if info.MCP.URL != "" {
+			plan.Steps = append(plan.Steps, "add "+info.DisplayName+"'s hosted MCP server for the resource to .mcp.json (your MCP client signs in to it; no credential on this machine)")
+		} else {
+			plan.Steps = append(plan.Steps, "add the "+info.MCP.Name+" MCP server to .mcp.json, run under phantom exec")
+		}
 	}
 	if o.JSON {
 		return writeJSON(f, plan)

@@ -2,7 +2,9 @@ package cli
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"net/url"
 	"slices"
 	"strings"
 
@@ -43,7 +45,13 @@ type mcpPlan struct {
 // root, so any working directory inside the project works). A variable the
 // server reads under another name is copied inside phantom exec by sh, so
 // the entry holds names only.
-func mcpEntry(s *providers.MCPServer) mcpjson.Entry {
+//
+// A remote server (URL) is the client's to sign in to: the entry is its
+// URL for this resource, and phantom has nothing to hold.
+func mcpEntry(s *providers.MCPServer, resourceID string) mcpjson.Entry {
+	if s.URL != "" {
+		return mcpjson.Entry{Type: "http", URL: s.RemoteURL(resourceID)}
+	}
 	args := []string{"exec", "--env-file", envLocal, "--"}
 	if len(s.EnvFrom) > 0 {
 		var assign []string
@@ -76,7 +84,7 @@ func planMCP(c *config.Config, service string, info providers.Info, force bool) 
 	if err != nil {
 		return nil, exitcode.Errorf(exitcode.Failure, "%v\nNothing was changed and nothing was stored. Fix %s (or move it away) and run stack add %s again; --no-mcp skips the MCP wiring.", err, mcpjson.FileName, service)
 	}
-	p := &mcpPlan{file: file, spec: info.MCP, entry: mcpEntry(info.MCP), status: mcpWrite}
+	p := &mcpPlan{file: file, spec: info.MCP, entry: mcpEntry(info.MCP, ""), status: mcpWrite}
 	name := info.MCP.Name
 	if _, exists := file.Get(name); !exists || force {
 		return p, nil
@@ -89,8 +97,51 @@ func planMCP(c *config.Config, service string, info providers.Info, force bool) 
 		p.status = mcpKept // stack wrote it for this service; the edits are the user's
 		return p, nil
 	}
-	return nil, exitcode.Errorf(exitcode.Failure, "%s already has an MCP server called %q that stack did not write.\nNothing was changed and nothing was stored. Run stack add %s --force to replace it with stack's entry (phantom exec -- %s), or --no-mcp to leave it and skip the wiring.",
-		mcpjson.FileName, name, service, info.MCP.Command)
+	if info.MCP.URL != "" {
+		// The entry depends on the resource, known only once it exists:
+		// resolve decides. An entry of that name pointing at this server
+		// (another project of it, say) is not foreign.
+		if raw, _ := file.Get(name); sameRemoteServer(raw, info.MCP) {
+			p.status = mcpWrite
+			return p, nil
+		}
+	}
+	return nil, exitcode.Errorf(exitcode.Failure, "%s already has an MCP server called %q that stack did not write.\nNothing was changed and nothing was stored. Run stack add %s --force to replace it with stack's entry (%s), or --no-mcp to leave it and skip the wiring.",
+		mcpjson.FileName, name, service, mcpDescribe(info.MCP))
+}
+
+// resolve fixes the entry of a remote server for the resource, once its id
+// is known (a local server's entry does not depend on it).
+func (p *mcpPlan) resolve(resourceID string) {
+	if p == nil || p.spec.URL == "" || p.status == mcpKept {
+		return
+	}
+	p.entry = mcpEntry(p.spec, resourceID)
+	if p.file.Same(p.spec.Name, p.entry) {
+		p.status = mcpUnchanged
+	} else {
+		p.status = mcpWrite
+	}
+}
+
+// sameRemoteServer reports whether an existing entry is the provider's
+// remote server (same scheme, host and path), whatever its query says.
+func sameRemoteServer(raw []byte, spec *providers.MCPServer) bool {
+	var e mcpjson.Entry
+	if json.Unmarshal(raw, &e) != nil || e.URL == "" {
+		return false
+	}
+	got, err1 := url.Parse(e.URL)
+	want, err2 := url.Parse(spec.RemoteURL(""))
+	return err1 == nil && err2 == nil && got.Scheme == want.Scheme && got.Host == want.Host && got.Path == want.Path
+}
+
+// mcpDescribe is what stack's entry runs, for messages.
+func mcpDescribe(s *providers.MCPServer) string {
+	if s.URL != "" {
+		return s.RemoteURL("<id>")
+	}
+	return "phantom exec -- " + s.Command
 }
 
 // apply writes the entry when the plan says so.
@@ -117,7 +168,7 @@ func (p *mcpPlan) undo() error {
 // for the slot is not inject.
 func needsInject(ctx context.Context, f *Factory, spec *providers.MCPServer, info providers.Info) []string {
 	out := []string{}
-	if spec.ProxyAware {
+	if spec.ProxyAware || spec.URL != "" {
 		return out
 	}
 	pc, err := f.phantom(ctx)

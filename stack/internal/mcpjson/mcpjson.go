@@ -29,7 +29,9 @@ const serversKey = "mcpServers"
 
 // Entry is one stdio server as stack writes it.
 type Entry struct {
-	Command string            `json:"command"`
+	Type    string            `json:"type,omitempty"` // "http" for a remote server
+	URL     string            `json:"url,omitempty"`
+	Command string            `json:"command,omitempty"`
 	Args    []string          `json:"args,omitempty"`
 	Env     map[string]string `json:"env,omitempty"`
 }
