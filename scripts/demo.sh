@@ -164,6 +164,8 @@ note "stack creates a project, then waits until it is ACTIVE_HEALTHY — 2s in t
 must stack add supabase
 run cat .stack.toml
 run cat .env.local
+note "the agent's Supabase MCP server: Supabase's hosted one for this project; the MCP client signs in to it itself, so the file holds no credential (in the sandbox the ref is a fake project's)"
+run cat .mcp.json
 
 export STACK_VERCEL_API_URL="$FAKECLOUD_VERCEL_API_URL"
 export VERCEL_TOKEN="$FAKECLOUD_VERCEL_TOKEN"

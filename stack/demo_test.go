@@ -82,6 +82,7 @@ func TestDemo(t *testing.T) {
 		`Supabase: waiting for project [a-z]+ to be ACTIVE_HEALTHY`,
 		`(?m)^  ACTIVE_HEALTHY$`,
 		`✓ Supabase is set up`,
+		`"url": "https://mcp\.supabase\.com/mcp\?project_ref=[a-z]{20}"`,
 		`(?m)^SUPABASE_ANON_KEY=phm_[0-9a-f]{64}$`,
 		`(?m)^SUPABASE_URL=http://127\.0\.0\.1:[0-9]+/project/[a-z]+$`,
 		`✓ Vercel is set up`,
