@@ -184,6 +184,11 @@ type ProvisionRequest struct {
 	// means the add is resuming: a resource called Name, if one exists, is
 	// the one the interrupted run created before it could record its id.
 	Owned bool
+	// ResumedSince is when the interrupted add this one resumes started
+	// (zero for a fresh add). On a resource the user brought (--use, not
+	// Owned), credentials the upstream dated after it were made by that run,
+	// whose secrets died with it; older ones are the user's.
+	ResumedSince time.Time
 	// Options are provider-specific flags (--org, --team, …), as in LoginRequest.
 	Options map[string]string
 }

@@ -54,7 +54,7 @@ func (p *Provider) Materialize(ctx context.Context, env providers.Env, cred *pro
 		}
 		wantARN = aws.ToString(out.User.Arn)
 		env.Printf("AWS: no new key for %s is at hand in this run; creating one.", res.ID)
-		if k, err = p.createKey(ctx, env, c, res.ID, true, false); err != nil {
+		if k, err = p.createKey(ctx, env, c, res.ID, true, false, time.Time{}); err != nil {
 			return nil, err
 		}
 		p.setPending(res.ID, k)

@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -953,6 +954,45 @@ func TestUseKeepsExistingKey(t *testing.T) {
 		t.Fatalf("keys = %+v, want the first one kept", ks)
 	}
 	if strings.Contains(h.log(), "stale") {
+		t.Fatalf("log:\n%s", h.log())
+	}
+}
+
+// TestResumedUseReplacesOnlyItsOwnKey: a --use add interrupted after it
+// made a key (its secret lost) is resumed: the key IAM dated after the
+// interrupted add started goes, the user's own older key stays, and the
+// user ends with that key and the new one. Without ResumedSince the quota
+// rule would delete the oldest key — the user's.
+func TestResumedUseReplacesOnlyItsOwnKey(t *testing.T) {
+	ctx := context.Background()
+	h := newHarness(t, awsfake.Options{Region: "us-east-1"})
+	now, step := h.clk.Now, h.clk.Advance
+	first, err := h.p.Provision(ctx, h.env(), nil, providers.ProvisionRequest{Name: "app"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Minutes later (SigV4 allows the fake's clock 15 min off the signer's)
+	// a teammate's add --use starts, makes a key, and dies.
+	step(5 * time.Minute)
+	started := now()
+	step(10 * time.Second)
+	if _, err := h.newProcess().Provision(ctx, h.env(), nil, providers.ProvisionRequest{UseID: "app"}); err != nil {
+		t.Fatal(err)
+	}
+	orphan := h.srv.AccessKeys("app")[1].AccessKeyID
+	step(time.Minute)
+	res, err := h.newProcess().Provision(ctx, h.env(), nil, providers.ProvisionRequest{UseID: "app", ResumedSince: started})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, k := range h.srv.AccessKeys("app") {
+		ids = append(ids, k.AccessKeyID)
+	}
+	if len(ids) != 2 || ids[0] != first.Meta["access_key_id"] || slices.Contains(ids, orphan) || ids[1] != res.Meta["access_key_id"] {
+		t.Fatalf("keys %v: want the user's own %s and the new %s, not the orphan %s\nlog:\n%s", ids, first.Meta["access_key_id"], res.Meta["access_key_id"], orphan, h.log())
+	}
+	if !strings.Contains(h.log(), "deleted the stale access key "+orphan) {
 		t.Fatalf("log:\n%s", h.log())
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
@@ -162,7 +163,7 @@ func (p *Provider) Provision(ctx context.Context, env providers.Env, cred *provi
 
 	// 4. The access key; its secret exists only in this answer.
 	env.Report("creating an access key")
-	key, err := p.createKey(ctx, env, c, name, !created, req.Owned)
+	key, err := p.createKey(ctx, env, c, name, !created, req.Owned, req.ResumedSince)
 	if err != nil {
 		return res, err
 	}
@@ -297,13 +298,24 @@ func ensureBucket(ctx context.Context, env providers.Env, c *clients, bucket, re
 // this add owns (a resume) every existing key is deleted instead: each was
 // made by an interrupted run, nothing can use it but that run's vault entry,
 // and its secret cannot be read back, so the user ends with the new key only.
-func (p *Provider) createKey(ctx context.Context, env providers.Env, c *clients, name string, existing, owned bool) (*accessKey, error) {
+//
+// A resumed --use add (not owned, since set) first deletes the keys IAM
+// dated after the interrupted add started: that run made them and their
+// secrets died with it. Otherwise the quota rule below would delete the
+// oldest key — the user's own, possibly in use elsewhere — and keep the
+// orphan.
+func (p *Provider) createKey(ctx context.Context, env providers.Env, c *clients, name string, existing, owned bool, since time.Time) (*accessKey, error) {
 	switch {
 	case owned:
-		if err := deleteStaleKeys(ctx, env, c, name); err != nil {
+		if err := deleteStaleKeys(ctx, env, c, name, time.Time{}); err != nil {
 			return nil, err
 		}
 	case existing:
+		if !since.IsZero() {
+			if err := deleteStaleKeys(ctx, env, c, name, since); err != nil {
+				return nil, err
+			}
+		}
 		if err := makeRoom(ctx, env, c, name); err != nil {
 			return nil, err
 		}
@@ -342,14 +354,23 @@ func makeRoom(ctx context.Context, env providers.Env, c *clients, name string) e
 	return nil
 }
 
-// deleteStaleKeys deletes every access key of a user this add owns (see
-// createKey).
-func deleteStaleKeys(ctx context.Context, env providers.Env, c *clients, name string) error {
+// staleKeySkew allows for the clocks of this machine and IAM differing: a
+// key dated up to this long before the interrupted add started still
+// counts as that add's.
+const staleKeySkew = time.Minute
+
+// deleteStaleKeys deletes the access keys an interrupted run of this add
+// made (see createKey): every key of a user this add owns (since zero), or
+// those IAM dated after since.
+func deleteStaleKeys(ctx context.Context, env providers.Env, c *clients, name string, since time.Time) error {
 	keys, err := listKeys(ctx, c, name)
 	if err != nil {
 		return err
 	}
 	for _, k := range keys {
+		if !since.IsZero() && aws.ToTime(k.CreateDate).Before(since.Add(-staleKeySkew)) {
+			continue // older than the interrupted add: the user's own
+		}
 		id := aws.ToString(k.AccessKeyId)
 		if err := deleteKey(ctx, c, name, id); err != nil {
 			return err

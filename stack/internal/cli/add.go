@@ -275,7 +275,11 @@ func addOne(o *AddOptions) (*AddResult, error) {
 				env := env
 				env.Progress = statusTestHook(f, pr.Status) // the provider's status changes (Supabase's wait) reach the spinner
 				env.Prompt = withPause(env.Prompt, pr)
-				r, err := p.Provision(ctx, env, cred, providers.ProvisionRequest{UseID: useID, Name: name, Region: opts["region"], Owned: owned, Options: opts})
+				var since time.Time
+				if pending != nil {
+					since = pending.Started
+				}
+				r, err := p.Provision(ctx, env, cred, providers.ProvisionRequest{UseID: useID, Name: name, Region: opts["region"], Owned: owned, ResumedSince: since, Options: opts})
 				if err != nil {
 					return fmt.Errorf("provisioning %s: %w", info.DisplayName, err)
 				}
