@@ -64,15 +64,7 @@ func TestRunPrintsWorkingSandbox(t *testing.T) {
 	check(got.Supabase.APIURL+"/v1/organizations", got.Supabase.AccessToken, "Authorization", 200)
 	check(got.Vercel.APIURL+"/v2/user", got.Vercel.Token, "Authorization", 200)
 
-	cancel()
-	select {
-	case code := <-done:
-		if code != 0 {
-			t.Fatalf("exit %d: %s", code, stderr.String())
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("did not stop on cancel")
-	}
+	stopAndWait(t, cancel, done, &stderr)
 }
 
 // The names `make demo` (scripts/demo.sh) reads from -format=env.
@@ -146,15 +138,7 @@ func TestRunEnvFormat(t *testing.T) {
 			t.Fatalf("%s: %d", c.url, res.StatusCode)
 		}
 	}
-	cancel()
-	select {
-	case code := <-done:
-		if code != 0 {
-			t.Fatalf("exit %d: %s", code, stderr.String())
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("did not stop on cancel")
-	}
+	stopAndWait(t, cancel, done, &stderr)
 }
 
 func TestRunRejectsUnknownFormat(t *testing.T) {
@@ -191,5 +175,19 @@ func TestRunRefusesNonLoopback(t *testing.T) {
 	}
 	if stdout.Len() != 0 {
 		t.Fatal("printed credentials for a refused start")
+	}
+}
+
+// stopAndWait cancels fakecloud's context and checks it exits 0, bounded.
+func stopAndWait(t *testing.T, cancel context.CancelFunc, done <-chan int, stderr *bytes.Buffer) {
+	t.Helper()
+	cancel()
+	select {
+	case code := <-done:
+		if code != 0 {
+			t.Fatalf("exit %d: %s", code, stderr.String())
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("did not stop on cancel")
 	}
 }
