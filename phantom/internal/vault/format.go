@@ -47,7 +47,9 @@ const (
 	// maxFileSize bounds what is read into memory from a (possibly hostile) file.
 	maxFileSize = 64 << 20
 
-	payloadVersion = 1
+	// payloadVersion 2 added approvals and the audit mark; version 1
+	// payloads are read (as having neither) and written back as version 2.
+	payloadVersion = 2
 )
 
 // KDF parameter bounds enforced on every header read (and on creation), before
@@ -300,6 +302,34 @@ func sealFile(h *header, key, plain []byte) ([]byte, error) {
 // Payload is the decrypted content of a vault.
 type Payload struct {
 	Secrets map[string]*Secret
+	// Approvals are the human decisions phantom acts on without asking
+	// again (a route that sends secrets somewhere new, a config change that
+	// weakens protection), keyed by what was approved. They live inside the
+	// encrypted payload so that nothing without the vault key can forge one:
+	// a file in PHANTOM_HOME could be written by any process of the user's.
+	Approvals map[string]*Approval
+	// Audit is where this home's audit log stood when the vault was last
+	// written, so a vault used under another PHANTOM_HOME, or a log rolled
+	// back, shows (audit verify, status). nil: never recorded.
+	Audit *AuditMark
+}
+
+// Approval is one stored human decision. Hash identifies exactly what was
+// approved (see package trust); Detail describes it for people and never
+// holds a value.
+type Approval struct {
+	Hash       string          `json:"hash"`
+	Detail     string          `json:"detail,omitempty"`
+	ApprovedAt time.Time       `json:"approved_at"`
+	Data       json.RawMessage `json:"data,omitempty"` // structured state the approval covers (e.g. the approved config baseline)
+}
+
+// AuditMark is a position in an audit log: the log's identity, and the
+// sequence number and MAC of the last entry the vault knew of.
+type AuditMark struct {
+	LogID string `json:"log_id"`
+	Seq   uint64 `json:"seq"`
+	MAC   string `json:"mac"`
 }
 
 // Secret is one vaulted value with its persistent placeholder token.
@@ -312,8 +342,10 @@ type Secret struct {
 }
 
 type wirePayload struct {
-	Version *int               `json:"version"`
-	Secrets map[string]*Secret `json:"secrets"`
+	Version   *int                 `json:"version"`
+	Secrets   map[string]*Secret   `json:"secrets"`
+	Approvals map[string]*Approval `json:"approvals,omitempty"`
+	Audit     *AuditMark           `json:"audit,omitempty"`
 }
 
 // parsePayload decodes the decrypted JSON strictly: unknown fields, trailing
@@ -336,13 +368,16 @@ func parsePayload(b []byte) (*Payload, error) {
 	if *w.Version > payloadVersion {
 		return nil, errf(ErrNewerVersion, fmt.Sprintf("payload version %d; this phantom reads up to %d", *w.Version, payloadVersion))
 	}
-	if *w.Version != payloadVersion {
+	if *w.Version < 1 {
 		return nil, corrupt("malformed payload: invalid version %d", *w.Version)
+	}
+	if *w.Version == 1 && (w.Approvals != nil || w.Audit != nil) {
+		return nil, corrupt("malformed payload: version 1 has no approvals or audit mark")
 	}
 	if w.Secrets == nil {
 		return nil, corrupt("malformed payload: no secrets object")
 	}
-	p := &Payload{Secrets: w.Secrets}
+	p := &Payload{Secrets: w.Secrets, Approvals: w.Approvals, Audit: w.Audit}
 	if err := p.validate(); err != nil {
 		return nil, corrupt("malformed payload: %v", err)
 	}
@@ -354,7 +389,7 @@ func encodePayload(p *Payload) ([]byte, error) {
 		return nil, fmt.Errorf("vault: refusing to write an invalid payload: %w", err)
 	}
 	v := payloadVersion
-	b, err := json.Marshal(wirePayload{Version: &v, Secrets: p.Secrets})
+	b, err := json.Marshal(wirePayload{Version: &v, Secrets: p.Secrets, Approvals: p.Approvals, Audit: p.Audit})
 	if err != nil {
 		return nil, fmt.Errorf("vault: encode payload: %w", err)
 	}
@@ -382,6 +417,11 @@ func (p *Payload) validate() error {
 			return fmt.Errorf("secrets %q and %q share a token", other, name)
 		}
 		tokens[s.Token] = name
+	}
+	for key, a := range p.Approvals {
+		if key == "" || len(key) > maxNameLen || a == nil || a.Hash == "" {
+			return fmt.Errorf("invalid approval %q", key)
+		}
 	}
 	return nil
 }
@@ -411,6 +451,18 @@ func (p *Payload) clone() *Payload {
 			}
 		}
 		out.Secrets[k] = &c
+	}
+	if p.Approvals != nil {
+		out.Approvals = make(map[string]*Approval, len(p.Approvals))
+		for k, a := range p.Approvals {
+			c := *a
+			c.Data = bytes.Clone(a.Data)
+			out.Approvals[k] = &c
+		}
+	}
+	if p.Audit != nil {
+		m := *p.Audit
+		out.Audit = &m
 	}
 	return out
 }

@@ -992,7 +992,11 @@ func TestPayloadStrictJSON(t *testing.T) {
 		in   string
 		want error
 	}{
-		{`{"version":2,"secrets":{}}`, ErrNewerVersion},
+		{`{"version":3,"secrets":{}}`, ErrNewerVersion},
+		{`{"version":1,"secrets":{},"approvals":{"route:x":{"hash":"h","approved_at":"2026-01-01T00:00:00Z"}}}`, ErrCorrupt},
+		{`{"version":2,"secrets":{},"approvals":{"route:x":null}}`, ErrCorrupt},
+		{`{"version":2,"secrets":{},"approvals":{"route:x":{"hash":""}}}`, ErrCorrupt},
+		{`{"version":2,"secrets":{},"audit":{"log_id":"a","seq":1,"mac":"m","extra":1}}`, ErrCorrupt},
 		{`{"version":0,"secrets":{}}`, ErrCorrupt},
 		{`{"secrets":{}}`, ErrCorrupt},
 		{`{"version":1}`, ErrCorrupt},
@@ -1093,7 +1097,7 @@ func TestFileLayout(t *testing.T) {
 	if err != nil {
 		t.Fatal("payload at 120.. with aad 0..131:", err)
 	}
-	if !strings.HasPrefix(string(plain), `{"version":1,"secrets":{"A":{"value":"MQ==","token":"phm_`) {
+	if !strings.HasPrefix(string(plain), `{"version":2,"secrets":{"A":{"value":"MQ==","token":"phm_`) {
 		t.Fatalf("payload %s", plain)
 	}
 
@@ -1113,7 +1117,39 @@ func TestFileLayout(t *testing.T) {
 		t.Fatal("checksum at 43")
 	}
 	a, _ = chacha20poly1305.New(dk)
-	if plain, err = a.Open(nil, f[51:63], f[63:], f[:63]); err != nil || string(plain) != `{"version":1,"secrets":{}}` {
+	if plain, err = a.Open(nil, f[51:63], f[63:], f[:63]); err != nil || string(plain) != `{"version":2,"secrets":{}}` {
 		t.Fatalf("keychain payload: %v %s", err, plain)
+	}
+}
+
+// TestPayloadV1ReadAndUpgraded: a version 1 payload (before approvals and
+// the audit mark) is read, and written back as version 2 with both kept.
+func TestPayloadV1ReadAndUpgraded(t *testing.T) {
+	tok := "phm_" + strings.Repeat("ab", 32)
+	p, err := parsePayload([]byte(`{"version":1,"secrets":{"A":{"value":"eA==","token":"` + tok + `"}}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Approvals != nil || p.Audit != nil || string(p.Secrets["A"].Value) != "x" {
+		t.Fatalf("v1 payload read as %+v", p)
+	}
+	p.Approvals = map[string]*Approval{"route:x": {Hash: "sha256:1", Detail: "route x"}}
+	p.Audit = &AuditMark{LogID: "L", Seq: 7, MAC: "m"}
+	b, err := encodePayload(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q, err := parsePayload(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(string(b), `{"version":2,`) || q.Approvals["route:x"].Hash != "sha256:1" || *q.Audit != *p.Audit {
+		t.Fatalf("round trip: %s", b)
+	}
+	c := q.clone()
+	c.Approvals["route:x"].Hash = "changed"
+	c.Audit.Seq = 8
+	if q.Approvals["route:x"].Hash != "sha256:1" || q.Audit.Seq != 7 {
+		t.Fatal("clone shares approvals or the audit mark")
 	}
 }
