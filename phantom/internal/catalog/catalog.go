@@ -62,6 +62,15 @@ type Route struct {
 	Inject     *Inject
 	// Custom is true for a route defined in .phantom.toml.
 	Custom bool
+	// CAPEM, when set, is the only set of roots the route's upstream
+	// certificate may chain to; ForwardProxy, when set, is the proxy its
+	// requests go through. Both come from an approved [routes.NAME] table;
+	// without them the route uses the system roots and connects directly.
+	CAPEM        []byte
+	ForwardProxy string
+	// UpstreamVaulted: Upstream came from a vaulted UpstreamEnv value, so
+	// logs name it by hash only.
+	UpstreamVaulted bool
 }
 
 // UsualUpstream reports whether up, an upstream read from the env files,

@@ -2,6 +2,8 @@ package cli
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"maps"
 	"path/filepath"
@@ -97,6 +99,9 @@ type childPlan struct {
 	// bodyGrants: route → secrets it may carry in declared body fields
 	// for this run only (--body-secret).
 	bodyGrants map[string][]string
+	// allRoutes are the project's approved routes, mounted or not (the
+	// guard's default policies depend on them).
+	allRoutes []catalog.Route
 }
 
 func execRun(o *ExecOptions) error {
@@ -130,6 +135,9 @@ func execRun(o *ExecOptions) error {
 	if plan.bodyGrants, err = bodyGrants(f, p, pl, plan.routes, o.BodySecrets); err != nil {
 		return err
 	}
+	if err := f.foldTightening(p, v, plan.allRoutes); err != nil {
+		return err
+	}
 	for _, n := range plan.notes {
 		f.IO.Warnf("%s", n)
 	}
@@ -161,7 +169,7 @@ func execRun(o *ExecOptions) error {
 	for _, r := range slices.Sorted(maps.Keys(plan.bodyGrants)) {
 		rec.add(audit.Event{Op: "exec.body-secret", Detail: fmt.Sprintf("route %s may carry %s in its body fields for this run", r, strings.Join(plan.bodyGrants[r], ", "))})
 	}
-	rec.add(audit.Event{Op: "exec.start", Detail: fmt.Sprintf("%s; routes: %s; injected: %d", filepath.Base(o.Args[0]), routeNames(plan.routes), len(plan.injected))})
+	rec.add(audit.Event{Op: "exec.start", Detail: fmt.Sprintf("%s; routes: %s; injected: %d", filepath.Base(o.Args[0]), routeUpstreams(plan.routes), len(plan.injected))})
 
 	masker := plan.scrubber
 	v.Close() // the plan, the proxy and the masker hold their own copies
@@ -281,7 +289,7 @@ func (f *Factory) startProxy(p *Project, plan *childPlan, rec *auditQueue, logf 
 // planChild resolves the env files against the vault: the child's
 // environment, the routes to mount and what the proxy may put on the wire.
 func planChild(f *Factory, p *Project, pl *vault.Payload, paths []string, explicit bool, base []string) (*childPlan, error) {
-	routes, pending, err := f.projectRoutes(p)
+	routes, pending, err := f.projectRoutes(p, pl)
 	if err != nil {
 		return nil, err
 	}
@@ -290,10 +298,19 @@ func planChild(f *Factory, p *Project, pl *vault.Payload, paths []string, explic
 		for _, pr := range pending {
 			lines = append(lines, "  "+describePending(pr))
 		}
+		f.record(p, audit.Event{Op: "exec.refused", Detail: "unapproved route change: " + strings.Join(lines, ";")})
 		return nil, exitcode.Errorf(exitcode.Refused, "%s has route changes nobody has approved on this machine, so nothing was run:\n%s\nIf you made them, approve them on your terminal: phantom trust", ConfigFile, strings.Join(lines, "\n"))
 	}
+	g, err := f.guard(p, pl, routes)
+	if err != nil {
+		return nil, err
+	}
+	if err := refuseWeaker(g); err != nil {
+		f.record(p, audit.Event{Op: "exec.refused", Detail: "unapproved settings: " + strings.Join(g.weaker, "; ")})
+		return nil, err
+	}
 	byToken := tokenIndex(pl)
-	plan := &childPlan{}
+	plan := &childPlan{allRoutes: routes}
 	vars := map[string]string{}
 	var order []string
 	for _, path := range paths {
@@ -355,10 +372,6 @@ func planChild(f *Factory, p *Project, pl *vault.Payload, paths []string, explic
 	slices.SortFunc(plan.secrets, func(a, b proxy.Secret) int { return strings.Compare(a.Name, b.Name) })
 
 	// Mount every route that carries a proxied secret.
-	home, err := f.Home()
-	if err != nil {
-		return nil, err
-	}
 	var envPending []pendingRoute
 	for _, r := range routes {
 		if !slices.ContainsFunc(r.Secrets, func(n string) bool { return proxied[n] }) {
@@ -373,15 +386,12 @@ func planChild(f *Factory, p *Project, pl *vault.Payload, paths []string, explic
 				plan.notes = append(plan.notes, fmt.Sprintf("route %s needs %s in your env files to know where to send requests; it is not mounted", r.Name, r.UpstreamEnv))
 				continue
 			}
-			pr, err := envUpstreamPending(home, p.ID(), r, up, vaulted)
-			if err != nil {
-				return nil, err
-			}
-			if pr != nil {
+			if pr := envUpstreamPending(p, pl, r, up, vaulted); pr != nil {
 				envPending = append(envPending, *pr)
 				continue
 			}
 			r.Upstream = strings.TrimRight(up, "/")
+			r.UpstreamVaulted = vaulted
 		}
 		for _, bv := range r.BaseURLVars {
 			if old, ok := child[bv.Name]; ok && bv.Name != r.UpstreamEnv && old != r.Upstream+bv.Suffix {
@@ -395,6 +405,7 @@ func planChild(f *Factory, p *Project, pl *vault.Payload, paths []string, explic
 		for _, pr := range envPending {
 			lines = append(lines, "  "+describePending(pr))
 		}
+		f.record(p, audit.Event{Op: "exec.refused", Detail: "unapproved upstream from the env files: " + strings.Join(lines, ";")})
 		return nil, exitcode.Errorf(exitcode.Refused, "your env files send a route's secrets somewhere nobody has approved on this machine, so nothing was run:\n%s\nIf that is where they should go, approve it on your terminal: phantom trust", strings.Join(lines, "\n"))
 	}
 
@@ -495,6 +506,31 @@ func maskerFor(pl *vault.Payload) *scrub.Replacer {
 		}
 	}
 	return scrub.New(pairs)
+}
+
+// routeUpstreams names each mounted route with where it sends requests, for
+// the audit log: an approval changes where values go, and the log must show
+// where they went. A vaulted upstream is named by its host's hash only.
+func routeUpstreams(rs []catalog.Route) string {
+	if len(rs) == 0 {
+		return "none"
+	}
+	parts := make([]string, len(rs))
+	for i, r := range rs {
+		up := r.Upstream
+		if r.UpstreamVaulted {
+			sum := sha256.Sum256([]byte(up))
+			up = "(vaulted " + r.UpstreamEnv + ", sha256:" + hex.EncodeToString(sum[:6]) + ")"
+		}
+		if r.ForwardProxy != "" {
+			up += " via " + r.ForwardProxy
+		}
+		if len(r.CAPEM) > 0 {
+			up += " (own CA)"
+		}
+		parts[i] = r.Name + "=" + up
+	}
+	return strings.Join(parts, ", ")
 }
 
 func routeNames(rs []catalog.Route) string {

@@ -92,6 +92,17 @@ type Project struct {
 	Dir        string
 	ConfigPath string
 	Config     *config.Config
+	// auditMode is the audit mode in force once the vault is open: never
+	// below the approved one (effectiveAudit). "": the config's.
+	auditMode string
+}
+
+// AuditMode is the audit mode phantom applies to this project.
+func (p *Project) AuditMode() string {
+	if p.auditMode != "" {
+		return p.auditMode
+	}
+	return p.Config.AuditMode()
 }
 
 // Policy is how `phantom exec` hands a secret to the child: set in
@@ -198,6 +209,7 @@ func (f *Factory) OpenVault(p *Project, create bool) (*vault.Vault, error) {
 	if err != nil {
 		return nil, vaultError(err)
 	}
+	p.auditMode = effectiveAudit(p.Config.AuditMode(), v.Payload())
 	return v, nil
 }
 
@@ -234,7 +246,7 @@ func (f *Factory) auditLog(p *Project) *audit.Log {
 	}
 	mode := "on"
 	if p != nil {
-		mode = p.Config.AuditMode()
+		mode = p.AuditMode()
 	}
 	required := mode == "required"
 	// PHANTOM_AUDIT=0 cannot switch off an audit the project requires: an

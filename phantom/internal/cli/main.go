@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 
 	"phantomstack.dev/shared/exitcode"
@@ -17,8 +18,32 @@ import (
 // Main runs phantom with args (args[0] is the program name) and returns the
 // process exit code. It is the only place errors become exit codes.
 func Main(args []string, in io.Reader, out, errOut io.Writer) int {
+	environ := isolateTLSAndProxyEnv()
 	f := NewFactory(term.System(in, out, errOut))
+	f.Environ = func() []string { return slices.Clone(environ) }
 	return Run(f, args[1:])
+}
+
+// tlsProxyEnv are the variables through which whoever sets phantom's
+// environment decides whom phantom's own connections trust and go
+// through. With SSL_CERT_FILE naming its CA and HTTPS_PROXY its CONNECT
+// proxy, an agent received every key a built-in route sent
+// (docs/security.md). phantom's connections use the system roots and
+// connect directly; a route that needs a CA or a proxy names them in its
+// approved [routes.NAME] table.
+var tlsProxyEnv = []string{"SSL_CERT_FILE", "SSL_CERT_DIR",
+	"HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "all_proxy", "no_proxy"}
+
+// isolateTLSAndProxyEnv removes tlsProxyEnv from this process's environment
+// before anything reads it (crypto/x509 loads the system roots, and
+// net/http the proxy settings, once, on first use) and returns the
+// environment as it was: a child started by exec still gets them.
+func isolateTLSAndProxyEnv() []string {
+	environ := os.Environ()
+	for _, k := range tlsProxyEnv {
+		os.Unsetenv(k)
+	}
+	return environ
 }
 
 // Run executes one command line with a prepared factory.

@@ -21,7 +21,6 @@ import (
 	"time"
 
 	"phantomstack.dev/phantom/internal/config"
-	"phantomstack.dev/phantom/internal/trust"
 )
 
 // sseAckWait bounds how long the fake upstream waits for the child's ack of
@@ -186,8 +185,8 @@ func TestExecProxyEndToEnd(t *testing.T) {
 	stripeTok := envToken(t, env, "STRIPE_SECRET_KEY")
 
 	tomlPath := filepath.Join(s.dir, ConfigFile)
-	appendFile(t, tomlPath, fmt.Sprintf("\n[routes.openai]\nupstream = %q\n\n[routes.stripe]\nupstream = %q\n\n[proxy]\nmax_body_bytes = %d\n",
-		oai.URL, deadStripe, maxBody))
+	appendFile(t, tomlPath, fmt.Sprintf("\n[routes.openai]\nupstream = %q\nca_file = %q\n\n[routes.stripe]\nupstream = %q\n\n[proxy]\nmax_body_bytes = %d\n",
+		oai.URL, caFile, deadStripe, maxBody))
 	cfg, err := config.Load(tomlPath)
 	if err != nil {
 		t.Fatal(err)
@@ -196,7 +195,7 @@ func TestExecProxyEndToEnd(t *testing.T) {
 	if specs["openai"].Upstream != oai.URL || specs["stripe"].Upstream != deadStripe || cfg.Proxy().MaxBodyBytes != maxBody {
 		t.Fatalf("%s parsed as routes %+v, proxy %+v", ConfigFile, specs, cfg.Proxy())
 	}
-	if err := trust.Approve(s.home, cfg.ProjectID(), time.Now(), specs["openai"], specs["stripe"]); err != nil {
+	if err := approveAll(s.dir, s.env); err != nil {
 		t.Fatal(err)
 	}
 

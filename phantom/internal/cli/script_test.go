@@ -9,12 +9,9 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
-	"time"
 
 	"github.com/rogpeppe/go-internal/testscript"
 
-	"phantomstack.dev/phantom/internal/config"
-	"phantomstack.dev/phantom/internal/trust"
 	"phantomstack.dev/phantom/internal/vault"
 )
 
@@ -155,11 +152,6 @@ func cmdTrustRoutes(ts *testscript.TestScript, neg bool, args []string) {
 	if neg || len(args) != 0 {
 		ts.Fatalf("usage: trustroutes")
 	}
-	cfg, err := config.Load(ts.MkAbs(".phantom.toml"))
-	ts.Check(err)
-	var specs []config.RouteSpec
-	for _, r := range cfg.Routes() {
-		specs = append(specs, r)
-	}
-	ts.Check(trust.Approve(ts.Getenv("PHANTOM_HOME"), cfg.ProjectID(), time.Now(), specs...))
+	env := []string{"PHANTOM_HOME=" + ts.Getenv("PHANTOM_HOME"), "PHANTOM_VAULT_PASSPHRASE=" + ts.Getenv("PHANTOM_VAULT_PASSPHRASE"), "HOME=" + ts.Getenv("HOME")}
+	ts.Check(approveAll(ts.MkAbs("."), env))
 }

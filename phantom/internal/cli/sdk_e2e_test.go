@@ -46,7 +46,6 @@ import (
 	"time"
 
 	"phantomstack.dev/phantom/internal/config"
-	"phantomstack.dev/phantom/internal/trust"
 )
 
 // TestOfficialNodeSDKsThroughProxy: openai-node and @anthropic-ai/sdk, built
@@ -64,6 +63,9 @@ func TestOfficialNodeSDKsThroughProxy(t *testing.T) {
 	oai := startFakeUpstream(t, leaf, fakeOpenAI(openaiKey))
 	ant := startFakeUpstream(t, leaf, fakeAnthropic(anthropicKey))
 
+	// SSL_CERT_FILE would make phantom trust the fake's CA only for the
+	// child; phantom's own connections ignore it (path 3 of the threat
+	// model): the routes name the CA in ca_file, which the approval covers.
 	s := newSandbox(t, "PHANTOM_VAULT_PASSPHRASE=sdk-e2e-pass-123", "SSL_CERT_FILE="+caFile)
 	s.write(".env", "APP_NAME=sdk-e2e\nOPENAI_API_KEY="+openaiKey+"\nANTHROPIC_API_KEY="+anthropicKey+"\n")
 	s.mustRun("", "init", "--yes")
@@ -75,7 +77,7 @@ func TestOfficialNodeSDKsThroughProxy(t *testing.T) {
 	anthropicTok := envToken(t, env, "ANTHROPIC_API_KEY")
 
 	tomlPath := filepath.Join(s.dir, ConfigFile)
-	appendFile(t, tomlPath, fmt.Sprintf("\n[routes.openai]\nupstream = %q\n\n[routes.anthropic]\nupstream = %q\n", oai.srv.URL, ant.srv.URL))
+	appendFile(t, tomlPath, fmt.Sprintf("\n[routes.openai]\nupstream = %q\nca_file = %q\n\n[routes.anthropic]\nupstream = %q\nca_file = %q\n", oai.srv.URL, caFile, ant.srv.URL, caFile))
 
 	script := filepath.Join(sdkDir, "sdk.mjs")
 
@@ -97,7 +99,7 @@ func TestOfficialNodeSDKsThroughProxy(t *testing.T) {
 	if specs["openai"].Upstream != oai.srv.URL || specs["anthropic"].Upstream != ant.srv.URL {
 		t.Fatalf("routes parsed from %s: %+v", ConfigFile, specs)
 	}
-	if err := trust.Approve(s.home, cfg.ProjectID(), time.Now(), specs["openai"], specs["anthropic"]); err != nil {
+	if err := approveAll(s.dir, s.env); err != nil {
 		t.Fatal(err)
 	}
 
@@ -492,7 +494,7 @@ func appendFile(t *testing.T, path, s string) {
 // --- TLS ---
 
 // newTestCA makes a throwaway CA and a leaf for 127.0.0.1 signed by it, and
-// writes the CA certificate to a PEM file for SSL_CERT_FILE.
+// writes the CA certificate to a PEM file (a route's ca_file).
 func newTestCA(t *testing.T) (caFile string, leaf tls.Certificate) {
 	t.Helper()
 	now := time.Now()

@@ -7,8 +7,9 @@ import (
 	"github.com/spf13/cobra"
 
 	"phantomstack.dev/phantom/internal/audit"
-	"phantomstack.dev/phantom/internal/config"
+	"phantomstack.dev/phantom/internal/catalog"
 	"phantomstack.dev/phantom/internal/trust"
+	"phantomstack.dev/phantom/internal/vault"
 	"phantomstack.dev/shared/exitcode"
 	"phantomstack.dev/shared/jsonout"
 )
@@ -20,13 +21,22 @@ type TrustOptions struct {
 	EnvFiles []string // the env files exec will read (default: the project's)
 }
 
+// TrustJSON is `phantom trust --json`: what is pending approval.
+type TrustJSON struct {
+	Routes   []TrustEntry `json:"routes"`
+	Settings []string     `json:"settings"` // .phantom.toml settings that loosen protection
+}
+
 // TrustEntry is one route in `phantom trust --json`.
 type TrustEntry struct {
-	Route    string `json:"route"`
-	Upstream string `json:"upstream"`
-	Builtin  string `json:"builtin_upstream,omitempty"`
-	Secrets  string `json:"secrets"`
-	FromEnv  string `json:"from_env,omitempty"` // the env var the upstream came from
+	Route        string `json:"route"`
+	Upstream     string `json:"upstream"`
+	Builtin      string `json:"builtin_upstream,omitempty"`
+	Secrets      string `json:"secrets"`
+	FromEnv      string `json:"from_env,omitempty"` // the env var the upstream came from
+	CAFile       string `json:"ca_file,omitempty"`
+	ForwardProxy string `json:"forward_proxy,omitempty"`
+	Reason       string `json:"reason,omitempty"`
 }
 
 func newTrustCmd(f *Factory, runF func(*TrustOptions) error) *cobra.Command {
@@ -70,60 +80,108 @@ func trustRun(o *TrustOptions) error {
 	if err != nil {
 		return err
 	}
-	routes, pending, err := f.projectRoutes(p)
+	v, err := f.OpenVault(p, false)
 	if err != nil {
 		return err
 	}
-	envPending, err := f.envRoutesPending(p, routes, o.EnvFiles)
+	defer v.Close()
+	routes, pending, g, err := f.pendingApprovals(p, v.Payload(), o.EnvFiles)
 	if err != nil {
 		return err
 	}
-	pending = append(pending, envPending...)
 	if o.JSON {
-		out := []TrustEntry{}
+		out := TrustJSON{Routes: []TrustEntry{}, Settings: g.weaker}
+		if out.Settings == nil {
+			out.Settings = []string{}
+		}
 		for _, pr := range pending {
 			name := pr.Spec.Name
 			if pr.FromEnv != "" {
 				name = pr.Builtin.Name
 			}
-			e := TrustEntry{Route: name, Upstream: pr.Spec.Upstream, Secrets: strings.Join(pr.Spec.Secrets, ","), FromEnv: pr.FromEnv}
+			e := TrustEntry{Route: name, Upstream: pr.Route.Upstream, Secrets: strings.Join(pr.Route.Secrets, ","), FromEnv: pr.FromEnv,
+				CAFile: pr.Spec.CAFile, ForwardProxy: pr.Spec.ForwardProxy, Reason: pr.Reason}
 			if pr.Vaulted {
 				e.Upstream = "" // a vaulted value: shown only on a terminal
 			}
 			if pr.Builtin != nil {
 				e.Builtin = pr.Builtin.Upstream
-				e.Secrets = strings.Join(pr.Builtin.Secrets, ",")
 			}
-			out = append(out, e)
+			out.Routes = append(out.Routes, e)
 		}
 		return jsonout.Write(f.IO.Out, out)
 	}
-	if len(pending) == 0 {
-		f.IO.Successf("Every route in %s and every upstream in the env files is approved.", ConfigFile)
-		return nil
+	if len(pending) == 0 && len(g.weaker) == 0 {
+		f.IO.Successf("Every route in %s, every upstream in the env files and every setting is approved.", ConfigFile)
+		return f.foldTightening(p, v, routes)
 	}
-	fmt.Fprintf(f.IO.ErrOut, "These routes send secrets somewhere new:\n")
-	for _, pr := range pending {
-		fmt.Fprintf(f.IO.ErrOut, "  %s\n", pr.describe(f.IO.CanPrompt()))
+	if len(pending) > 0 {
+		fmt.Fprintf(f.IO.ErrOut, "These routes send secrets somewhere new:\n")
+		for _, pr := range pending {
+			fmt.Fprintf(f.IO.ErrOut, "  %s\n", pr.describe(f.IO.CanPrompt()))
+		}
+	}
+	if len(g.weaker) > 0 {
+		fmt.Fprintf(f.IO.ErrOut, "These settings in %s hand out more than before:\n  %s\n", ConfigFile, strings.Join(g.weaker, "\n  "))
 	}
 	if !f.IO.CanPrompt() {
-		return exitcode.Errorf(exitcode.Refused, "approving needs an interactive terminal, so that a script or agent cannot approve a route for you; run `phantom trust` on your own terminal")
+		f.record(p, audit.Event{Op: "trust.refused", Detail: fmt.Sprintf("no terminal; %d route(s), %d setting(s) pending", len(pending), len(g.weaker))})
+		return exitcode.Errorf(exitcode.Refused, "approving needs an interactive terminal, so that a script or agent cannot approve a change for you; run `phantom trust` on your own terminal")
 	}
-	if err := f.IO.ConfirmTyped("Requests on these routes will carry the real values of the secrets named.", "trust"); err != nil {
+	if err := f.IO.ConfirmTyped("Requests on these routes will carry the real values of the secrets named, and the settings will apply.", "trust"); err != nil {
 		return exitcode.Errorf(exitcode.Failure, "not approved (%v); nothing was changed", err)
 	}
-	home, err := f.Home()
-	if err != nil {
+	if err := f.storeApprovals(p, v, pending, g); err != nil {
 		return err
 	}
-	specs := make([]config.RouteSpec, len(pending))
-	for i, pr := range pending {
-		specs[i] = pr.Spec
-		f.record(p, audit.Event{Op: "route.trust", Detail: describePending(pr)})
+	f.IO.Successf("Approved %d route(s) and %d setting(s).", len(pending), len(g.weaker))
+	return nil
+}
+
+// pendingApprovals is what phantom trust would approve: the routes and env
+// upstreams that are not approved as they are, and the guard's view of the
+// settings.
+func (f *Factory) pendingApprovals(p *Project, pl *vault.Payload, envFiles []string) ([]catalog.Route, []pendingRoute, guardState, error) {
+	routes, pending, err := f.projectRoutes(p, pl)
+	if err != nil {
+		return nil, nil, guardState{}, err
 	}
-	if err := trust.Approve(home, p.ID(), f.Now(), specs...); err != nil {
+	envPending, err := f.envRoutesPending(p, pl, routes, envFiles)
+	if err != nil {
+		return nil, nil, guardState{}, err
+	}
+	g, err := f.guard(p, pl, routes)
+	if err != nil {
+		// Damaged stored settings: approving the current ones replaces them.
+		g = guardState{current: currentBaseline(p, pl, routes), weaker: []string{"the stored approval of the settings (damaged)"}}
+	}
+	return routes, append(pending, envPending...), g, nil
+}
+
+// storeApprovals writes the approvals into the vault, with one audit event
+// each (recorded before the vault is replaced, so an approval is never
+// unrecorded).
+func (f *Factory) storeApprovals(p *Project, v *vault.Vault, pending []pendingRoute, g guardState) error {
+	chain := processChain()
+	var events []audit.Event
+	for _, pr := range pending {
+		events = append(events, audit.Event{Op: "route.trust", Detail: describePending(pr) + "; by " + chain})
+	}
+	if len(g.weaker) > 0 {
+		e := guardEvent(g)
+		e.Detail += "; by " + chain
+		events = append(events, e)
+	}
+	now := f.Now()
+	err := v.Update(func(pl *vault.Payload) error {
+		for _, pr := range pending {
+			trust.ApproveRoute(pl, now, pr.Name, pr.Route, describePending(pr))
+		}
+		trust.StoreBaseline(pl, now, g.current, "approved with phantom trust")
+		return nil
+	}, f.recorder(p, events...))
+	if err != nil {
 		return exitcode.Errorf(exitcode.Failure, "could not store the approval: %v", err)
 	}
-	f.IO.Successf("Approved %d route(s).", len(pending))
 	return nil
 }

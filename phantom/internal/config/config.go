@@ -283,6 +283,12 @@ func (c *Config) EnvFiles() []string {
 	return slices.Clone(c.m.envFiles)
 }
 
+// DefaultEnvFiles is the env_files list when .phantom.toml sets none.
+func DefaultEnvFiles() []string { return slices.Clone(defaultEnvFiles) }
+
+// PolicyNames lists the secrets with a policy set in [secrets], sorted.
+func (c *Config) PolicyNames() []string { return slices.Sorted(maps.Keys(c.m.policies)) }
+
 // Overrides returns the [classify] patterns.
 func (c *Config) Overrides() Overrides {
 	return Overrides{Secret: slices.Clone(c.m.classify.Secret), Public: slices.Clone(c.m.classify.Public)}

@@ -3,6 +3,7 @@ package config
 import (
 	"maps"
 	"net/url"
+	"path/filepath"
 	"slices"
 	"strings"
 )
@@ -10,8 +11,9 @@ import (
 // RouteSpec is a [routes.<name>] table: a custom route, or a change to a
 // built-in one (only upstream may change a built-in route). The proxy
 // refuses a route whose upstream is not the built-in one until a human
-// approves it with `phantom trust`; that approval lives in PHANTOM_HOME,
-// not here, so a pull request cannot approve itself.
+// approves it with `phantom trust`; that approval lives inside the
+// encrypted vault, not here, so neither a pull request nor a process that
+// can write files can approve itself.
 type RouteSpec struct {
 	Name         string
 	Upstream     string
@@ -23,13 +25,20 @@ type RouteSpec struct {
 	BaseURLSufx  string
 	InjectHeader string
 	InjectFormat string
+	// CAFile is a PEM file of the CA certificates that sign the upstream's
+	// certificate (a corporate or local CA); ForwardProxy is an http(s)
+	// proxy the route's requests go through. Without them a route uses the
+	// system roots and a direct connection, whatever SSL_CERT_FILE or
+	// HTTPS_PROXY say (docs/security.md). Both are part of the approval.
+	CAFile       string
+	ForwardProxy string
 	Line         int // where the table starts, for messages
 	// HideUpstream: the upstream is a vaulted value (an env file's token),
 	// so an approval records only its hash. Never read from TOML.
 	HideUpstream bool
 }
 
-var routeKeys = []string{"upstream", "secrets", "headers", "query", "body_fields", "base_url_env", "base_url_suffix", "inject_header", "inject_format"}
+var routeKeys = []string{"upstream", "secrets", "headers", "query", "body_fields", "base_url_env", "base_url_suffix", "inject_header", "inject_format", "ca_file", "forward_proxy"}
 
 // routeOnlyKeys are the route keys no other table has a use for ("secrets"
 // is also a top-level table), for "it belongs in" hints.
@@ -74,6 +83,8 @@ func decodeRoutes(ck *checker, p []string, tbl map[string]any, m *model) {
 		str("base_url_suffix", &spec.BaseURLSufx)
 		str("inject_header", &spec.InjectHeader)
 		str("inject_format", &spec.InjectFormat)
+		str("ca_file", &spec.CAFile)
+		str("forward_proxy", &spec.ForwardProxy)
 		envName := func(s string) string {
 			if !ValidSecretName(s) {
 				return "is not an env var name"
@@ -100,6 +111,14 @@ func decodeRoutes(ck *checker, p []string, tbl map[string]any, m *model) {
 		if spec.Upstream != "" {
 			if msg := checkUpstream(spec.Upstream); msg != "" {
 				ck.errorf(at("upstream"), "routes.%s.upstream %s", name, msg)
+			}
+		}
+		if spec.CAFile != "" && (!filepath.IsAbs(spec.CAFile) && strings.HasPrefix(filepath.ToSlash(filepath.Clean(spec.CAFile)), "../")) {
+			ck.errorf(at("ca_file"), "routes.%s.ca_file must be an absolute path or a path inside the project", name)
+		}
+		if spec.ForwardProxy != "" {
+			if u, err := url.Parse(spec.ForwardProxy); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Path != "" && u.Path != "/" || u.RawQuery != "" {
+				ck.errorf(at("forward_proxy"), "routes.%s.forward_proxy must be an http(s) proxy URL such as http://proxy.internal:3128", name)
 			}
 		}
 		if spec.InjectFormat != "" && strings.Count(spec.InjectFormat, "%s") != 1 {

@@ -18,6 +18,8 @@ import (
 	"bytes"
 	"context"
 	"crypto/subtle"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -97,8 +99,8 @@ type Options struct {
 	// Rate turns the limit off.
 	Rate  float64
 	Burst int
-	// Transport reaches upstreams; default: HTTP/2-capable, identity
-	// encoding, proxies from the environment.
+	// Transport reaches upstreams; default: NewTransport. A route with its
+	// own CA certificates or forward proxy gets a transport of its own.
 	Transport http.RoundTripper
 	// Scrubber, when set, is the value→token replacer built from Secrets
 	// (exec shares one with its output masker); New builds it otherwise.
@@ -118,6 +120,9 @@ type route struct {
 	bodyOnly map[string]bool // granted for declared body fields only
 	headers  []string        // canonical
 	query    map[string]bool
+	// transport, when set, reaches this route's upstream (its approved CA
+	// certificates or forward proxy); nil: the server's.
+	transport http.RoundTripper
 }
 
 // Server is a running proxy.
@@ -209,6 +214,13 @@ func New(opts Options) (*Server, error) {
 		for _, q := range r.Query {
 			rt.query[q] = true
 		}
+		if len(r.CAPEM) > 0 || r.ForwardProxy != "" {
+			tr, err := routeTransport(opts.IdleTimeout, r)
+			if err != nil {
+				return nil, err
+			}
+			rt.transport = tr
+		}
 		s.routes[r.Name] = rt
 	}
 	if opts.AWS != nil {
@@ -217,7 +229,7 @@ func New(opts Options) (*Server, error) {
 	}
 	s.rp = &httputil.ReverseProxy{
 		Rewrite:        s.rewrite,
-		Transport:      opts.Transport,
+		Transport:      s,
 		ModifyResponse: s.modifyResponse,
 		ErrorHandler:   s.errorHandler,
 		ErrorLog:       nil,
@@ -226,13 +238,45 @@ func New(opts Options) (*Server, error) {
 	return s, nil
 }
 
+// RoundTrip sends a request upstream with its route's transport.
+func (s *Server) RoundTrip(r *http.Request) (*http.Response, error) {
+	if st := stateOf(r); st != nil && st.route.transport != nil {
+		return st.route.transport.RoundTrip(r)
+	}
+	return s.opts.Transport.RoundTrip(r)
+}
+
+// routeTransport is NewTransport with the route's approved CA certificates
+// as the only roots and its approved forward proxy.
+func routeTransport(idle time.Duration, r catalog.Route) (*http.Transport, error) {
+	tr := NewTransport(idle)
+	if len(r.CAPEM) > 0 {
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(r.CAPEM) {
+			return nil, fmt.Errorf("proxy: route %s: its ca_file holds no PEM certificate", r.Name)
+		}
+		tr.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+	}
+	if r.ForwardProxy != "" {
+		u, err := url.Parse(r.ForwardProxy)
+		if err != nil {
+			return nil, fmt.Errorf("proxy: route %s: forward proxy: %w", r.Name, err)
+		}
+		tr.Proxy = http.ProxyURL(u)
+	}
+	return tr, nil
+}
+
 // NewTransport is the upstream transport: HTTP/2 when the upstream offers
 // it, no transparent gzip (identity is requested explicitly), bounded dials
 // and handshakes, and a response-header wait as long as the idle timeout
 // (a non-streamed LLM completion sends its headers only when it is done).
+// It connects directly and trusts the system roots: never a proxy or CA
+// from the environment, which whoever starts phantom controls (phantom's
+// main also removes them from its own environment; docs/security.md).
 func NewTransport(idle time.Duration) *http.Transport {
 	return &http.Transport{
-		Proxy:                 http.ProxyFromEnvironment,
+		Proxy:                 nil,
 		DialContext:           (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
 		ForceAttemptHTTP2:     true,
 		MaxIdleConns:          256,

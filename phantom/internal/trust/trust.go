@@ -1,53 +1,72 @@
-// Package trust records which custom proxy routes a human has approved.
+// Package trust holds the human decisions phantom acts on: which proxy
+// routes may send secrets somewhere other than their built-in upstream, and
+// which changes to .phantom.toml that weaken protection were approved.
 //
-// A route in .phantom.toml decides where secret values are sent, and
-// .phantom.toml is committed: a pull request (or an agent with write access
-// to the repo) could point the openai route at its own host. So a route whose
-// upstream is not the built-in one works only after `phantom trust`, run by a
-// human on a terminal, has stored the route's hash here, in
-// $PHANTOM_HOME/trust.json. Any later change to the route changes its hash
-// and needs a new approval. The file names projects and routes, never values.
+// .phantom.toml and the env files are committed or at least writable by any
+// process of the user's — a pull request, or an AI agent told to "fix the
+// config", can point the openai route at its own host or turn a proxied key
+// into an injected one. So such a change takes effect only after `phantom
+// trust`, run by a human on a terminal, has stored its approval. Approvals
+// live inside the encrypted vault payload (vault.Payload.Approvals): a
+// process without the vault key cannot write one, unlike a file in
+// PHANTOM_HOME (docs/security.md). Any later change to an approved route
+// changes its hash and needs a new approval. Approvals name routes and
+// settings, never values.
 package trust
 
 import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
-	"fmt"
-	"io/fs"
-	"os"
-	"path/filepath"
 	"slices"
 	"time"
 
-	"phantomstack.dev/phantom/internal/config"
-	"phantomstack.dev/shared/fsx"
+	"phantomstack.dev/phantom/internal/catalog"
+	"phantomstack.dev/phantom/internal/vault"
 )
 
-// FileName is the approvals file in PHANTOM_HOME.
-const FileName = "trust.json"
+// Key prefixes in vault.Payload.Approvals.
+const (
+	routePrefix = "route:"
+	// ConfigKey holds the approved protection baseline (see Baseline).
+	ConfigKey = "config"
+)
 
-// Approval is one approved route definition.
-type Approval struct {
-	Hash       string    `json:"hash"`
-	Upstream   string    `json:"upstream"`
-	ApprovedAt time.Time `json:"approved_at"`
-}
+// RouteKey is the approval key of a route; for a built-in route's upstream
+// read from an env var (supabase's SUPABASE_URL) name is EnvRouteName's.
+func RouteKey(name string) string { return routePrefix + name }
 
-type file struct {
-	Version  int                            `json:"version"`
-	Projects map[string]map[string]Approval `json:"projects"`
-}
+// EnvRouteName is the approval name for a built-in route's upstream read
+// from an env var: kept apart from the route's own [routes.NAME] approval,
+// which is a different question.
+func EnvRouteName(route, envVar string) string { return route + "/" + envVar }
 
-// Hash identifies everything about a route that decides where values go
-// and which values may go there.
-func Hash(r config.RouteSpec) string {
+// Hash identifies everything about a route, as it would be mounted, that
+// decides where values go and which values may go there: its name, the
+// effective upstream and secrets, where credentials travel, the CA
+// certificates it trusts (their content, not the file name) and the
+// forward proxy it goes through.
+func Hash(name string, r catalog.Route) string {
 	canon := struct {
-		Upstream, InjectHeader, InjectFormat, Suffix string
-		Secrets, Headers, Query, BodyFields, BaseURL []string
-	}{r.Upstream, r.InjectHeader, r.InjectFormat, r.BaseURLSufx,
-		sorted(r.Secrets), sorted(r.Headers), sorted(r.Query), sorted(r.BodyFields), sorted(r.BaseURLEnv)}
+		V                                       int
+		Name, Upstream                          string
+		Secrets, Headers, Query, BodyFields     []string
+		BaseURL                                 []string
+		InjectHeader, InjectFormat, CA, FwProxy string
+	}{V: 2, Name: name, Upstream: r.Upstream,
+		Secrets: sorted(r.Secrets), Headers: sorted(r.Headers), Query: sorted(r.Query), BodyFields: sorted(r.BodyFields),
+		FwProxy: r.ForwardProxy}
+	for _, b := range r.BaseURLVars {
+		canon.BaseURL = append(canon.BaseURL, b.Name+"\x00"+b.Suffix)
+	}
+	slices.Sort(canon.BaseURL)
+	if r.Inject != nil {
+		canon.InjectHeader, canon.InjectFormat = r.Inject.Header, r.Inject.Format
+	}
+	if len(r.CAPEM) > 0 {
+		sum := sha256.Sum256(r.CAPEM)
+		canon.CA = hex.EncodeToString(sum[:])
+	}
 	b, _ := json.Marshal(canon)
 	sum := sha256.Sum256(b)
 	return "sha256:" + hex.EncodeToString(sum[:])
@@ -59,67 +78,22 @@ func sorted(s []string) []string {
 	return s
 }
 
-func load(home string) (*file, error) {
-	f := &file{Version: 1, Projects: map[string]map[string]Approval{}}
-	b, err := os.ReadFile(filepath.Join(home, FileName))
-	if errors.Is(err, fs.ErrNotExist) {
-		return f, nil
+// Approved reports whether route r, under approval name name, is approved
+// in pl exactly as it is now.
+func Approved(pl *vault.Payload, name string, r catalog.Route) bool {
+	if pl == nil {
+		return false
 	}
-	if err != nil {
-		return nil, err
-	}
-	if err := json.Unmarshal(b, f); err != nil {
-		return nil, fmt.Errorf("%s is damaged (%v); move it aside and run `phantom trust` again", filepath.Join(home, FileName), err)
-	}
-	if f.Version != 1 {
-		return nil, fmt.Errorf("%s was written by a newer phantom (version %d); upgrade phantom", filepath.Join(home, FileName), f.Version)
-	}
-	if f.Projects == nil {
-		f.Projects = map[string]map[string]Approval{}
-	}
-	return f, nil
+	a := pl.Approvals[RouteKey(name)]
+	return a != nil && a.Hash == Hash(name, r)
 }
 
-// Approved reports whether route r of project is approved as it is now.
-func Approved(home, project string, r config.RouteSpec) (bool, error) {
-	f, err := load(home)
-	if err != nil {
-		return false, err
+// ApproveRoute records the approval of route r under name in pl (call it
+// inside vault.Update). detail describes it for `phantom trust --list` and
+// must not hold a value.
+func ApproveRoute(pl *vault.Payload, now time.Time, name string, r catalog.Route, detail string) {
+	if pl.Approvals == nil {
+		pl.Approvals = map[string]*vault.Approval{}
 	}
-	a, ok := f.Projects[project][r.Name]
-	return ok && a.Hash == Hash(r), nil
-}
-
-// EnvRouteName is the approval key for a built-in route's upstream read
-// from an env var (supabase's SUPABASE_URL): kept apart from the route's
-// own [routes.NAME] approval, which is a different question.
-func EnvRouteName(route, envVar string) string { return route + "/" + envVar }
-
-// Approve stores the approval of routes (under the trust file's lock, written
-// atomically).
-func Approve(home, project string, now time.Time, routes ...config.RouteSpec) error {
-	lock, err := fsx.AcquireLock(filepath.Join(home, "trust.lock"), 10*time.Second, "phantom trust")
-	if err != nil {
-		return err
-	}
-	defer lock.Release()
-	f, err := load(home)
-	if err != nil {
-		return err
-	}
-	if f.Projects[project] == nil {
-		f.Projects[project] = map[string]Approval{}
-	}
-	for _, r := range routes {
-		up := r.Upstream
-		if r.HideUpstream {
-			up = "(a vaulted value)"
-		}
-		f.Projects[project][r.Name] = Approval{Hash: Hash(r), Upstream: up, ApprovedAt: now.UTC().Round(time.Second)}
-	}
-	b, err := json.MarshalIndent(f, "", "  ")
-	if err != nil {
-		return err
-	}
-	return fsx.WriteFileAtomic(filepath.Join(home, FileName), append(b, '\n'), 0o600)
+	pl.Approvals[RouteKey(name)] = &vault.Approval{Hash: Hash(name, r), Detail: detail, ApprovedAt: now.UTC().Round(time.Second)}
 }

@@ -7,8 +7,8 @@
 //	                          accepts only keys starting sk-proj-demo-
 //	demoapi app               an "app" that calls the API the way the OpenAI
 //	                          SDK does: OPENAI_BASE_URL + OPENAI_API_KEY
-//	demoapi approve           approves the project's routes, standing in for
-//	                          a person typing "trust" at `phantom trust`
+//	demoapi approve           runs `phantom trust` on a terminal of its own and
+//	                          types "trust", standing in for a person
 //
 // It is a demo tool, not part of phantom.
 package main
@@ -21,11 +21,11 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"strings"
 	"time"
 
-	"phantomstack.dev/phantom/internal/config"
-	"phantomstack.dev/phantom/internal/trust"
+	"github.com/creack/pty"
 )
 
 func main() {
@@ -117,22 +117,26 @@ func app() error {
 }
 
 func approve() error {
-	cfg, err := config.Load(".phantom.toml")
+	// The approval lives in the vault: only phantom trust, answered on a
+	// terminal, writes it. The demo opens that terminal and types "trust"
+	// where you would.
+	ptmx, err := pty.Start(exec.Command("phantom", "trust"))
 	if err != nil {
 		return err
 	}
-	var specs []config.RouteSpec
-	for _, r := range cfg.Routes() {
-		specs = append(specs, r)
+	defer ptmx.Close()
+	var out bytes.Buffer
+	done := make(chan struct{})
+	go func() { io.Copy(&out, ptmx); close(done) }()
+	time.Sleep(500 * time.Millisecond)
+	io.WriteString(ptmx, "trust\r")
+	select {
+	case <-done:
+	case <-time.After(20 * time.Second):
+		return fmt.Errorf("phantom trust did not finish")
 	}
-	// The supabase route's upstream from .env.local (the sandbox's project
-	// URL), as phantom trust would list it.
-	if b, err := os.ReadFile(".env.local"); err == nil {
-		for _, line := range strings.Split(string(b), "\n") {
-			if up, ok := strings.CutPrefix(line, "SUPABASE_URL="); ok && up != "" {
-				specs = append(specs, config.RouteSpec{Name: trust.EnvRouteName("supabase", "SUPABASE_URL"), Upstream: strings.TrimRight(up, "/")})
-			}
-		}
+	if !strings.Contains(out.String(), "Approved") && !strings.Contains(out.String(), "is approved") {
+		return fmt.Errorf("phantom trust did not approve:\n%s", out.String())
 	}
-	return trust.Approve(os.Getenv("PHANTOM_HOME"), cfg.ProjectID(), time.Now(), specs...)
+	return nil
 }
