@@ -1,8 +1,11 @@
 package cli
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"maps"
+	"os"
 	"slices"
 	"strings"
 
@@ -127,4 +130,70 @@ func effectiveAudit(mode string, pl *vault.Payload) string {
 // guardEvent describes an approval of settings for the audit log.
 func guardEvent(g guardState) audit.Event {
 	return audit.Event{Op: "config.trust", Detail: fmt.Sprintf("approved: %s", strings.Join(g.weaker, "; "))}
+}
+
+// openVaultIfExists opens the project's vault when there is one (nil
+// otherwise), without creating it.
+func (f *Factory) openVaultIfExists(p *Project) (*vault.Vault, error) {
+	opts, err := f.vaultOptions(p)
+	if err != nil {
+		return nil, err
+	}
+	path, err := vault.Path(opts)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := os.Lstat(path); errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	return f.OpenVault(p, false)
+}
+
+// approvedPublic returns the [classify] public patterns init may apply:
+// those a person approved (none before anything was approved). It warns
+// about the others.
+func (f *Factory) approvedPublic(p *Project, v *vault.Vault, public []string) []string {
+	var pl *vault.Payload
+	if v != nil {
+		pl = v.Payload()
+	}
+	approved, err := trust.ApprovedBaseline(pl, trust.Baseline{Audit: config.AuditOn})
+	if err != nil {
+		approved = trust.Baseline{}
+	}
+	var out, ignored []string
+	for _, pat := range public {
+		if slices.Contains(approved.Public, pat) {
+			out = append(out, pat)
+		} else {
+			ignored = append(ignored, pat)
+		}
+	}
+	if len(ignored) > 0 {
+		f.IO.Warnf("[classify] public = %s in %s is not applied until a person approves it on a terminal (phantom trust): values it matches are protected like any other", strings.Join(ignored, ", "), ConfigFile)
+	}
+	return out
+}
+
+// approveEnvFiles records env files a person chose at a terminal as
+// approved, with the rest of the approved settings unchanged.
+func (f *Factory) approveEnvFiles(p *Project, v *vault.Vault, files []string) error {
+	routes, _, err := f.projectRoutes(p, v.Payload())
+	if err != nil {
+		return err
+	}
+	g, err := f.guard(p, v.Payload(), routes)
+	if err != nil {
+		return err
+	}
+	next := trust.Fold(g.approved, g.current)
+	for _, e := range files {
+		if !slices.Contains(next.EnvFiles, e) {
+			next.EnvFiles = append(next.EnvFiles, e)
+		}
+	}
+	return v.Update(func(pl *vault.Payload) error {
+		trust.StoreBaseline(pl, f.Now(), next, "env files chosen at phantom init on a terminal")
+		return nil
+	}, f.recorder(p, audit.Event{Op: "config.trust", Detail: "env files chosen at phantom init on a terminal: " + strings.Join(files, ", ") + "; by " + processChain()}))
 }

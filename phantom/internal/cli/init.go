@@ -140,9 +140,23 @@ func initRun(o *InitOptions) error {
 		files = append(files, e)
 	}
 
-	// Plan: which values move into the vault.
+	// An existing vault holds the approved settings: [classify] public
+	// patterns nobody approved are not applied (an agent could add one so
+	// that the next secret pasted into .env stays in plaintext there).
+	var v *vault.Vault
+	if !created {
+		if v, err = f.openVaultIfExists(p); err != nil {
+			return err
+		}
+		if v != nil {
+			defer v.Close()
+		}
+	}
 	ov := p.Config.Overrides()
-	overrides := dotenv.Overrides{Secret: ov.Secret, Public: ov.Public}
+	public := f.approvedPublic(p, v, ov.Public)
+
+	// Plan: which values move into the vault.
+	overrides := dotenv.Overrides{Secret: ov.Secret, Public: public}
 	var items []initItem
 	report := InitReport{ProjectID: p.ID(), Dir: p.Dir, Created: created}
 	for _, e := range files {
@@ -178,6 +192,7 @@ func initRun(o *InitOptions) error {
 	if !o.JSON {
 		printInitPlan(f, report, created)
 	}
+	confirmed := false // by a person at a terminal
 	if len(items) > 0 && !o.Yes && f.IO.CanPrompt() {
 		ans, err := f.IO.ReadLine(fmt.Sprintf("Move %d value(s) into the vault and replace them with placeholders? [Y/n] ", len(items)))
 		if err != nil {
@@ -186,6 +201,7 @@ func initRun(o *InitOptions) error {
 		if a := strings.ToLower(strings.TrimSpace(ans)); a != "" && a != "y" && a != "yes" {
 			return exitcode.New(exitcode.Failure, fmt.Errorf("init cancelled; nothing was changed"))
 		}
+		confirmed = true
 	}
 
 	// 1. The config (no secrets in it), so the project id is durable first.
@@ -194,6 +210,7 @@ func initRun(o *InitOptions) error {
 			return fmt.Errorf("could not write %s: %w", ConfigFile, err)
 		}
 	}
+	var addedEnv []string
 	if explicit {
 		changed := false
 		for _, path := range paths {
@@ -202,6 +219,7 @@ func initRun(o *InitOptions) error {
 					return err
 				}
 				changed = true
+				addedEnv = append(addedEnv, path)
 			}
 		}
 		if changed {
@@ -212,9 +230,20 @@ func initRun(o *InitOptions) error {
 	}
 
 	// 2. The vault: values and the original text, encrypted.
-	v, err := f.OpenVault(p, true)
-	if err != nil {
-		return err
+	if v == nil {
+		if v, err = f.OpenVault(p, true); err != nil {
+			return err
+		}
+		defer v.Close()
+	}
+	if confirmed && len(addedEnv) > 0 {
+		// The person who confirmed the plan at a terminal chose these
+		// files: exec may read them without a separate phantom trust.
+		if err := f.approveEnvFiles(p, v, addedEnv); err != nil {
+			return err
+		}
+	} else if len(addedEnv) > 0 {
+		f.IO.Warnf("phantom exec reads %s only after a person approves it on a terminal: phantom trust", strings.Join(addedEnv, ", "))
 	}
 	tokens := map[string]string{}
 	if len(items) > 0 {

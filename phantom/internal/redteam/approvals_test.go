@@ -215,11 +215,23 @@ func TestPath5_PolicyWeakening(t *testing.T) {
 		})
 	}
 
+	// A [classify] public pattern the agent adds is not applied by init:
+	// a secret pasted into .env afterwards is still protected.
+	a.WriteFile(".phantom.toml", required+"\n[classify]\npublic = [\"*_KEY\"]\n")
+	pasted := RandomValue("PASTED_KEY")
+	a.Secrets = append(a.Secrets, Secret{Name: "PASTED_KEY", Value: pasted})
+	a.WriteFile(".env", a.ReadFile(".env")+"PASTED_KEY="+pasted+"\n")
+	r := a.Phantom("", "init", "--yes")
+	if r.Code != 0 || !strings.Contains(r.Stderr, "not applied until a person approves it") {
+		t.Fatalf("init with an unapproved public pattern: %d\n%s", r.Code, r.Out())
+	}
+	a.AssertClean(r)
+
 	// With audit lowered in the file, phantom keeps the approved mode:
 	// PHANTOM_AUDIT=0 is still refused for a vault write.
 	a.WriteFile(".phantom.toml", orig)
 	a.Env = append(a.Env, "PHANTOM_AUDIT=0")
-	r := a.Phantom("new-value-0123456789\n", "add", "EXTRA_KEY", "--stdin")
+	r = a.Phantom("new-value-0123456789\n", "add", "EXTRA_KEY", "--stdin")
 	if r.Code != 5 {
 		t.Fatalf("PHANTOM_AUDIT=0 with audit lowered in the file but required by approval: exit %d\n%s", r.Code, r.Out())
 	}

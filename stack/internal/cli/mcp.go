@@ -199,7 +199,7 @@ func (f *Factory) warnNeedsInject(info providers.Info, slots []string) {
 	for _, s := range slots {
 		fmt.Fprintf(&toml, "\n    [secrets.%s]\n    policy = \"inject\"\n", s)
 	}
-	f.IO.Warnf("%s's MCP server calls %s's API itself, not through phantom's proxy, so with the proxy policy it gets a phm token that %s refuses. For the MCP server to work, have phantom inject the real value: add to .phantom.toml%s\nEvery program run with stack exec then gets the real value in its environment (phantom masks it in captured output). See docs/providers.md, \"MCP servers\".",
+	f.IO.Warnf("%s's MCP server calls %s's API itself, not through phantom's proxy, so with the proxy policy it gets a phm token that %s refuses. For the MCP server to work, have phantom inject the real value: add to .phantom.toml%s\nthen approve the change on your terminal with phantom trust (a policy that hands out more needs a person's approval). Every program run with stack exec then gets the real value in its environment (phantom masks it in captured output). See docs/providers.md, \"MCP servers\".",
 		info.DisplayName, info.DisplayName, info.DisplayName, toml.String())
 }
 
