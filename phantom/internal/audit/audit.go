@@ -108,8 +108,25 @@ const maxLineLen = 64 << 10
 
 // anomalyPrefix marks the entries Append writes itself when it finds the head
 // checkpoint missing, unverifiable or disagreeing with the log. Callers may not
-// use ops with this prefix.
+// use ops with this prefix, nor OpRatchetStart.
 const anomalyPrefix = "audit.head-"
+
+// Ops the log and its callers write about the log itself.
+const (
+	// OpRatchetStart is the first entry the ratchet signs in a log that was
+	// written with a fixed key (see "Forward security"). Written by Append.
+	OpRatchetStart = "audit.ratchet-start"
+	// OpVaultMoved records that a vault whose audit mark names another log
+	// (or no log this home has) was opened under this home. Verify reports
+	// it until an OpAdopt entry for the same project follows.
+	OpVaultMoved = "audit.vault-moved"
+	// OpVaultAhead records that a vault's audit mark is ahead of this log
+	// (the log was truncated or rolled back). Reported like OpVaultMoved.
+	OpVaultAhead = "audit.vault-ahead"
+	// OpAdopt records a human accepting this home's log as the vault's log
+	// from now on (phantom audit adopt).
+	OpAdopt = "audit.adopt"
+)
 
 // ErrAuditFailed is wrapped by every error Append returns, so callers can tell
 // an audit failure from the operation's own errors with errors.Is.
@@ -220,18 +237,33 @@ func (e *WriteError) Unwrap() []error { return []error{ErrAuditFailed, e.Err} }
 // is disabled. The event is durable (fsync'd) when Append returns nil.
 func (l *Log) Append(e Event) error { return l.AppendBatch([]Event{e}) }
 
-// AppendBatch records events in order under one lock and one fsync (the
-// proxy's per-request events). It is all or nothing in the same sense as
-// Append: when it returns nil every event is durable.
-func (l *Log) AppendBatch(events []Event) error {
+// Position is where Record put its events: the log's identity, the first
+// entry written (which may be one the log wrote itself, such as an anomaly
+// or OpRatchetStart) with the key that signed it, and the last entry.
+//
+// FirstKey lets its holder verify every entry from First on — and sign
+// entries there, so it must be kept where only the owner can read it (a vault
+// payload) and never printed.
+type Position struct {
+	LogID    string
+	First    uint64
+	FirstKey []byte
+	Last     uint64
+	LastMAC  string
+}
+
+// Record is AppendBatch returning where the events landed. The zero Position
+// comes back when the log is disabled. With an error whose Recorded is true
+// the events are in the log and the Position is valid.
+func (l *Log) Record(events ...Event) (Position, error) {
 	if !l.Enabled() || len(events) == 0 {
-		return nil
+		return Position{}, nil
 	}
 	events = append([]Event(nil), events...)
 	for i := range events {
 		e := &events[i]
 		if err := prepare(e); err != nil {
-			return &WriteError{Step: "check event", Err: err}
+			return Position{}, &WriteError{Step: "check event", Err: err}
 		}
 		if e.Process == "" {
 			e.Process = l.opts.Process
@@ -245,9 +277,17 @@ func (l *Log) AppendBatch(events []Event) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.dir == "" {
-		return &WriteError{Step: "open", Err: errors.New("no log directory (PHANTOM_HOME is not set)")}
+		return Position{}, &WriteError{Step: "open", Err: errors.New("no log directory (PHANTOM_HOME is not set)")}
 	}
 	return l.appendLocked(events)
+}
+
+// AppendBatch records events in order under one lock and one fsync (the
+// proxy's per-request events). It is all or nothing in the same sense as
+// Append: when it returns nil every event is durable.
+func (l *Log) AppendBatch(events []Event) error {
+	_, err := l.Record(events...)
+	return err
 }
 
 // prepare checks the caller's fields and trims Detail.
@@ -255,7 +295,7 @@ func prepare(e *Event) error {
 	if e.Op == "" {
 		return errors.New("event has no op")
 	}
-	if strings.HasPrefix(e.Op, anomalyPrefix) {
+	if strings.HasPrefix(e.Op, anomalyPrefix) || e.Op == OpRatchetStart {
 		return fmt.Errorf("op %q is reserved for the audit log itself", e.Op)
 	}
 	for _, f := range []struct{ name, v string }{{"op", e.Op}, {"project", e.Project}, {"name", e.Name}} {
@@ -277,4 +317,29 @@ func cut(s string, n int) string {
 		i--
 	}
 	return s[:i] + ell
+}
+
+// Identity returns the log's identity and the seq its next entry gets, read
+// from audit.key and audit.head without the lock (both are replaced
+// atomically): a cheap check for commands that open a vault. id is "" when
+// the directory has no ratchet log (none at all, or one written before the
+// ratchet that no append has migrated yet).
+func Identity(dir string) (id string, next uint64, err error) {
+	ks, err := readKey(filepath.Join(dir, KeyFile))
+	switch {
+	case errors.Is(err, errKeyMissing), errors.Is(err, errKeyInvalid):
+		return "", 0, nil
+	case err != nil:
+		return "", 0, fmt.Errorf("audit log: read %s: %w", filepath.Join(dir, KeyFile), err)
+	case ks.legacy:
+		return "", 0, nil
+	}
+	next = ks.seq
+	// After a crash between writing the head and the key the head is ahead.
+	if raw, ok, _ := readOptional(filepath.Join(dir, HeadFile)); ok {
+		if h := parseHead(raw, true, false, nil, nil); h.valid && h.logID == ks.logID && h.seq >= next && h.seq-next < maxRatchetAhead {
+			next = h.seq + 1
+		}
+	}
+	return ks.logID, next, nil
 }
