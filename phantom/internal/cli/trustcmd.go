@@ -119,7 +119,7 @@ func trustRun(o *TrustOptions) error {
 	specs := make([]config.RouteSpec, len(pending))
 	for i, pr := range pending {
 		specs[i] = pr.Spec
-		f.record(p, audit.Event{Op: "route.trust", Detail: describePending(pr)})
+		f.record(p, audit.Event{Op: "route.trust", Detail: withChain(describePending(pr))})
 	}
 	if err := trust.Approve(home, p.ID(), f.Now(), specs...); err != nil {
 		return exitcode.Errorf(exitcode.Failure, "could not store the approval: %v", err)
