@@ -320,6 +320,9 @@ func (v *verifier) checkMark(m *Mark, logID string) {
 	case v.a.seq < m.Seq:
 		res.Result = "ahead"
 		v.add(0, KindMarkAhead, fmt.Sprintf("%s was last written at seq %d, but the log ends at seq %d: the log was truncated or rolled back to an earlier copy (entries after seq %d are gone). Keep a copy of %s for an investigation; 'phantom audit adopt' accepts the log as it is", proj, m.Seq, v.a.seq, v.a.seq, v.rep.Dir))
+	case !v.markSeen:
+		res.Result = "ahead"
+		v.add(0, KindMarkAhead, fmt.Sprintf("%s was last written at seq %d, but the log's chain has no entry seq %d: it was deleted or the log was replaced. Keep a copy of %s for an investigation; 'phantom audit adopt' accepts the log as it is", proj, m.Seq, m.Seq, v.rep.Dir))
 	default:
 		res.Result = "ahead"
 		v.add(0, KindMarkAhead, fmt.Sprintf("%s was last written at seq %d, but the log's entry seq %d is not the one it recorded: the log was replaced or re-chained. Keep a copy of %s for an investigation; 'phantom audit adopt' accepts the log as it is", proj, m.Seq, m.Seq, v.rep.Dir))
