@@ -1,6 +1,7 @@
 package audit
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -28,13 +29,26 @@ func newLog(t testing.TB) (*Log, string) {
 	return Open(dir, Options{Process: "phantom test", Now: clock()}), dir
 }
 
+// anchors holds, per log directory, the mark of the first entry a test
+// appended there: what a vault would keep (see VerifyWith).
+var anchors sync.Map // dir → *Mark
+
 func appendN(t testing.TB, l *Log, n int) {
 	t.Helper()
 	for i := 1; i <= n; i++ {
-		if err := l.Append(Event{Op: "secret.add", Name: fmt.Sprintf("KEY_%d", i), Detail: "test"}); err != nil {
+		pos, err := l.Record(Event{Op: "secret.add", Name: fmt.Sprintf("KEY_%d", i), Detail: "test"})
+		if err != nil {
 			t.Fatalf("append %d: %v", i, err)
 		}
+		anchors.LoadOrStore(l.Dir(), &Mark{LogID: pos.LogID, AnchorSeq: pos.First, AnchorKey: pos.FirstKey})
 	}
+}
+
+// anchorOf is the first mark appendN recorded in dir (nil when none).
+func anchorOf(dir string) *Mark {
+	m, _ := anchors.Load(dir)
+	mk, _ := m.(*Mark)
+	return mk
 }
 
 func readLines(t testing.TB, dir string) []string {
@@ -53,9 +67,16 @@ func writeLog(t testing.TB, dir string, lines []string) {
 	}
 }
 
+// verify checks dir with the anchor of its first appendN entry, as
+// 'phantom audit verify' does with the project's vault open.
 func verify(t testing.TB, dir string) Report {
 	t.Helper()
-	rep, err := Verify(dir)
+	return verifyMark(t, dir, anchorOf(dir))
+}
+
+func verifyMark(t testing.TB, dir string, m *Mark) Report {
+	t.Helper()
+	rep, err := VerifyWith(dir, VerifyOptions{Mark: m})
 	if err != nil {
 		t.Fatalf("verify: %v", err)
 	}
@@ -103,11 +124,22 @@ func eventAt(t testing.TB, line string) Event {
 	return e
 }
 
-func testKey(t testing.TB, dir string) []byte {
+func testKey(t testing.TB, dir string) keyState {
 	t.Helper()
 	k, err := readKey(filepath.Join(dir, KeyFile))
 	if err != nil {
 		t.Fatal(err)
+	}
+	return k
+}
+
+// keyAt derives k[seq] from the anchor appendN recorded in dir.
+func keyAt(t testing.TB, dir string, seq uint64) []byte {
+	t.Helper()
+	m := anchorOf(dir)
+	k := newRatchet(m.AnchorSeq, m.AnchorKey, 1<<20).key(seq)
+	if k == nil {
+		t.Fatalf("no key for seq %d", seq)
 	}
 	return k
 }
@@ -147,9 +179,9 @@ func TestFileFormatsAndModes(t *testing.T) {
 			t.Fatalf("%s: mode %v err %v", name, st.Mode(), err)
 		}
 	}
-	key, _ := os.ReadFile(filepath.Join(dir, KeyFile))
-	if len(key) != 65 || key[64] != '\n' {
-		t.Fatalf("key file %q", key)
+	ks := testKey(t, dir)
+	if ks.legacy || ks.seq != 3 || !isLogID(ks.logID) || !hmacEqual(ks.key, keyAt(t, dir, 3)) {
+		t.Fatalf("key file: %+v", ks)
 	}
 	lines := readLines(t, dir)
 	first := strings.TrimSuffix(lines[0], "\n")
@@ -159,15 +191,15 @@ func TestFileFormatsAndModes(t *testing.T) {
 			t.Fatalf("line 1 = %s\nwant prefix %s", first, frag)
 		}
 	}
-	// The MAC is HMAC(key, the line with mac "").
+	// The MAC is HMAC(k[seq], the line with mac ""), k[2] = HMAC(k[1], "next").
 	e := eventAt(t, lines[1])
-	want, _ := computeMAC(testKey(t, dir), e)
+	want, _ := computeMAC(nextKey(anchorOf(dir).AnchorKey), e)
 	if e.MAC != want {
 		t.Fatal("mac is not HMAC over the canonical form")
 	}
 	head, _ := os.ReadFile(filepath.Join(dir, HeadFile))
 	var h map[string]any
-	if err := json.Unmarshal(head, &h); err != nil || h["seq"] != float64(2) || h["mac"] != e.MAC || len(h["sig"].(string)) != 64 {
+	if err := json.Unmarshal(head, &h); err != nil || h["log"] != ks.logID || h["seq"] != float64(2) || h["mac"] != e.MAC || h["sig"] != headSig(ks.key, ks.logID, 2, e.MAC) {
 		t.Fatalf("head %s", head)
 	}
 	if _, err := os.Stat(filepath.Join(dir, LockFile)); err != nil {
@@ -351,9 +383,19 @@ func TestTamperDetected(t *testing.T) {
 		{"delete the key", func(t *testing.T, dir string, lines []string) {
 			os.Remove(filepath.Join(dir, KeyFile))
 		}, []want{{0, KindKeyMissing}}},
-		{"replace the key", func(t *testing.T, dir string, lines []string) {
+		{"replace the key with a fixed key", func(t *testing.T, dir string, lines []string) {
 			os.WriteFile(filepath.Join(dir, KeyFile), []byte(strings.Repeat("11", 32)+"\n"), 0o600)
-		}, append([]want{{0, KindHeadInvalid}}, allLines(n, KindModified)...)},
+		}, append([]want{{0, KindHeadInvalid}, {0, KindOtherLog}}, allLines(n, KindModified)...)},
+		{"replace the key", func(t *testing.T, dir string, lines []string) {
+			ks := testKey(t, dir)
+			ks.key = bytes.Repeat([]byte{1}, keyLen)
+			os.WriteFile(filepath.Join(dir, KeyFile), encodeKey(ks), 0o600)
+		}, []want{{0, KindKeyMismatch}}},
+		{"move the key back", func(t *testing.T, dir string, lines []string) {
+			ks := testKey(t, dir)
+			ks.seq = 5 // the key bytes an attacker read, relabelled for an earlier seq
+			os.WriteFile(filepath.Join(dir, KeyFile), encodeKey(ks), 0o600)
+		}, []want{{0, KindKeyMismatch}}},
 		{"reformat a line", func(t *testing.T, dir string, lines []string) {
 			lines[4] = strings.Replace(lines[4], `,"op":`, `, "op":`, 1)
 			writeLog(t, dir, lines)
@@ -414,7 +456,7 @@ func rewriteHead(t *testing.T, dir string, f func(*headFile)) {
 func TestSequenceGap(t *testing.T) {
 	l, dir := newLog(t)
 	appendN(t, l, 5)
-	key := testKey(t, dir)
+	ks := testKey(t, dir)
 	lines := readLines(t, dir)
 	var prev string
 	for i := range lines {
@@ -423,7 +465,7 @@ func TestSequenceGap(t *testing.T) {
 			e.Seq += 2
 		}
 		e.Prev = prev
-		b, err := sign(key, &e)
+		b, err := sign(keyAt(t, dir, e.Seq), &e)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -431,7 +473,8 @@ func TestSequenceGap(t *testing.T) {
 		prev = e.MAC
 	}
 	writeLog(t, dir, lines)
-	os.WriteFile(filepath.Join(dir, HeadFile), encodeHead(key, 7, prev), 0o600)
+	os.WriteFile(filepath.Join(dir, HeadFile), encodeHead(keyAt(t, dir, 8), ks.logID, 7, prev), 0o600)
+	os.WriteFile(filepath.Join(dir, KeyFile), encodeKey(keyState{logID: ks.logID, seq: 8, key: keyAt(t, dir, 8)}), 0o600)
 	expectProblems(t, verify(t, dir), want{4, KindSequenceGap})
 }
 
@@ -468,7 +511,8 @@ func TestAppendKeepsEvidence(t *testing.T) {
 		{"deleted head and last lines", func(t *testing.T, dir string, lines []string) {
 			os.Remove(filepath.Join(dir, HeadFile))
 			writeLog(t, dir, lines[:5])
-		}, []want{{6, KindHeadMissing}}},
+			// The key kept moving, so the next entry jumps to seq 11.
+		}, []want{{6, KindSequenceGap}, {6, KindHeadMissing}}},
 		{"corrupted head", func(t *testing.T, dir string, lines []string) {
 			rewriteHead(t, dir, func(h *headFile) { h.Seq = 3 })
 		}, []want{{11, KindHeadInvalid}}},
@@ -494,18 +538,20 @@ func TestAppendKeepsEvidence(t *testing.T) {
 	}
 }
 
-// A crash between appending and updating audit.head leaves the head one entry
-// behind. That is benign: noted, not a problem, and repaired by the next
-// append without an anomaly entry.
+// A crash between appending and updating audit.head leaves the head (and
+// audit.key, written after it) one entry behind. That is benign: noted, not
+// a problem, and repaired by the next append without an anomaly entry.
 func TestHeadLagAfterCrash(t *testing.T) {
 	l, dir := newLog(t)
 	appendN(t, l, 3)
 	old, _ := os.ReadFile(filepath.Join(dir, HeadFile))
+	oldKey, _ := os.ReadFile(filepath.Join(dir, KeyFile))
 	appendN(t, l, 1)
 	os.WriteFile(filepath.Join(dir, HeadFile), old, 0o600)
+	os.WriteFile(filepath.Join(dir, KeyFile), oldKey, 0o600)
 	rep := verify(t, dir)
 	expectProblems(t, rep)
-	if len(rep.Notes) != 1 || !strings.Contains(rep.Notes[0], "one entry behind") {
+	if !hasNote(rep, "one entry behind") || !hasNote(rep, "audit.key is behind") {
 		t.Fatalf("notes %q", rep.Notes)
 	}
 	appendN(t, l, 1)
@@ -517,15 +563,51 @@ func TestHeadLagAfterCrash(t *testing.T) {
 
 	// The same for the very first entry: log written, no head yet.
 	l, dir = newLog(t)
-	appendN(t, l, 1)
+	pos, err := l.Record(Event{Op: "secret.add", Name: "A"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	anchors.Store(dir, &Mark{LogID: pos.LogID, AnchorSeq: pos.First, AnchorKey: pos.FirstKey})
 	os.Remove(filepath.Join(dir, HeadFile))
+	os.WriteFile(filepath.Join(dir, KeyFile), encodeKey(keyState{logID: pos.LogID, seq: 1, key: pos.FirstKey}), 0o600)
 	rep = verify(t, dir)
 	expectProblems(t, rep)
-	if len(rep.Notes) != 1 {
+	if !hasNote(rep, "before the first checkpoint") {
 		t.Fatalf("notes %q", rep.Notes)
 	}
 	appendN(t, l, 1)
 	expectProblems(t, verify(t, dir))
+}
+
+// A crash after audit.head was written but before audit.key moved on leaves
+// the key behind; the head is signed with a key derived from it.
+func TestKeyLagAfterCrash(t *testing.T) {
+	l, dir := newLog(t)
+	appendN(t, l, 3)
+	oldKey, _ := os.ReadFile(filepath.Join(dir, KeyFile))
+	appendN(t, l, 2)
+	os.WriteFile(filepath.Join(dir, KeyFile), oldKey, 0o600)
+	for _, rep := range []Report{verify(t, dir), verifyMark(t, dir, nil)} {
+		expectProblems(t, rep)
+		if !hasNote(rep, "audit.key is behind") {
+			t.Fatalf("notes %q", rep.Notes)
+		}
+	}
+	appendN(t, l, 1)
+	rep := verify(t, dir)
+	expectProblems(t, rep)
+	if rep.Verified != 6 || hasNote(rep, "behind") || testKey(t, dir).seq != 7 {
+		t.Fatalf("%+v", rep)
+	}
+}
+
+func hasNote(rep Report, frag string) bool {
+	for _, n := range rep.Notes {
+		if strings.Contains(n, frag) {
+			return true
+		}
+	}
+	return false
 }
 
 // A crash in the middle of a write leaves a torn line. The next append keeps
@@ -609,39 +691,20 @@ func TestKeyMissingRefusesAppend(t *testing.T) {
 	}
 	rep := verify(t, dir)
 	expectProblems(t, rep, want{0, KindKeyMissing})
-	if rep.Verified != 0 || rep.KeyFound {
+	if rep.Verified != 3 || rep.KeyFound {
 		t.Fatalf("%+v", rep)
 	}
-	// Starting over: move log and head aside.
+	rep, _ = Verify(dir)
+	expectProblems(t, rep, want{0, KindKeyMissing})
+	if rep.Verified != 0 {
+		t.Fatalf("%+v", rep)
+	}
+	// Starting over: move log and head aside (a new log, a new identity).
 	os.Rename(filepath.Join(dir, LogFile), filepath.Join(dir, "audit.log.old"))
 	os.Rename(filepath.Join(dir, HeadFile), filepath.Join(dir, "audit.head.old"))
+	anchors.Delete(dir)
 	appendN(t, l, 2)
 	expectProblems(t, verify(t, dir))
-}
-
-func TestConcurrentFirstKey(t *testing.T) {
-	dir := t.TempDir()
-	var wg sync.WaitGroup
-	keys := make([][]byte, 16)
-	for i := range keys {
-		wg.Go(func() {
-			k, err := createKey(dir)
-			if err != nil {
-				t.Error(err)
-			}
-			keys[i] = k
-		})
-	}
-	wg.Wait()
-	for _, k := range keys {
-		if string(k) != string(keys[0]) || len(k) != keyLen {
-			t.Fatal("racing key creators disagree")
-		}
-	}
-	ents, _ := os.ReadDir(dir)
-	if len(ents) != 1 {
-		t.Fatalf("left behind: %v", ents)
-	}
 }
 
 // ---- read ----

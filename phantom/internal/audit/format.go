@@ -104,93 +104,165 @@ func decodeLine(line []byte) (Event, error) {
 
 // ---- key ----
 
-func readKey(path string) ([]byte, error) {
-	b, err := os.ReadFile(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, errKeyMissing
-	}
-	if err != nil {
-		return nil, err
-	}
-	k, err := hex.DecodeString(strings.TrimSpace(string(b)))
-	if err != nil || len(k) != keyLen {
-		return nil, errKeyInvalid
-	}
-	return k, nil
+// keyState is the content of audit.key.
+//
+// A ratchet key file holds the log's identity and the key that signs the next
+// entry: {"log":"<32 hex>","seq":N,"key":"<64 hex>"}. Each append signs entry n
+// with k[n], derives k[n+1] = HMAC-SHA256(k[n], "next") and replaces the file,
+// so a reader of the file learns no key that signed an existing entry.
+//
+// A legacy key file (64 hex digits) is the fixed key of a log written before
+// the ratchet; the first append by this code starts the ratchet from it.
+type keyState struct {
+	legacy bool
+	logID  string // 32 lowercase hex digits; "" for a legacy key
+	seq    uint64 // the entry the key signs next
+	key    []byte
 }
 
-// createKey makes a new key and publishes it atomically: the key is written to
-// a temporary file which is then hard-linked to audit.key; link fails when the
-// name exists, so a racing creator reads the winner's complete key instead.
-// When the file system has no hard links it falls back to O_EXCL creation
-// (safe here because Append creates keys only under the writer lock).
-func createKey(dir string) ([]byte, error) {
-	path := filepath.Join(dir, KeyFile)
+type keyFileV2 struct {
+	Log string `json:"log"`
+	Seq uint64 `json:"seq"`
+	Key string `json:"key"`
+}
+
+// nextKey is the ratchet step: k[n+1] = HMAC-SHA256(k[n], "next").
+func nextKey(k []byte) []byte {
+	m := hmac.New(sha256.New, k)
+	m.Write([]byte("next"))
+	return m.Sum(nil)
+}
+
+func isLogID(s string) bool {
+	if len(s) != 32 {
+		return false
+	}
+	_, err := hex.DecodeString(s)
+	return err == nil && strings.ToLower(s) == s
+}
+
+func readKey(path string) (keyState, error) {
+	b, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return keyState{}, errKeyMissing
+	}
+	if err != nil {
+		return keyState{}, err
+	}
+	return parseKey(b)
+}
+
+func parseKey(b []byte) (keyState, error) {
+	t := strings.TrimSpace(string(b))
+	if !strings.HasPrefix(t, "{") {
+		k, err := hex.DecodeString(t)
+		if err != nil || len(k) != keyLen {
+			return keyState{}, errKeyInvalid
+		}
+		return keyState{legacy: true, key: k}, nil
+	}
+	var w keyFileV2
+	dec := json.NewDecoder(strings.NewReader(t))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&w); err != nil {
+		return keyState{}, errKeyInvalid
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return keyState{}, errKeyInvalid
+	}
+	k, err := hex.DecodeString(w.Key)
+	if err != nil || len(k) != keyLen || !isLogID(w.Log) || w.Seq == 0 {
+		return keyState{}, errKeyInvalid
+	}
+	return keyState{logID: w.Log, seq: w.Seq, key: k}, nil
+}
+
+func encodeKey(ks keyState) []byte {
+	b, _ := json.Marshal(keyFileV2{Log: ks.logID, Seq: ks.seq, Key: hex.EncodeToString(ks.key)})
+	return append(b, '\n')
+}
+
+// newKeyState makes the identity and first key of a new log.
+func newKeyState() (keyState, error) {
+	id := make([]byte, 16)
 	key := make([]byte, keyLen)
+	if _, err := rand.Read(id); err != nil {
+		return keyState{}, err
+	}
 	if _, err := rand.Read(key); err != nil {
-		return nil, err
+		return keyState{}, err
 	}
-	data := []byte(hex.EncodeToString(key) + "\n")
-	tmp, err := fsx.CreateTemp(dir, KeyFile, 0o600)
-	if err != nil {
-		return nil, err
+	return keyState{logID: hex.EncodeToString(id), seq: 1, key: key}, nil
+}
+
+// writeKey replaces audit.key atomically (temporary file, fsync, rename,
+// directory fsync). The replaced file's key is gone from the file system's
+// view; blocks the storage keeps elsewhere (journal, SSD remapping) are out
+// of reach of this code.
+func writeKey(dir string, ks keyState) error {
+	return fsx.WriteFileAtomic(filepath.Join(dir, KeyFile), encodeKey(ks), 0o600)
+}
+
+// ratchet derives k[seq] for base <= seq <= limit from k[base]. limit bounds
+// the work a hostile sequence number can cause. It keeps every 1024th key so
+// going back costs at most 1023 steps.
+type ratchet struct {
+	base, limit uint64
+	marks       [][]byte // k[base + i*ratchetStride]
+	cur         uint64
+	curKey      []byte
+}
+
+const ratchetStride = 1024
+
+func newRatchet(base uint64, key []byte, limit uint64) *ratchet {
+	k := bytes.Clone(key)
+	return &ratchet{base: base, limit: limit, marks: [][]byte{k}, cur: base, curKey: k}
+}
+
+// key returns k[seq], or nil when seq is outside [base, limit] (or r is nil).
+func (r *ratchet) key(seq uint64) []byte {
+	if r == nil || seq < r.base || seq > r.limit {
+		return nil
 	}
-	tmpName := tmp.Name()
-	defer os.Remove(tmpName)
-	_, werr := tmp.Write(data)
-	if werr == nil {
-		werr = tmp.Sync()
+	if seq < r.cur {
+		i := (seq - r.base) / ratchetStride
+		r.cur, r.curKey = r.base+i*ratchetStride, r.marks[i]
 	}
-	if cerr := tmp.Close(); werr == nil {
-		werr = cerr
+	for r.cur < seq {
+		r.curKey = nextKey(r.curKey)
+		r.cur++
+		if d := r.cur - r.base; d%ratchetStride == 0 && d/ratchetStride == uint64(len(r.marks)) {
+			r.marks = append(r.marks, r.curKey)
+		}
 	}
-	if werr != nil {
-		return nil, werr
-	}
-	lerr := os.Link(tmpName, path)
-	switch {
-	case lerr == nil:
-		return key, fsx.SyncDir(dir)
-	case errors.Is(lerr, fs.ErrExist):
-		return readKey(path)
-	}
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if errors.Is(err, fs.ErrExist) {
-		return readKey(path)
-	}
-	if err != nil {
-		return nil, err
-	}
-	_, werr = f.Write(data)
-	if werr == nil {
-		werr = f.Sync()
-	}
-	if cerr := f.Close(); werr == nil {
-		werr = cerr
-	}
-	if werr != nil {
-		os.Remove(path)
-		return nil, werr
-	}
-	return key, fsx.SyncDir(dir)
+	return r.curKey
 }
 
 // ---- head checkpoint ----
 
+// headFile is audit.head. Log is empty in a legacy head (signed with the
+// fixed key); a ratchet head names the log and is signed with k[Seq+1], the
+// key audit.key holds once the append is complete.
 type headFile struct {
+	Log string `json:"log,omitempty"`
 	Seq uint64 `json:"seq"`
 	MAC string `json:"mac"`
 	Sig string `json:"sig"`
 }
 
-func headSig(key []byte, seq uint64, mac string) string {
+func headSig(key []byte, logID string, seq uint64, mac string) string {
 	m := hmac.New(sha256.New, key)
-	m.Write([]byte("phantom-audit-head\x00" + strconv.FormatUint(seq, 10) + "\x00" + mac))
+	if logID == "" {
+		m.Write([]byte("phantom-audit-head\x00" + strconv.FormatUint(seq, 10) + "\x00" + mac))
+	} else {
+		m.Write([]byte("phantom-audit-head-v2\x00" + logID + "\x00" + strconv.FormatUint(seq, 10) + "\x00" + mac))
+	}
 	return hex.EncodeToString(m.Sum(nil))
 }
 
-func encodeHead(key []byte, seq uint64, mac string) []byte {
-	b, _ := json.Marshal(headFile{Seq: seq, MAC: mac, Sig: headSig(key, seq, mac)})
+func encodeHead(key []byte, logID string, seq uint64, mac string) []byte {
+	b, _ := json.Marshal(headFile{Log: logID, Seq: seq, MAC: mac, Sig: headSig(key, logID, seq, mac)})
 	return append(b, '\n')
 }
 
@@ -199,14 +271,16 @@ func encodeHead(key []byte, seq uint64, mac string) []byte {
 type head struct {
 	present bool
 	valid   bool
+	logID   string
 	seq     uint64
 	mac     string
 	why     string
 }
 
-// parseHead decodes raw. With a nil key the signature cannot be checked and a
-// well-formed head counts as valid.
-func parseHead(raw []byte, present bool, key []byte) head {
+// parseHead decodes raw and checks its signature with keyFor(seq+1) (ratchet
+// head) or legacy (legacy head). With check false the signature is not
+// checked and a well-formed head counts as valid (no key at all).
+func parseHead(raw []byte, present bool, check bool, legacy []byte, keyFor func(uint64) []byte) head {
 	if !present {
 		return head{}
 	}
@@ -219,14 +293,41 @@ func parseHead(raw []byte, present bool, key []byte) head {
 	if _, err := dec.Token(); err != io.EOF {
 		return head{present: true, why: "data after the JSON object"}
 	}
-	if key != nil {
+	out := head{present: true, logID: h.Log, seq: h.Seq, mac: h.MAC}
+	if h.Log != "" && !isLogID(h.Log) {
+		out.why = "its log id is not 32 hex digits"
+		return out
+	}
+	if check {
+		var key []byte
+		switch {
+		case h.Log == "" && legacy == nil:
+			out.why = "it is a pre-ratchet checkpoint, but audit.key is not a pre-ratchet key"
+			return out
+		case h.Log == "":
+			key = legacy
+		case legacy != nil:
+			out.why = "it names a log, but audit.key is a pre-ratchet key"
+			return out
+		case h.Seq == ^uint64(0):
+			out.why = "its seq is out of range"
+			return out
+		default:
+			key = keyFor(h.Seq + 1)
+		}
+		if key == nil {
+			out.why = "it is signed with a key older than the one kept (it was restored from an earlier copy), or its seq is far beyond the log"
+			return out
+		}
 		got, err := hex.DecodeString(h.Sig)
-		want, _ := hex.DecodeString(headSig(key, h.Seq, h.MAC))
+		want, _ := hex.DecodeString(headSig(key, h.Log, h.Seq, h.MAC))
 		if err != nil || !hmac.Equal(got, want) {
-			return head{present: true, seq: h.Seq, mac: h.MAC, why: "its signature does not match"}
+			out.why = "its signature does not match"
+			return out
 		}
 	}
-	return head{present: true, valid: true, seq: h.Seq, mac: h.MAC}
+	out.valid = true
+	return out
 }
 
 // readOptional reads path, reporting whether it exists.

@@ -10,14 +10,19 @@ import (
 	"testing"
 )
 
-// FuzzVerify feeds arbitrary log and head contents to Verify (with a real key)
+// FuzzVerify feeds arbitrary log and head contents to Verify (with a real key
+// file, and with a vault mark)
 // and to the tail scan Append uses. Neither may panic and every problem must
 // name a line that exists.
 func FuzzVerify(f *testing.F) {
 	dir := filepath.Join(f.TempDir(), "seed")
 	l := Open(dir, Options{Process: "seed", Now: clock()})
+	var mark *Mark
 	for i := 0; i < 4; i++ {
-		l.Append(Event{Op: "secret.add", Name: "K", Detail: strings.Repeat("d", i)})
+		pos, _ := l.Record(Event{Op: "secret.add", Name: "K", Detail: strings.Repeat("d", i)})
+		if mark == nil {
+			mark = &Mark{LogID: pos.LogID, AnchorSeq: pos.First, AnchorKey: pos.FirstKey, Seq: 2, MAC: "x"}
+		}
 	}
 	logb, _ := os.ReadFile(filepath.Join(dir, LogFile))
 	head, _ := os.ReadFile(filepath.Join(dir, HeadFile))
@@ -45,8 +50,13 @@ func FuzzVerify(f *testing.F) {
 		if rep.Verified > rep.Lines {
 			t.Fatalf("verified %d of %d lines", rep.Verified, rep.Lines)
 		}
-		k, _ := readKey(filepath.Join(d, KeyFile))
-		if _, err := readTail(mustOpen(t, filepath.Join(d, LogFile)), int64(len(logb)), k); err != nil {
+		if _, err := VerifyWith(d, VerifyOptions{Mark: mark}); err != nil {
+			t.Fatal(err)
+		}
+		ks, _ := readKey(filepath.Join(d, KeyFile))
+		r := newRatchet(ks.seq, ks.key, ks.seq+maxRatchetAhead)
+		accept := func(e Event) bool { k := r.key(e.Seq); return k != nil && macValid(k, e) }
+		if _, err := readTail(mustOpen(t, filepath.Join(d, LogFile)), int64(len(logb)), accept, ks.seq); err != nil {
 			t.Fatal(err)
 		}
 	})
@@ -130,7 +140,7 @@ func TestRandomTampering(t *testing.T) {
 		if head != nil {
 			os.WriteFile(filepath.Join(d, HeadFile), head, 0o600)
 		}
-		rep := verify(t, d)
+		rep := verifyMark(t, d, anchorOf(src))
 		// Unchanged history: the same bytes, or only the final newline lost.
 		same := bytes.Equal(bytes.TrimSuffix(origLog, []byte("\n")), bytes.TrimSuffix(newLog, []byte("\n"))) && bytes.Equal(head, origHead)
 		if same != rep.OK() {
@@ -139,7 +149,7 @@ func TestRandomTampering(t *testing.T) {
 		if err := Open(d, Options{Process: "after"}).Append(Event{Op: "secret.list"}); err != nil {
 			t.Fatalf("%v: append: %v", ops, err)
 		}
-		after := verify(t, d)
+		after := verifyMark(t, d, anchorOf(src))
 		if after.OK() != rep.OK() {
 			t.Fatalf("%v: OK() went from %v to %v after an append: before %+v after %+v", ops, rep.OK(), after.OK(), rep.Problems, after.Problems)
 		}

@@ -1,6 +1,7 @@
 package audit
 
 import (
+	"crypto/hmac"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -26,6 +27,10 @@ const (
 	KindHeadInvalid  = "head-invalid"          // the checkpoint does not parse or its signature fails
 	KindKeyMissing   = "key-missing"           // audit.key is gone: nothing can be verified
 	KindKeyInvalid   = "key-invalid"           // audit.key is not a key
+	KindKeyMismatch  = "key-mismatch"          // audit.key is not where the chain from a vault's anchor leads: replaced, re-chained or rolled back
+	KindOtherLog     = "vault-other-log"       // the vault's mark names another log (or none this home has)
+	KindMarkAhead    = "vault-mark-ahead"      // the vault's mark names an entry the log does not have (truncated, rolled back, replaced)
+	KindVaultMoved   = "vault-moved"           // an audit.vault-moved/-ahead entry no audit.adopt has answered
 )
 
 // maxProblems caps Report.Problems; the rest are counted in Report.Omitted.
@@ -58,9 +63,42 @@ type Report struct {
 	Problems []Problem   `json:"problems"`          // sorted by line; empty when OK
 	Omitted  int         `json:"omitted,omitempty"` // problems beyond the first 1000
 	Notes    []string    `json:"notes,omitempty"`   // benign findings, e.g. a head one entry behind after a crash
-	KeyFound bool        `json:"key_found"`         // false: MACs could not be checked
+	KeyFound bool        `json:"key_found"`         // false: audit.key is missing or invalid
 	Dir      string      `json:"dir"`               // the directory verified
 	Empty    bool        `json:"empty"`             // nothing has been recorded yet
+	LogID    string      `json:"log_id,omitempty"`  // the log's identity ("" before the ratchet started)
+	// MACsFrom is the first seq whose MAC could be checked: 1 for a
+	// pre-ratchet log (one fixed key), a vault's anchor when a mark was
+	// given, else audit.key's seq (normally past the end: nothing checked).
+	MACsFrom uint64      `json:"macs_from,omitempty"`
+	Mark     *MarkResult `json:"vault_mark,omitempty"` // the vault mark's check, when a mark was given
+}
+
+// Mark is a vault's audit position (vault.AuditMark): the log it names, the
+// last entry it recorded, and the first entry it recorded in that log with
+// the key that signed it (the anchor the chain is re-derived from).
+type Mark struct {
+	Project   string
+	LogID     string
+	Seq       uint64
+	MAC       string
+	AnchorSeq uint64
+	AnchorKey []byte
+}
+
+// MarkResult is what Verify made of a Mark.
+type MarkResult struct {
+	Project string `json:"project,omitempty"`
+	LogID   string `json:"log_id"`
+	Seq     uint64 `json:"seq"`
+	// Result: "ok", "other-log" (KindOtherLog), "ahead" (KindMarkAhead).
+	Result string `json:"result"`
+}
+
+// VerifyOptions adds what only the owner holds to Verify.
+type VerifyOptions struct {
+	// Mark is the opened vault's audit mark; nil: check what audit.key allows.
+	Mark *Mark
 }
 
 // OK reports whether the log verified without problems.
@@ -77,7 +115,7 @@ func (r Report) MarshalJSON() ([]byte, error) {
 
 // snap is a consistent view of the log directory taken under the writer lock.
 type snap struct {
-	key        []byte
+	key        keyState
 	keyErr     error
 	rawHead    []byte
 	headExists bool
@@ -132,10 +170,20 @@ func takeSnapshot(dir, owner string) (s snap, ok bool, err error) {
 	return s, true, nil
 }
 
-// Verify checks the audit log in dir: every line's MAC, the chain of seq and
-// prev, and the head checkpoint. The error is for I/O failures only; findings
-// are in the Report. A directory with no log and no head verifies as empty.
-func Verify(dir string) (Report, error) {
+// Verify checks the audit log in dir with what the directory alone offers:
+// the order of the chain (seq and prev), the head checkpoint with the key in
+// audit.key, and MACs only where audit.key can derive their keys (a
+// pre-ratchet log: all; otherwise only entries a crash left behind the key).
+// VerifyWith and a vault's mark check the MACs from the vault's anchor on.
+// The error is for I/O failures only; findings are in the Report. A
+// directory with no log and no head verifies as empty.
+func Verify(dir string) (Report, error) { return VerifyWith(dir, VerifyOptions{}) }
+
+// VerifyWith is Verify with a vault's mark: when the mark names this log, the
+// keys are re-derived from the mark's anchor, so every entry from the anchor
+// on, the head and audit.key itself are checked against a key the files do
+// not hold; the mark's entry must be in the chain.
+func VerifyWith(dir string, o VerifyOptions) (Report, error) {
 	rep := Report{Dir: dir, Problems: []Problem{}}
 	s, ok, err := takeSnapshot(dir, "phantom audit verify")
 	if err != nil {
@@ -143,6 +191,10 @@ func Verify(dir string) (Report, error) {
 	}
 	if !ok {
 		rep.Empty = true
+		if o.Mark != nil && o.Mark.LogID != "" {
+			v := &verifier{keyFor: noKey, rep: &rep}
+			v.checkMark(o.Mark, "")
+		}
 		return rep, nil
 	}
 	if s.log != nil {
@@ -151,11 +203,56 @@ func Verify(dir string) (Report, error) {
 	if s.note != "" {
 		rep.Notes = append(rep.Notes, s.note)
 	}
-	v := &verifier{key: s.key, rep: &rep}
-	rep.KeyFound = s.key != nil
-	h := parseHead(s.rawHead, s.headExists, s.key)
+	ks, haveKey := s.key, s.keyErr == nil
+	rep.KeyFound = haveKey
+	logID := ks.logID
+	if logID == "" && !ks.legacy {
+		// No usable key file: take the identity the head claims.
+		logID = parseHead(s.rawHead, s.headExists, false, nil, nil).logID
+	}
+	rep.LogID = logID
+	v := &verifier{keyFor: noKey, rep: &rep}
+	limit := uint64(s.size/64) + maxRatchetAhead // no entry line is shorter than 64 bytes
+	m := o.Mark
+	useMark := m != nil && logID != "" && m.LogID == logID && m.AnchorSeq > 0 && len(m.AnchorKey) == keyLen
+	var legacyKey []byte
+	switch {
+	case useMark:
+		r := newRatchet(m.AnchorSeq, m.AnchorKey, m.AnchorSeq+limit)
+		v.keyFor = r.key
+		rep.MACsFrom = m.AnchorSeq
+		if haveKey && !ks.legacy {
+			switch k := r.key(ks.seq); {
+			case ks.seq < m.AnchorSeq:
+				v.add(0, KindKeyMismatch, fmt.Sprintf("%s is at seq %d, before this vault's first entry in the log (seq %d): it was restored from an earlier copy, so the log was rolled back or replaced", KeyFile, ks.seq, m.AnchorSeq))
+			case k == nil || !hmacEqual(k, ks.key):
+				v.add(0, KindKeyMismatch, fmt.Sprintf("%s (at seq %d) is not the key the chain from this vault's first entry (seq %d) leads to: the key file was replaced, so the log was re-chained, rolled back or replaced", KeyFile, ks.seq, m.AnchorSeq))
+			}
+		}
+	case haveKey && ks.legacy:
+		legacyKey = ks.key
+		v.keyFor = func(uint64) []byte { return legacyKey }
+		rep.MACsFrom = 1
+	case haveKey:
+		r := newRatchet(ks.seq, ks.key, ks.seq+limit)
+		v.keyFor = r.key
+		rep.MACsFrom = ks.seq
+	}
+	check := useMark || haveKey
+	var h head
+	if check {
+		h = parseHead(s.rawHead, s.headExists, true, legacyKey, v.keyFor)
+		if h.valid && logID != "" && h.logID != logID {
+			h.valid, h.why = false, "it names another log"
+		}
+	} else {
+		h = parseHead(s.rawHead, s.headExists, false, nil, nil)
+	}
 	if h.present && (h.valid || h.why == "its signature does not match") {
 		rep.Head = &Checkpoint{Seq: h.seq, MAC: h.mac}
+	}
+	if m != nil {
+		v.mark = m
 	}
 	if s.log != nil {
 		lr := newLineReader(io.LimitReader(s.log, s.size))
@@ -170,17 +267,75 @@ func Verify(dir string) (Report, error) {
 			v.line(n, line, complete, tooLong)
 		}
 	}
-	if s.key == nil && (rep.Lines > 0 || h.present) {
+	if !haveKey && (rep.Lines > 0 || h.present) {
 		if errors.Is(s.keyErr, errKeyInvalid) {
-			v.add(0, KindKeyInvalid, fmt.Sprintf("%s is not a valid key (want 64 hex digits): no entry can be verified; the order of the chain was still checked", KeyFile))
+			v.add(0, KindKeyInvalid, fmt.Sprintf("%s is not a valid key: the key file was edited or replaced; the order of the chain was still checked", KeyFile))
 		} else {
-			v.add(0, KindKeyMissing, fmt.Sprintf("%s is missing: no entry can be verified (the key was deleted or moved); the order of the chain was still checked", KeyFile))
+			v.add(0, KindKeyMissing, fmt.Sprintf("%s is missing: the key was deleted or moved, so no new entry can be signed; the order of the chain was still checked", KeyFile))
 		}
 	}
 	rep.Empty = rep.Lines == 0 && !h.present
 	v.finish(h)
+	if haveKey && !ks.legacy && v.a.seq >= ks.seq {
+		rep.Notes = append(rep.Notes, fmt.Sprintf("%s is behind the log (seq %d; the log ends at seq %d): a write was interrupted before the key file moved on; the next append repairs it", KeyFile, ks.seq, v.a.seq))
+	}
+	v.finishMoved()
+	if m != nil {
+		v.checkMark(m, logID)
+	}
+	if !useMark && logID != "" && v.a.seq > 0 && rep.MACsFrom > 1 {
+		from := rep.MACsFrom
+		if m == nil || m.LogID != logID {
+			rep.Notes = append(rep.Notes, fmt.Sprintf("entries before seq %d were checked for order only: the keys that signed them are erased (forward security); run 'phantom audit verify' in a project whose vault you can open to check their MACs from that vault's first entry on", from))
+		}
+	} else if useMark && m.AnchorSeq > 1 {
+		rep.Notes = append(rep.Notes, fmt.Sprintf("entries before seq %d (this vault's first entry in the log) were checked for order only", m.AnchorSeq))
+	}
 	sort.SliceStable(rep.Problems, func(i, j int) bool { return rep.Problems[i].Line < rep.Problems[j].Line })
 	return rep, nil
+}
+
+func noKey(uint64) []byte { return nil }
+
+func hmacEqual(a, b []byte) bool { return len(a) == len(b) && hmac.Equal(a, b) }
+
+// checkMark compares the vault's mark with the log (after the pass).
+func (v *verifier) checkMark(m *Mark, logID string) {
+	res := &MarkResult{Project: m.Project, LogID: m.LogID, Seq: m.Seq, Result: "ok"}
+	v.rep.Mark = res
+	proj := "this project's vault"
+	if m.Project != "" {
+		proj = "the vault of project " + m.Project
+	}
+	switch {
+	case m.LogID != logID:
+		res.Result = "other-log"
+		here := "this home has no audit log"
+		if logID != "" {
+			here = "this home's log is " + logID
+		}
+		v.add(0, KindOtherLog, fmt.Sprintf("%s was last written with audit log %s (at seq %d), but %s: the vault was used and written under another PHANTOM_HOME, or this home's log was deleted or replaced. If you moved the vault or PHANTOM_HOME yourself, run 'phantom audit adopt' on your terminal", proj, m.LogID, m.Seq, here))
+	case m.Seq == 0 || v.markSeen && v.markMatch:
+		// Seq 0: an anchor without a recorded position.
+	case v.a.seq < m.Seq:
+		res.Result = "ahead"
+		v.add(0, KindMarkAhead, fmt.Sprintf("%s was last written at seq %d, but the log ends at seq %d: the log was truncated or rolled back to an earlier copy (entries after seq %d are gone). Keep a copy of %s for an investigation; 'phantom audit adopt' accepts the log as it is", proj, m.Seq, v.a.seq, v.a.seq, v.rep.Dir))
+	case !v.markSeen:
+		res.Result = "ahead"
+		v.add(0, KindMarkAhead, fmt.Sprintf("%s was last written at seq %d, but the log's chain has no entry seq %d: it was deleted or the log was replaced. Keep a copy of %s for an investigation; 'phantom audit adopt' accepts the log as it is", proj, m.Seq, m.Seq, v.rep.Dir))
+	default:
+		res.Result = "ahead"
+		v.add(0, KindMarkAhead, fmt.Sprintf("%s was last written at seq %d, but the log's entry seq %d is not the one it recorded: the log was replaced or re-chained. Keep a copy of %s for an investigation; 'phantom audit adopt' accepts the log as it is", proj, m.Seq, m.Seq, v.rep.Dir))
+	}
+}
+
+// finishMoved reports vault-moved entries no adopt answered.
+func (v *verifier) finishMoved() {
+	for _, ls := range v.moved {
+		for _, p := range ls {
+			v.add(p.line, KindVaultMoved, fmt.Sprintf("line %d: %s; a human has not accepted it yet (run 'phantom audit adopt' in that project if it was you)", p.line, p.detail))
+		}
+	}
 }
 
 type pendKind int
@@ -209,10 +364,19 @@ type anchor struct {
 }
 
 type verifier struct {
-	key     []byte // nil: MACs cannot be checked (structure only)
+	keyFor  func(seq uint64) []byte // nil result: that entry's MAC cannot be checked (order only)
 	rep     *Report
 	a       anchor
 	pending []pend
+
+	mark                *Mark // the vault's mark, to be found in the chain
+	markSeen, markMatch bool
+	moved               map[string][]movedEntry // project → vault-moved entries not yet adopted
+}
+
+type movedEntry struct {
+	line   int
+	detail string
 }
 
 func (v *verifier) add(line int, kind, msg string) {
@@ -234,7 +398,7 @@ func (v *verifier) line(n int, raw []byte, complete, tooLong bool) {
 		v.hold(pend{line: n, kind: pendMalformed, why: err.Error(), atEOF: !complete})
 		return
 	}
-	if v.key != nil && !macValid(v.key, e) {
+	if k := v.keyFor(e.Seq); k != nil && !macValid(k, e) {
 		v.hold(pend{line: n, kind: pendForged, ev: e})
 		return
 	}
@@ -283,8 +447,22 @@ func (v *verifier) findPending(seq uint64, prev string) int {
 
 func (v *verifier) setAnchor(e Event, line int) {
 	v.a = anchor{seq: e.Seq, mac: e.MAC, prev: e.Prev, line: line}
-	if v.key != nil {
+	if v.keyFor(e.Seq) != nil {
 		v.rep.Verified++
+	}
+	if v.mark != nil && e.Seq == v.mark.Seq {
+		v.markSeen, v.markMatch = true, e.MAC == v.mark.MAC
+	}
+	switch e.Op {
+	case OpVaultMoved, OpVaultAhead:
+		if v.moved == nil {
+			v.moved = map[string][]movedEntry{}
+		}
+		v.moved[e.Project] = append(v.moved[e.Project], movedEntry{line, e.Detail})
+	case OpAdopt:
+		delete(v.moved, e.Project)
+	case OpRatchetStart:
+		v.rep.Notes = append(v.rep.Notes, fmt.Sprintf("line %d: the key ratchet started at seq %d; the entries before it were signed with one fixed key, now erased: %s", line, e.Seq, e.Detail))
 	}
 	if strings.HasPrefix(e.Op, anomalyPrefix) {
 		v.add(line, strings.TrimPrefix(e.Op, "audit."), fmt.Sprintf("line %d: when this entry was written, %s", line, e.Detail))

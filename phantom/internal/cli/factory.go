@@ -36,7 +36,8 @@ type Factory struct {
 	// Command is "phantom <verb>", recorded in audit events and lock files.
 	Command string
 
-	home string // Home's result, checked once per command
+	home  string     // Home's result, checked once per command
+	marks auditMarks // where this process's audit events landed (auditmark.go)
 }
 
 // NewFactory returns the production factory.
@@ -186,6 +187,7 @@ func (f *Factory) vaultOptions(p *Project) (vault.Options, error) {
 		KDF:         f.KDF,
 		Owner:       f.Command,
 		LockTimeout: lockWait,
+		Mark:        f.nextMark,
 	}, nil
 }
 
@@ -210,6 +212,10 @@ func (f *Factory) OpenVault(p *Project, create bool) (*vault.Vault, error) {
 		return nil, vaultError(err)
 	}
 	p.auditMode = effectiveAudit(p.Config.AuditMode(), v.Payload())
+	if err := f.checkVaultMark(p, v); err != nil {
+		v.Close()
+		return nil, err
+	}
 	return v, nil
 }
 
@@ -270,7 +276,9 @@ func (f *Factory) record(p *Project, e audit.Event) error {
 	if log.Required() && f.Env("PHANTOM_AUDIT") == "0" {
 		return exitcode.Errorf(exitcode.Refused, "%s sets audit = \"required\", so PHANTOM_AUDIT=0 cannot turn the audit log off; nothing was changed", ConfigFile)
 	}
-	if err := log.Append(e); err != nil {
+	pos, err := log.Record(e)
+	f.marks.note(pos)
+	if err != nil {
 		if log.Required() {
 			return exitcode.Errorf(exitcode.Failure, "audit log write failed and .phantom.toml says audit = \"required\", so nothing was changed: %v", err)
 		}

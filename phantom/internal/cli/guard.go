@@ -195,5 +195,5 @@ func (f *Factory) approveEnvFiles(p *Project, v *vault.Vault, files []string) er
 	return v.Update(func(pl *vault.Payload) error {
 		trust.StoreBaseline(pl, f.Now(), next, "env files chosen at phantom init on a terminal")
 		return nil
-	}, f.recorder(p, audit.Event{Op: "config.trust", Detail: "env files chosen at phantom init on a terminal: " + strings.Join(files, ", ") + "; by " + processChain()}))
+	}, f.recorder(p, audit.Event{Op: "config.trust", Detail: withChain("env files chosen at phantom init on a terminal: " + strings.Join(files, ", "))}))
 }

@@ -63,7 +63,7 @@ func revealRun(o *RevealOptions) error {
 	}
 	// The event is written before the value is shown; in "required" mode a
 	// failed write means nothing is shown.
-	if err := f.record(p, audit.Event{Op: "secret.reveal", Name: o.Name}); err != nil {
+	if err := f.record(p, audit.Event{Op: "secret.reveal", Name: o.Name, Detail: withChain("")}); err != nil {
 		return err
 	}
 	f.IO.Out.Write(s.Value)

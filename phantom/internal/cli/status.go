@@ -8,6 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"phantomstack.dev/phantom/internal/audit"
 	"phantomstack.dev/phantom/internal/vault"
 	"phantomstack.dev/shared/dotenv"
 	"phantomstack.dev/shared/exitcode"
@@ -28,6 +29,7 @@ type Status struct {
 	Home        string       `json:"home"`
 	Vault       VaultStatus  `json:"vault"`
 	Audit       string       `json:"audit"`
+	AuditCheck  *AuditCheck  `json:"audit_check,omitempty"`
 	EnvFiles    []FileStatus `json:"env_files"`
 	Proxy       ProxyStatus  `json:"proxy"`
 }
@@ -41,6 +43,14 @@ type VaultStatus struct {
 	KeySourceReason string `json:"key_source_reason,omitempty"`
 	Secrets         int    `json:"secrets"`
 	Error           string `json:"error,omitempty"`
+}
+
+// AuditCheck is `audit verify` with the project's vault, run by status when
+// the vault opened and holds an audit mark.
+type AuditCheck struct {
+	OK       bool     `json:"ok"`
+	Mark     string   `json:"vault_mark"` // ok, other-log, ahead
+	Problems []string `json:"problems"`
 }
 
 // FileStatus describes one env file.
@@ -130,6 +140,18 @@ func statusRun(o *StatusOptions) error {
 			st.Vault.KeySource = v.KeySource().String()
 			st.Vault.Secrets = len(v.Payload().Secrets)
 			tokens = tokenIndex(v.Payload())
+			if m := auditMarkOf(p, v.Payload().Audit); m != nil && f.auditLog(p).Enabled() {
+				if rep, err := audit.VerifyWith(home, audit.VerifyOptions{Mark: m}); err == nil {
+					ac := &AuditCheck{OK: rep.OK(), Problems: []string{}}
+					if rep.Mark != nil {
+						ac.Mark = rep.Mark.Result
+					}
+					for _, pr := range rep.Problems {
+						ac.Problems = append(ac.Problems, pr.Msg)
+					}
+					st.AuditCheck = ac
+				}
+			}
 		}
 	} else {
 		src, why := vault.Probe(opts)
@@ -166,7 +188,7 @@ func auditState(f *Factory, p *Project) string {
 	if p == nil {
 		return "on"
 	}
-	return p.Config.AuditMode()
+	return p.AuditMode()
 }
 
 func printStatus(f *Factory, asJSON bool, st Status) error {
@@ -190,6 +212,12 @@ func printStatus(f *Factory, asJSON bool, st Status) error {
 		fmt.Fprintf(w, "Vault:     none yet; a new one would use key source: %s (%s)\n", st.Vault.KeySource, st.Vault.KeySourceReason)
 	}
 	fmt.Fprintf(w, "Audit log: %s\n", st.Audit)
+	if ac := st.AuditCheck; ac != nil && !ac.OK {
+		fmt.Fprintf(w, "           %s\n", t.Fail(fmt.Sprintf("%d problem(s) found with this project's vault (run: phantom audit verify)", len(ac.Problems))))
+		for _, pr := range ac.Problems {
+			fmt.Fprintf(w, "           - %s\n", pr)
+		}
+	}
 	for _, fs := range st.EnvFiles {
 		if !fs.Exists {
 			fmt.Fprintf(w, "%-10s %s\n", fs.Path+":", t.Dim("not present"))

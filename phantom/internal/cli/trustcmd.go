@@ -162,14 +162,13 @@ func (f *Factory) pendingApprovals(p *Project, pl *vault.Payload, envFiles []str
 // each (recorded before the vault is replaced, so an approval is never
 // unrecorded).
 func (f *Factory) storeApprovals(p *Project, v *vault.Vault, pending []pendingRoute, g guardState) error {
-	chain := processChain()
 	var events []audit.Event
 	for _, pr := range pending {
-		events = append(events, audit.Event{Op: "route.trust", Detail: describePending(pr) + "; by " + chain})
+		events = append(events, audit.Event{Op: "route.trust", Detail: withChain(describePending(pr))})
 	}
 	if len(g.weaker) > 0 {
 		e := guardEvent(g)
-		e.Detail += "; by " + chain
+		e.Detail = withChain(e.Detail)
 		events = append(events, e)
 	}
 	now := f.Now()

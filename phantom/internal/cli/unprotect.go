@@ -120,7 +120,7 @@ func unprotectRun(o *UnprotectOptions) error {
 		return promptErr(err, "phantom unprotect")
 	}
 	for _, c := range changes {
-		if err := f.record(p, audit.Event{Op: "env.unprotect", Detail: fmt.Sprintf("%s: %s", c.file.Rel, strings.Join(c.keys, ","))}); err != nil {
+		if err := f.record(p, audit.Event{Op: "env.unprotect", Detail: withChain(fmt.Sprintf("%s: %s", c.file.Rel, strings.Join(c.keys, ",")))}); err != nil {
 			return err
 		}
 		if err := c.file.save(); err != nil {

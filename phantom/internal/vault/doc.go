@@ -86,11 +86,14 @@
 // # Crash safety
 //
 // Every write happens under the lock: re-read and decrypt the current file,
-// apply the change, write a temporary file ".<id>.vault.tmp-*", fsync it, run
-// the caller's beforeCommit hook (the audit append), rename it over the vault
-// and fsync the directory. A crash at any instant leaves the old or the new
+// apply the change, run the caller's beforeCommit hook (the audit append),
+// store the audit mark (Options.Mark: the position of that append), write a
+// temporary file ".<id>.vault.tmp-*", fsync it, rename it over the vault and
+// fsync the directory. A crash at any instant leaves the old or the new
 // vault; leftover temporary files are ignored by readers and removed by the
-// next writer. Readers take no lock.
+// next writer. A crash (or a failed temp write) after the hook leaves an
+// audit event for a write that did not happen; never a write without its
+// event. Readers take no lock.
 //
 // # Memory hygiene (best effort)
 //

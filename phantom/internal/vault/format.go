@@ -325,11 +325,17 @@ type Approval struct {
 }
 
 // AuditMark is a position in an audit log: the log's identity, and the
-// sequence number and MAC of the last entry the vault knew of.
+// sequence number and MAC of the last entry the vault knew of. AnchorSeq and
+// AnchorKey are the first entry this vault recorded in that log and the
+// ratchet key that signed it (package audit): with them `audit verify`
+// re-derives every later key, which the log's own directory no longer holds.
+// AnchorKey is key material: it never leaves the encrypted payload.
 type AuditMark struct {
-	LogID string `json:"log_id"`
-	Seq   uint64 `json:"seq"`
-	MAC   string `json:"mac"`
+	LogID     string `json:"log_id"`
+	Seq       uint64 `json:"seq"`
+	MAC       string `json:"mac"`
+	AnchorSeq uint64 `json:"anchor_seq,omitempty"`
+	AnchorKey string `json:"anchor_key,omitempty"` // 64 hex digits
 }
 
 // Secret is one vaulted value with its persistent placeholder token.

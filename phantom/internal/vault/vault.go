@@ -45,6 +45,13 @@ type Options struct {
 	KeyringTimeout time.Duration // bound on every keychain call; 0: 3s
 	KDF            KDFParams     // Argon2id parameters for new passphrase wraps; zero: DefaultKDF
 	Owner          string        // describes this process to lock waiters; "": the program name
+
+	// Mark returns the audit mark to store with a write, given the one the
+	// vault holds (nil: none). Every write (Create, Update, Rekey) calls it
+	// under the vault lock after beforeCommit — which appends the write's
+	// audit event — and before encrypting, so the payload records the
+	// position of its own event. nil Mark: the stored mark is kept.
+	Mark func(old *AuditMark) *AuditMark
 }
 
 // config is validated, defaulted Options plus per-call state.
@@ -185,11 +192,29 @@ func (c *config) cleanTemps() {
 	}
 }
 
-// commit encrypts p and atomically replaces the vault file: temp file, fsync,
-// beforeCommit, rename, fsync dir. renamed reports whether the new file is in
-// place (it can be, with a non-nil error, when the directory sync fails).
-// Must be called under the lock.
+// commit runs beforeCommit, stores the audit mark (Options.Mark), encrypts p
+// and atomically replaces the vault file: temp file, fsync, rename, fsync
+// dir. renamed reports whether the new file is in place (it can be, with a
+// non-nil error, when the directory sync fails). Must be called under the
+// lock.
+//
+// beforeCommit (the audit append) runs before the file is written so the
+// payload can carry the position of its own event. A crash or a write error
+// after it and before the rename leaves an audit event for a write that did
+// not happen, never a write without its event (docs/phantom.md, the audit
+// log).
 func (c *config) commit(h *header, key []byte, p *Payload, beforeCommit func() error) (renamed bool, err error) {
+	if err := p.validate(); err != nil {
+		return false, fmt.Errorf("vault: refusing to write an invalid payload: %w", err)
+	}
+	if beforeCommit != nil {
+		if err := beforeCommit(); err != nil {
+			return false, err
+		}
+	}
+	if c.Mark != nil {
+		p.Audit = c.Mark(p.Audit)
+	}
 	plain, err := encodePayload(p)
 	if err != nil {
 		return false, err
@@ -223,11 +248,6 @@ func (c *config) commit(h *header, key []byte, p *Payload, beforeCommit func() e
 	}
 	if err := tmp.Close(); err != nil {
 		return false, fmt.Errorf("vault: close %s: %w; the old vault is unchanged", name, err)
-	}
-	if beforeCommit != nil {
-		if err := beforeCommit(); err != nil {
-			return false, err
-		}
 	}
 	if err := os.Rename(name, c.path); err != nil {
 		return false, fmt.Errorf("vault: replace %s: %w; the old vault is unchanged", c.path, err)
@@ -472,9 +492,10 @@ func (v *Vault) Payload() *Payload {
 // Update changes the vault under the exclusive lock (bounded wait, ErrLocked
 // naming the holder): it re-reads and decrypts the current file (another
 // process may have written since Open), applies mutate, encrypts with a fresh
-// nonce under the same data key and header (no KDF), writes and fsyncs a temp
-// file, calls beforeCommit (an error there removes the temp file and leaves
-// the old vault intact), renames it over the vault and fsyncs the directory.
+// nonce under the same data key and header (no KDF): it calls beforeCommit
+// (an error there leaves the old vault intact), stores Options.Mark's audit
+// mark, writes and fsyncs a temp file, renames it over the vault and fsyncs
+// the directory.
 // If another process re-keyed the vault since Open, Update fails with
 // ErrKeyChanged. After success Payload returns the new content.
 func (v *Vault) Update(mutate func(p *Payload) error, beforeCommit func() error) error {

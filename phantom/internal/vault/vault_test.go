@@ -854,9 +854,10 @@ func TestBeforeCommitAndMutateErrorsKeepOldVault(t *testing.T) {
 	called := false
 	err := v.Update(add("NEW", "x"), func() error {
 		called = true
-		// The new file is written and synced, not yet in place.
-		if len(tempFiles(t, vaultDir(o))) != 1 {
-			t.Error("no temp file during beforeCommit")
+		// The hook runs before the new file is written (so the payload
+		// can carry the position of the hook's audit event).
+		if len(tempFiles(t, vaultDir(o))) != 0 {
+			t.Error("a temp file exists during beforeCommit")
 		}
 		return hookErr
 	})
@@ -1151,5 +1152,65 @@ func TestPayloadV1ReadAndUpgraded(t *testing.T) {
 	c.Audit.Seq = 8
 	if q.Approvals["route:x"].Hash != "sha256:1" || q.Audit.Seq != 7 {
 		t.Fatal("clone shares approvals or the audit mark")
+	}
+}
+
+// Every write stores the mark Options.Mark returns, computed after
+// beforeCommit (the audit append) so the payload names its own event.
+func TestAuditMarkStoredOnEveryWrite(t *testing.T) {
+	o := opts(t, t.TempDir(), envPass, nil)
+	var order []string
+	seq := uint64(0)
+	o.Mark = func(old *AuditMark) *AuditMark {
+		order = append(order, "mark")
+		m := &AuditMark{LogID: "L", Seq: seq, MAC: fmt.Sprint("mac", seq), AnchorSeq: 1, AnchorKey: strings.Repeat("ab", 32)}
+		if old != nil {
+			m.AnchorSeq = old.AnchorSeq
+		}
+		return m
+	}
+	v := mustCreate(t, o)
+	defer v.Close()
+	if m := v.Payload().Audit; m == nil || m.Seq != 0 {
+		t.Fatalf("create: mark %+v", m)
+	}
+	order = nil
+	if err := v.Update(add("A", "1"), func() error { order = append(order, "hook"); seq = 5; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(order, ",") != "hook,mark" {
+		t.Fatalf("order %v", order)
+	}
+	v2, err := Open(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m := v2.Payload().Audit; m == nil || m.Seq != 5 || m.MAC != "mac5" || m.AnchorKey == "" {
+		t.Fatalf("reopened: mark %+v", m)
+	}
+	v2.Close()
+	seq = 9
+	if err := v.Rekey(Passphrase, []byte("another passphrase")); err != nil {
+		t.Fatal(err)
+	}
+	if m := v.Payload().Audit; m == nil || m.Seq != 9 {
+		t.Fatalf("rekey: mark %+v", m)
+	}
+	// No hook: the stored mark stays.
+	o.Mark = nil
+	o.Env = func(k string) string {
+		if k == EnvPassphrase {
+			return "another passphrase"
+		}
+		return ""
+	}
+	v3, err := Open(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer v3.Close()
+	mustUpdate(t, v3, add("B", "2"))
+	if m := v3.Payload().Audit; m == nil || m.Seq != 9 {
+		t.Fatalf("no hook: mark %+v", m)
 	}
 }
