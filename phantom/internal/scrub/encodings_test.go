@@ -32,9 +32,9 @@ func TestWithEncodingsForms(t *testing.T) {
 		strings.ToUpper(hex.EncodeToString([]byte(v))): strings.ToUpper(hex.EncodeToString([]byte(tok))),
 		url.QueryEscape(v): tok,
 		strings.ToLower(url.QueryEscape(v)[:0]) + lowerPercent(url.QueryEscape(v)): tok,
-		url.PathEscape(v):                             tok,
-		strings.Trim(string(jsonGo), `"`):             tok,
-		strings.Trim(plain.String(), "\"\n"):          tok,
+		url.PathEscape(v):                              tok,
+		strings.Trim(string(jsonGo), `"`):              tok,
+		strings.Trim(plain.String(), "\"\n"):           tok,
 		`pa ss\/w\u00f6rd+\"<&>\u0001=!`:               tok, // PHP
 		`pa ss/w\u00F6rd+\"<&>\u0001=!`:                tok, // upper-case \u
 		`pa ss/w\u00f6rd+\"\u003c\u0026\u003e\u0001=!`: tok,
