@@ -90,3 +90,12 @@ func BenchmarkNew1000SecretsEncoded(b *testing.B) {
 		New(WithEncodings(pairs))
 	}
 }
+
+// BenchmarkNew10SecretsEncoded is exec's start-up cost for a typical vault.
+func BenchmarkNew10SecretsEncoded(b *testing.B) {
+	pairs := secrets(rand.New(rand.NewPCG(1, 1)), 10)
+	b.ReportAllocs()
+	for b.Loop() {
+		New(WithEncodings(pairs))
+	}
+}
