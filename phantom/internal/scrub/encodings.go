@@ -178,6 +178,11 @@ func jsonForms(v, t string) []form {
 		// write is no longer the value.
 		return nil
 	}
+	if !strings.ContainsFunc(v, func(r rune) bool {
+		return r < 0x20 || r >= 0x7f || strings.ContainsRune(`"\/<>&`, r)
+	}) {
+		return nil // every convention writes v as it is
+	}
 	fs := make([]form, 0, len(jsonConventions))
 	for _, o := range jsonConventions {
 		fs = append(fs, form{jsonEscape(v, o), jsonEscape(t, o)})
@@ -188,6 +193,7 @@ func jsonForms(v, t string) []form {
 // jsonEscape writes s as the inside of a JSON string under o.
 func jsonEscape(s string, o jsonOpts) string {
 	var b strings.Builder
+	b.Grow(len(s) + 16)
 	u := func(r rune) {
 		if o.upper {
 			fmt.Fprintf(&b, `\u%04X`, r)

@@ -137,27 +137,52 @@ func (r *Replacer) build(keys []string) {
 	}
 	r.k = uint32(n)
 
-	// Trie.
+	// Trie. The keys are sorted, so a key shares with the one before it
+	// exactly its longest common prefix with any earlier key: it follows
+	// the previous key's path that far and adds new nodes for the rest,
+	// with no search among siblings.
 	nodes := []bnode{{own: -1}}
+	path := []uint32{0} // path[d]: node of the previous key's first d bytes
+	prev := ""
 	for pi, k := range keys {
-		cur := uint32(0)
-		for i := 0; i < len(k); i++ {
-			c := r.class[k[i]]
-			nx := uint32(0)
-			for ch := nodes[cur].child; ch != 0; ch = nodes[ch].next {
-				if nodes[ch].cls == c {
-					nx = ch
-					break
-				}
-			}
-			if nx == 0 {
-				nx = uint32(len(nodes))
-				nodes = append(nodes, bnode{next: nodes[cur].child, cls: c, own: -1})
-				nodes[cur].child = nx
-			}
+		l := 0
+		for l < len(prev) && l < len(k) && prev[l] == k[l] {
+			l++
+		}
+		path = path[:l+1]
+		cur := path[l]
+		for i := l; i < len(k); i++ {
+			nx := uint32(len(nodes))
+			nodes = append(nodes, bnode{next: nodes[cur].child, cls: r.class[k[i]], own: -1})
+			nodes[cur].child = nx
 			cur = nx
+			path = append(path, cur)
 		}
 		nodes[cur].own = int32(pi)
+		prev = k
+	}
+
+	// Nodes with many children (root and the shallow ones) get a row of
+	// child links, so the fail links below find a child without walking a
+	// sibling list of up to k entries.
+	const wideMin = 8
+	wideAt := make([]int32, len(nodes)) // trie node -> offset in wide, or -1
+	var wide []uint32
+	for u := range nodes {
+		cnt := 0
+		for ch := nodes[u].child; ch != 0 && cnt < wideMin; ch = nodes[ch].next {
+			cnt++
+		}
+		wideAt[u] = -1
+		if cnt < wideMin {
+			continue
+		}
+		off := uint32(len(wide))
+		wide = append(wide, make([]uint32, n)...)
+		for ch := nodes[u].child; ch != 0; ch = nodes[ch].next {
+			wide[off+uint32(nodes[ch].cls)] = ch
+		}
+		wideAt[u] = int32(off)
 	}
 
 	// Number states breadth first (dead=0, root=1), so a state's fail
@@ -178,7 +203,14 @@ func (r *Replacer) build(keys []string) {
 	canExtend[rootID] = true
 
 	child := func(s uint32, c byte) uint32 {
-		for ch := nodes[order[s]].child; ch != 0; ch = nodes[ch].next {
+		u := order[s]
+		if off := wideAt[u]; off >= 0 {
+			if ch := wide[uint32(off)+uint32(c)]; ch != 0 {
+				return newID[ch]
+			}
+			return 0
+		}
+		for ch := nodes[u].child; ch != 0; ch = nodes[ch].next {
 			if nodes[ch].cls == c {
 				return newID[ch]
 			}
