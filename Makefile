@@ -24,6 +24,7 @@ FUZZ_TARGETS := \
 	./phantom/internal/config:FuzzLoad:30000x \
 	./phantom/internal/audit:FuzzVerify:4000x \
 	./phantom/internal/scrub:FuzzStreamEqualsBuffered:30000x \
+	./phantom/internal/scrub:FuzzEncodedStreamEqualsBuffered:20000x \
 	./phantom/internal/bodyscope:FuzzJSONScope:50000x \
 	./phantom/internal/bodyscope:FuzzFormScope:50000x \
 	./templates:FuzzParse:50000x

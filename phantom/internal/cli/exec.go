@@ -497,7 +497,8 @@ func mergeEnv(base, over []string) []string {
 	return out
 }
 
-// maskerFor replaces every vault value with its token.
+// maskerFor replaces every vault value, and its common encodings (base64,
+// hex, percent, JSON escapes), with its token.
 func maskerFor(pl *vault.Payload) *scrub.Replacer {
 	pairs := make(map[string]string, len(pl.Secrets))
 	for _, s := range pl.Secrets {
@@ -505,7 +506,7 @@ func maskerFor(pl *vault.Payload) *scrub.Replacer {
 			pairs[string(s.Value)] = s.Token
 		}
 	}
-	return scrub.New(pairs)
+	return scrub.New(scrub.WithEncodings(pairs))
 }
 
 // routeUpstreams names each mounted route with where it sends requests, for

@@ -24,14 +24,11 @@ func (e errEncoding) Error() string {
 // modifyResponse scrubs real values from the response headers and body.
 func (s *Server) modifyResponse(resp *http.Response) error {
 	st := stateOf(resp.Request)
-	for k, vs := range resp.Header {
-		for i, v := range vs {
-			if nv, n := s.scrubber.ReplaceString(v); n > 0 {
-				vs[i] = nv
-			}
-		}
-		resp.Header[k] = vs
-	}
+	s.scrubHeader(resp.Header)
+	// Announced trailer names are scrubbed now (the reverse proxy announces
+	// them before the body); the values arrive after the body and are
+	// scrubbed when it is closed, before the reverse proxy copies them.
+	s.scrubHeader(resp.Trailer)
 	if resp.StatusCode == http.StatusSwitchingProtocols {
 		// A WebSocket (or other upgraded) connection is passed through as
 		// bytes; its frames are not scrubbed (docs/security.md).
@@ -61,7 +58,21 @@ func (s *Server) modifyResponse(resp *http.Response) error {
 	// The idle timer covers every stream: it resets on every read, so a
 	// long SSE generation runs as long as bytes keep coming.
 	upstream := resp.Body
-	body = newIdleBody(body, s.opts.IdleTimeout, func() { upstream.Close() })
+	idle := newIdleBody(body, s.opts.IdleTimeout, func() { upstream.Close() })
+
+	// Compressed bytes the scrubber cannot see into are refused, whatever
+	// Content-Encoding said (docs/decisions.md, "compressed bodies"). The
+	// first bytes decide, usually the very first one.
+	head, kind, err := sniffBody(idle)
+	if err != nil {
+		idle.Close()
+		return fmt.Errorf("reading the upstream response: %w", err)
+	}
+	if kind != "" {
+		idle.Close()
+		return errCompressed{kind}
+	}
+	body = readCloser{Reader: io.MultiReader(bytes.NewReader(head), idle), close: idle.Close}
 
 	if s.scrubber.Len() == 0 {
 		resp.Body = body
@@ -73,6 +84,7 @@ func (s *Server) modifyResponse(resp *http.Response) error {
 		if err != nil {
 			return fmt.Errorf("reading the upstream response: %w", err)
 		}
+		s.scrubHeader(resp.Trailer)
 		out, _ := s.scrubber.Replace(raw)
 		resp.Body = io.NopCloser(bytes.NewReader(out))
 		resp.ContentLength = int64(len(out))
@@ -81,11 +93,42 @@ func (s *Server) modifyResponse(resp *http.Response) error {
 	}
 	// Streamed: replacements change the length, so the client gets chunked
 	// transfer; the reverse proxy flushes every write of a stream of
-	// unknown length, so SSE events are not delayed.
-	resp.Body = readCloser{Reader: s.scrubber.NewReader(body), close: body.Close}
+	// unknown length, so SSE events are not delayed. Trailers are complete
+	// once the body is read; the reverse proxy closes it and only then
+	// copies resp.Trailer.
+	resp.Body = readCloser{Reader: s.scrubber.NewReader(body), close: func() error {
+		err := body.Close()
+		s.scrubHeader(resp.Trailer)
+		return err
+	}}
 	resp.ContentLength = -1
 	resp.Header.Del("Content-Length")
 	return nil
+}
+
+// scrubHeader replaces real values in every name and value of h, in place:
+// response headers, trailers and the headers of 1xx responses.
+func (s *Server) scrubHeader(h http.Header) {
+	if s.scrubber.Len() == 0 {
+		return
+	}
+	var renamed []string
+	for k, vs := range h {
+		for i, v := range vs {
+			if nv, n := s.scrubber.ReplaceString(v); n > 0 {
+				vs[i] = nv
+			}
+		}
+		if _, n := s.scrubber.ReplaceString(k); n > 0 {
+			renamed = append(renamed, k)
+		}
+	}
+	for _, k := range renamed {
+		nk, _ := s.scrubber.ReplaceString(k)
+		vs := h[k]
+		delete(h, k)
+		h[nk] = append(h[nk], vs...)
+	}
 }
 
 func isEventStream(resp *http.Response) bool {
@@ -147,6 +190,7 @@ func (s *Server) errorHandler(w http.ResponseWriter, r *http.Request, err error)
 		route = st.route.Name
 	}
 	var enc errEncoding
+	var comp errCompressed
 	switch {
 	case st != nil && st.body != nil && st.body.over, errors.Is(err, errBodyTooLarge):
 		st.err = "request body too large"
@@ -160,7 +204,7 @@ func (s *Server) errorHandler(w http.ResponseWriter, r *http.Request, err error)
 			st.err = "client disconnected"
 		}
 		w.WriteHeader(499)
-	case errors.As(err, &enc):
+	case errors.As(err, &enc), errors.As(err, &comp):
 		msg, _ := s.scrubber.ReplaceString(err.Error())
 		if st != nil {
 			st.err = msg

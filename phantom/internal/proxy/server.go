@@ -103,7 +103,8 @@ type Options struct {
 	// own CA certificates or forward proxy gets a transport of its own.
 	Transport http.RoundTripper
 	// Scrubber, when set, is the value→token replacer built from Secrets
-	// (exec shares one with its output masker); New builds it otherwise.
+	// (exec shares one with its output masker); New builds it otherwise,
+	// with every value's common encodings (scrub.WithEncodings).
 	Scrubber *scrub.Replacer
 	// AWS, when set, serves the container-credentials endpoint.
 	AWS func() (awscreds.Credentials, error)
@@ -189,7 +190,7 @@ func New(opts Options) (*Server, error) {
 	}
 	s.scrubber = opts.Scrubber
 	if s.scrubber == nil {
-		s.scrubber = scrub.New(pairs)
+		s.scrubber = scrub.New(scrub.WithEncodings(pairs))
 	}
 	for _, r := range opts.Routes {
 		u, err := url.Parse(r.Upstream)
@@ -422,7 +423,13 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			"the first path segment after the session token names a route; see `phantom why` and the routes in docs/phantom.md")
 		return
 	}
-	st := &reqState{route: rt, path: "/" + upPath, start: start}
+	clean, err := cleanPath(upPath)
+	if err != nil {
+		s.refuse(w, r, start, rt.Name, http.StatusBadRequest, err.Error(),
+			"send the path the API documents, without . or .. segments in any encoding")
+		return
+	}
+	st := &reqState{route: rt, path: clean, start: start}
 	if err := s.prepareRequest(r, st); err != nil {
 		var re *refusal
 		if errors.As(err, &re) {
@@ -443,7 +450,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			"slow down; the limit is per secret and set with PHANTOM_PROXY_RATE / PHANTOM_PROXY_BURST")
 		return
 	}
-	rec := &statusRecorder{ResponseWriter: w}
+	rec := &statusRecorder{ResponseWriter: w, scrub: s.scrubHeader}
 	s.rp.ServeHTTP(rec, r.WithContext(context.WithValue(r.Context(), stateKey{}, st)))
 	ev := Event{Route: rt.Name, Secrets: st.secrets, Method: r.Method, Status: rec.status,
 		BytesIn: st.bytesIn(), BytesOut: rec.bytes, Duration: time.Since(start), Error: st.err}
@@ -548,15 +555,29 @@ func (s *Server) rewrite(pr *httputil.ProxyRequest) {
 	pr.Out.Header.Set("Accept-Encoding", "identity")
 }
 
-// statusRecorder remembers the status and counts body bytes; Unwrap lets
-// http.ResponseController reach Flush and Hijack (SSE, WebSocket).
+// statusRecorder remembers the final status and counts body bytes; Unwrap
+// lets http.ResponseController reach Flush and Hijack (SSE, WebSocket).
 type statusRecorder struct {
 	http.ResponseWriter
 	status int
 	bytes  int64
+	scrub  func(http.Header)
 }
 
 func (w *statusRecorder) WriteHeader(code int) {
+	if code >= 100 && code < 200 && code != http.StatusSwitchingProtocols {
+		// An informational response the reverse proxy forwards from the
+		// upstream (its Got1xxResponse hook copies the headers into ours
+		// just before this call): 100 Continue, 103 Early Hints. Its
+		// headers are scrubbed like a final response's, and it is not the
+		// status: the final one follows (a 413 after a 100 Continue was
+		// audited as 100).
+		if w.scrub != nil {
+			w.scrub(w.ResponseWriter.Header())
+		}
+		w.ResponseWriter.WriteHeader(code)
+		return
+	}
 	if w.status == 0 {
 		w.status = code
 	}

@@ -55,3 +55,47 @@ func BenchmarkNew1000Secrets(b *testing.B) {
 		New(pairs)
 	}
 }
+
+// benchInputEncoded is benchInput with every value's encodings in the
+// automaton (what the proxy and exec's masker compile).
+func benchInputEncoded(b *testing.B) (*Replacer, []byte) {
+	rng := rand.New(rand.NewPCG(42, 42))
+	pairs := secrets(rng, 1000)
+	ks := keys(pairs)
+	in := make([]byte, 0, 1<<20)
+	for len(in) < 1<<20 {
+		in = append(in, randString(rng, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_ \"{}:,\n", 5000)...)
+		in = append(in, ks[rng.IntN(len(ks))]...)
+	}
+	in = in[:1<<20]
+	return New(WithEncodings(pairs)), in
+}
+
+func BenchmarkScrub1MiB1000SecretsEncoded(b *testing.B) {
+	r, in := benchInputEncoded(b)
+	b.ReportMetric(float64(r.Len()), "patterns")
+	b.SetBytes(int64(len(in)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, n := r.Replace(in); n < 100 {
+			b.Fatalf("%d replacements", n)
+		}
+	}
+}
+
+func BenchmarkNew1000SecretsEncoded(b *testing.B) {
+	pairs := secrets(rand.New(rand.NewPCG(1, 1)), 1000)
+	b.ReportAllocs()
+	for b.Loop() {
+		New(WithEncodings(pairs))
+	}
+}
+
+// BenchmarkNew10SecretsEncoded is exec's start-up cost for a typical vault.
+func BenchmarkNew10SecretsEncoded(b *testing.B) {
+	pairs := secrets(rand.New(rand.NewPCG(1, 1)), 10)
+	b.ReportAllocs()
+	for b.Loop() {
+		New(WithEncodings(pairs))
+	}
+}

@@ -27,17 +27,20 @@ import (
 	"slices"
 )
 
-// State ids. Transition targets carry special in their top bit when the
-// target is the dead state or reports a match, so the hot loop tests one bit
-// instead of loading per-state data for every byte.
+// State ids and their encoding in transition targets. A target carries
+// special in its top bit when it is the dead state or reports a match, so
+// the hot loop tests one bit instead of loading per-state data for every
+// byte. A state with a dense row is encoded as its row's offset in the dense
+// table (id*k), not its id, which takes a multiplication out of the chain of
+// dependent loads the scan is; a state without one carries sparse and its id.
 const (
 	special  = 1 << 31
+	sparse   = 1 << 30
+	offMask  = sparse - 1
 	deadID   = 0
 	rootID   = 1
-	deadEnc  = deadID | special
-	rootEnc  = rootID
-	idMask   = special - 1
-	denseMax = 1 << 17 // dense table entries (512 KiB): root and the shallow, hot states
+	deadEnc  = 0 | special // dead's row is at offset 0
+	denseMax = 1 << 17     // dense table entries (512 KiB): root and the shallow, hot states
 )
 
 // Replacer is a compiled set of patterns. It is immutable after New and safe
@@ -52,8 +55,9 @@ type Replacer struct {
 	k     uint32 // number of classes
 
 	// States [0, nDense) have a full row of k resolved transitions.
-	nDense uint32
-	dense  []uint32
+	nDense  uint32
+	dense   []uint32
+	rootEnc uint32 // root's encoding: its row offset
 
 	// The rest keep only their trie edges and follow fail on a miss.
 	tStart []uint32 // edges of state s: tClass/tNext[tStart[s]:tStart[s+1]]
@@ -133,27 +137,52 @@ func (r *Replacer) build(keys []string) {
 	}
 	r.k = uint32(n)
 
-	// Trie.
+	// Trie. The keys are sorted, so a key shares with the one before it
+	// exactly its longest common prefix with any earlier key: it follows
+	// the previous key's path that far and adds new nodes for the rest,
+	// with no search among siblings.
 	nodes := []bnode{{own: -1}}
+	path := []uint32{0} // path[d]: node of the previous key's first d bytes
+	prev := ""
 	for pi, k := range keys {
-		cur := uint32(0)
-		for i := 0; i < len(k); i++ {
-			c := r.class[k[i]]
-			nx := uint32(0)
-			for ch := nodes[cur].child; ch != 0; ch = nodes[ch].next {
-				if nodes[ch].cls == c {
-					nx = ch
-					break
-				}
-			}
-			if nx == 0 {
-				nx = uint32(len(nodes))
-				nodes = append(nodes, bnode{next: nodes[cur].child, cls: c, own: -1})
-				nodes[cur].child = nx
-			}
+		l := 0
+		for l < len(prev) && l < len(k) && prev[l] == k[l] {
+			l++
+		}
+		path = path[:l+1]
+		cur := path[l]
+		for i := l; i < len(k); i++ {
+			nx := uint32(len(nodes))
+			nodes = append(nodes, bnode{next: nodes[cur].child, cls: r.class[k[i]], own: -1})
+			nodes[cur].child = nx
 			cur = nx
+			path = append(path, cur)
 		}
 		nodes[cur].own = int32(pi)
+		prev = k
+	}
+
+	// Nodes with many children (root and the shallow ones) get a row of
+	// child links, so the fail links below find a child without walking a
+	// sibling list of up to k entries.
+	const wideMin = 8
+	wideAt := make([]int32, len(nodes)) // trie node -> offset in wide, or -1
+	var wide []uint32
+	for u := range nodes {
+		cnt := 0
+		for ch := nodes[u].child; ch != 0 && cnt < wideMin; ch = nodes[ch].next {
+			cnt++
+		}
+		wideAt[u] = -1
+		if cnt < wideMin {
+			continue
+		}
+		off := uint32(len(wide))
+		wide = append(wide, make([]uint32, n)...)
+		for ch := nodes[u].child; ch != 0; ch = nodes[ch].next {
+			wide[off+uint32(nodes[ch].cls)] = ch
+		}
+		wideAt[u] = int32(off)
 	}
 
 	// Number states breadth first (dead=0, root=1), so a state's fail
@@ -174,7 +203,14 @@ func (r *Replacer) build(keys []string) {
 	canExtend[rootID] = true
 
 	child := func(s uint32, c byte) uint32 {
-		for ch := nodes[order[s]].child; ch != 0; ch = nodes[ch].next {
+		u := order[s]
+		if off := wideAt[u]; off >= 0 {
+			if ch := wide[uint32(off)+uint32(c)]; ch != 0 {
+				return newID[ch]
+			}
+			return 0
+		}
+		for ch := nodes[u].child; ch != 0; ch = nodes[ch].next {
 			if nodes[ch].cls == c {
 				return newID[ch]
 			}
@@ -226,14 +262,18 @@ func (r *Replacer) build(keys []string) {
 		}
 	}
 
-	enc := func(s uint32) uint32 {
-		if s == deadID || r.match[s] >= 0 {
-			return s | special
-		}
-		return s
-	}
-
 	r.nDense = uint32(min(ns, max(2, denseMax/n)))
+	r.rootEnc = rootID * r.k
+	enc := func(s uint32) uint32 {
+		v := s | sparse
+		if s < r.nDense {
+			v = s * r.k
+		}
+		if s == deadID || r.match[s] >= 0 {
+			v |= special
+		}
+		return v
+	}
 	k := int(r.k)
 	r.dense = make([]uint32, int(r.nDense)*k)
 	for s := uint32(0); s < r.nDense; s++ {
@@ -245,7 +285,7 @@ func (r *Replacer) build(keys []string) {
 			}
 		case s == rootID:
 			for i := range row {
-				row[i] = rootEnc
+				row[i] = r.rootEnc
 			}
 		default:
 			f := int(r.fail[s])
@@ -278,6 +318,14 @@ func (r *Replacer) build(keys []string) {
 		}
 	}
 	r.tStart[ns] = uint32(len(r.tClass))
+}
+
+// stateID decodes an encoded state.
+func (r *Replacer) stateID(s uint32) uint32 {
+	if s&sparse != 0 {
+		return s & offMask
+	}
+	return (s & offMask) / r.k
 }
 
 // sparseNext is the transition from a state without a dense row: its own
@@ -323,14 +371,14 @@ func (c *cursor) shift(d int) {
 // what may be released.
 func run[T []byte | string](r *Replacer, dst []byte, buf T, c *cursor) []byte {
 	s, i := c.s, c.pos
-	dense, k, nd := r.dense, r.k, r.nDense
+	dense, rootEnc := r.dense, r.rootEnc
 	for i < len(buf) {
 		cl := uint32(r.class[buf[i]])
 		i++
-		if id := s & idMask; id < nd {
-			s = dense[id*k+cl]
+		if s&sparse == 0 {
+			s = dense[s&offMask+cl]
 		} else {
-			s = r.sparseNext(id, cl)
+			s = r.sparseNext(s&offMask, cl)
 		}
 		if s&special == 0 {
 			continue
@@ -348,7 +396,7 @@ func run[T []byte | string](r *Replacer, dst []byte, buf T, c *cursor) []byte {
 			s, i = rootEnc, c.mEnd // rescan what followed the match
 			continue
 		}
-		id := s & idMask
+		id := r.stateID(s)
 		p := r.match[id]
 		c.pending, c.mPat, c.mStart, c.mEnd = true, p, i-int(r.plen[p]), i
 		if r.terminal[id] {
@@ -380,7 +428,7 @@ func commit[T []byte | string](r *Replacer, dst []byte, buf T, c *cursor) []byte
 func finish[T []byte | string](r *Replacer, dst []byte, buf T, c *cursor) []byte {
 	for c.pending {
 		dst = commit(r, dst, buf, c)
-		c.s, c.pos = rootEnc, c.emit
+		c.s, c.pos = r.rootEnc, c.emit
 		dst = run(r, dst, buf, c)
 	}
 	return dst
@@ -392,7 +440,7 @@ func (r *Replacer) Replace(b []byte) ([]byte, int) {
 	if r.Len() == 0 {
 		return b, 0
 	}
-	c := cursor{s: rootEnc}
+	c := cursor{s: r.rootEnc}
 	dst := run(r, nil, b, &c)
 	dst = finish(r, dst, b, &c)
 	if c.n == 0 {
@@ -406,7 +454,7 @@ func (r *Replacer) ReplaceString(s string) (string, int) {
 	if r.Len() == 0 {
 		return s, 0
 	}
-	c := cursor{s: rootEnc}
+	c := cursor{s: r.rootEnc}
 	dst := run(r, nil, s, &c)
 	dst = finish(r, dst, s, &c)
 	if c.n == 0 {
@@ -437,7 +485,7 @@ type Writer struct {
 // NewWriter returns a Writer that writes the replaced stream to w. Close it
 // to release the held bytes; Close does not close w.
 func (r *Replacer) NewWriter(w io.Writer) *Writer {
-	return &Writer{r: r, w: w, c: cursor{s: rootEnc}}
+	return &Writer{r: r, w: w, c: cursor{s: r.rootEnc}}
 }
 
 // Replacements returns the number of replacements made so far.
@@ -490,7 +538,7 @@ func (w *Writer) Write(p []byte) (int, error) {
 	} else {
 		out = run(r, out, p, c)
 	}
-	safe := len(buf) - int(r.depth[c.s&idMask])
+	safe := len(buf) - int(r.depth[r.stateID(c.s)])
 	var err error
 	if len(out) == 0 {
 		if safe > c.emit {

@@ -94,14 +94,14 @@ func (r *Replacer) isProperPrefix(b []byte) bool {
 		cl := r.class[x]
 		nx := uint32(0)
 		if s < r.nDense {
-			v := r.dense[s*r.k+uint32(cl)] & idMask
+			v := r.stateID(r.dense[s*r.k+uint32(cl)])
 			if v != deadID && r.depth[v] == r.depth[s]+1 {
 				nx = v
 			}
 		} else {
 			for j := r.tStart[s]; j < r.tStart[s+1]; j++ {
 				if r.tClass[j] == cl {
-					nx = r.tNext[j] & idMask
+					nx = r.stateID(r.tNext[j])
 				}
 			}
 		}
@@ -113,7 +113,7 @@ func (r *Replacer) isProperPrefix(b []byte) bool {
 	// A proper prefix has a child edge.
 	if s < r.nDense {
 		for c := uint32(0); c < r.k; c++ {
-			v := r.dense[s*r.k+c] & idMask
+			v := r.stateID(r.dense[s*r.k+c])
 			if v != deadID && r.depth[v] == r.depth[s]+1 {
 				return true
 			}

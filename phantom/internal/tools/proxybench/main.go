@@ -11,7 +11,9 @@
 //  3. SSE: time to the first event of a text/event-stream response (median).
 //  4. scrubbing: a 1 MiB response through a proxy holding 1,000 secrets
 //     (random 40-byte values, about 200 of them in the body) against the same
-//     proxy holding none (median).
+//     proxy holding none (median). The proxy scrubs each value and its common
+//     encodings (scrub.WithEncodings); a third proxy scrubbing the raw values
+//     only shows, in the same run, what the encodings cost.
 //  5. memory: the RSS of a fresh proxy process holding 1,000 idle SSE
 //     streams, each of which has delivered its first event.
 //
@@ -61,6 +63,7 @@ import (
 
 	"phantomstack.dev/phantom/internal/catalog"
 	"phantomstack.dev/phantom/internal/proxy"
+	"phantomstack.dev/phantom/internal/scrub"
 	"phantomstack.dev/shared/token"
 )
 
@@ -87,6 +90,7 @@ func main() {
 	upstreamURL := flag.String("upstream", "", "(with -proxy-only) upstream URL of the openai route")
 	nSecrets := flag.Int("secrets", typicalSecrets, "(with -proxy-only) secrets in the proxy's vault")
 	seed := flag.Uint64("seed", 1, "(with -proxy-only) seed of the secret values")
+	rawOnly := flag.Bool("raw-values", false, "(with -proxy-only) scrub the raw values only, not their encodings")
 
 	latN := flag.Int("latency-n", 5000, "timed sequential requests each way")
 	latWarm := flag.Int("latency-warmup", 500, "warm-up requests each way")
@@ -114,7 +118,7 @@ func main() {
 		return
 	}
 	if *proxyOnly {
-		if err := runProxyOnly(*upstreamURL, *nSecrets, *seed); err != nil {
+		if err := runProxyOnly(*upstreamURL, *nSecrets, *seed, *rawOnly); err != nil {
 			fmt.Fprintf(os.Stderr, "proxybench -proxy-only: %v\n", err)
 			os.Exit(1)
 		}
@@ -221,7 +225,7 @@ func bigBody(vals []namedValue, seed uint64) []byte {
 // ---------------------------------------------------------------------------
 // -proxy-only: the proxy process.
 
-func runProxyOnly(upstream string, n int, seed uint64) error {
+func runProxyOnly(upstream string, n int, seed uint64, rawOnly bool) error {
 	if upstream == "" {
 		return errors.New("-upstream is required")
 	}
@@ -234,7 +238,15 @@ func runProxyOnly(upstream string, n int, seed uint64) error {
 		return errors.New("no openai route in the catalog")
 	}
 	r.Upstream = upstream
-	srv, err := proxy.New(proxy.Options{Routes: []catalog.Route{r}, Secrets: secs, Rate: -1})
+	opts := proxy.Options{Routes: []catalog.Route{r}, Secrets: secs, Rate: -1}
+	if rawOnly {
+		pairs := map[string]string{}
+		for _, s := range secs {
+			pairs[s.Value] = s.Token
+		}
+		opts.Scrubber = scrub.New(pairs)
+	}
+	srv, err := proxy.New(opts)
 	if err != nil {
 		return err
 	}
@@ -304,9 +316,9 @@ type proxyProc struct {
 	waited chan error
 }
 
-func startProxy(upstream string, n int, seed uint64) (*proxyProc, error) {
-	return startChild("-proxy-only", "-upstream", upstream,
-		"-secrets", strconv.Itoa(n), "-seed", strconv.FormatUint(seed, 10))
+func startProxy(upstream string, n int, seed uint64, extra ...string) (*proxyProc, error) {
+	return startChild(append([]string{"-proxy-only", "-upstream", upstream,
+		"-secrets", strconv.Itoa(n), "-seed", strconv.FormatUint(seed, 10)}, extra...)...)
 }
 
 func startChild(args ...string) (*proxyProc, error) {
@@ -600,7 +612,7 @@ type bench struct {
 	lat    struct{ direct, proxied, floor []time.Duration }
 	tput   struct{ direct, proxied, floor float64 }
 	sse    struct{ direct, proxied []time.Duration }
-	scrub  struct{ direct, zero, many []time.Duration }
+	scrub  struct{ direct, zero, many, raw []time.Duration }
 	mem    struct{ baseKiB, rssKiB, hwmKiB int64 }
 	execs  struct{ bare, exec, dotenvx []string }
 	notes  struct{ exec, dotenvx string }
@@ -614,8 +626,8 @@ func (b *bench) client(conns int, timeout time.Duration) *http.Client {
 	return c
 }
 
-func (b *bench) proxy(n int, seed uint64) (*proxyProc, error) {
-	p, err := startProxy(b.up.url, n, seed)
+func (b *bench) proxy(n int, seed uint64, extra ...string) (*proxyProc, error) {
+	p, err := startProxy(b.up.url, n, seed, extra...)
 	if err != nil {
 		return nil, err
 	}
@@ -690,10 +702,15 @@ func (b *bench) run() error {
 	if err != nil {
 		return err
 	}
+	pR, err := b.proxy(b.scrubSecrets, 2, "-raw-values")
+	if err != nil {
+		return err
+	}
 	if err := b.scrubbing(
 		target{base: b.up.url, c: b.client(1, 20*time.Second)},
 		target{base: p0.base, c: b.client(1, 20*time.Second)},
 		target{base: pN.base, c: b.client(1, 20*time.Second)},
+		target{base: pR.base, c: b.client(1, 20*time.Second)},
 		len(scrubVals)); err != nil {
 		return err
 	}
@@ -855,7 +872,7 @@ func (b *bench) sseFirst(direct, proxied target) error {
 	return nil
 }
 
-func (b *bench) scrubbing(direct, zero, many target, nSecrets int) error {
+func (b *bench) scrubbing(direct, zero, many, raw target, nSecrets int) error {
 	var buf bytes.Buffer
 	check := func(what string, t target, wantTokens bool) error {
 		if _, err := t.get("/v1/files/big", &buf); err != nil {
@@ -880,17 +897,20 @@ func (b *bench) scrubbing(direct, zero, many target, nSecrets int) error {
 		if err := check(fmt.Sprintf("%d secrets", nSecrets), many, true); err != nil {
 			return err
 		}
+		if err := check(fmt.Sprintf("%d secrets, raw values only", nSecrets), raw, true); err != nil {
+			return err
+		}
 	}
 	for range 3 { // warm-up
-		for _, t := range []target{direct, zero, many} {
+		for _, t := range []target{direct, zero, many, raw} {
 			if _, err := t.get("/v1/files/big", &buf); err != nil {
 				return err
 			}
 		}
 	}
 	for i := range b.scrubN {
-		ts := []target{direct, zero, many}
-		into := []*[]time.Duration{&b.scrub.direct, &b.scrub.zero, &b.scrub.many}
+		ts := []target{direct, zero, many, raw}
+		into := []*[]time.Duration{&b.scrub.direct, &b.scrub.zero, &b.scrub.many, &b.scrub.raw}
 		if i%2 == 1 {
 			slices.Reverse(ts)
 			slices.Reverse(into)
@@ -1085,12 +1105,13 @@ func (b *bench) report() {
 	b.row("SSE time to first event (median)", fmtDur(sd), fmtDur(sp), signed(sp-sd), "≤ +2 ms", mark(okS))
 
 	// 4. Scrubbing.
-	cd, c0, cn := pct(b.scrub.direct, 50), pct(b.scrub.zero, 50), pct(b.scrub.many, 50)
+	cd, c0, cn, cr := pct(b.scrub.direct, 50), pct(b.scrub.zero, 50), pct(b.scrub.many, 50), pct(b.scrub.raw, 50)
 	okC := cn-c0 <= targetScrubAdded
-	b.line("scrub_1mib n=%d secrets=%d direct_ms=%.2f zero_secrets_ms=%.2f secrets_ms=%.2f added_ms=%.2f target_added_ms=%.0f result=%s",
-		len(b.scrub.many), b.scrubSecrets, msf(cd), msf(c0), msf(cn), msf(cn-c0), msf(targetScrubAdded), mark(okC))
+	b.line("scrub_1mib n=%d secrets=%d direct_ms=%.2f zero_secrets_ms=%.2f secrets_ms=%.2f added_ms=%.2f raw_values_ms=%.2f raw_added_ms=%.2f target_added_ms=%.0f result=%s",
+		len(b.scrub.many), b.scrubSecrets, msf(cd), msf(c0), msf(cn), msf(cn-c0), msf(cr), msf(cr-c0), msf(targetScrubAdded), mark(okC))
 	b.row("1 MiB response, direct (context)", fmtDur(cd), "", "", "", "")
 	b.row(fmt.Sprintf("1 MiB response: 0 → %d secrets", b.scrubSecrets), fmtDur(c0), fmtDur(cn), signed(cn-c0), "≤ +10 ms", mark(okC))
+	b.row("  raw values only (no encodings)", fmtDur(c0), fmtDur(cr), signed(cr-c0), "(context)", "")
 
 	// 5. phantom exec start-up (measured by bench.sh with cmdbench).
 	tm, _, tok := cmdMedian(b.execs.bare)
