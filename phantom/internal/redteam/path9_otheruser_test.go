@@ -246,4 +246,46 @@ func TestPath9_OtherUser(t *testing.T) {
 	if refused < len(got.Attempts) || served != 1 {
 		t.Errorf("audit: %d proxy.refused (want one per connection, ≥ %d), %d proxy.request (want 1, the owner's)", refused, len(got.Attempts), served)
 	}
+
+	// The same through `phantom start -d`, the proxy that outlives a
+	// command (its URL leaks the same way, e.g. from a shell's exports).
+	st := a.MustPhantom("", "start", "-d")
+	defer a.Phantom("", "stop")
+	a.AssertClean(st)
+	var startURL string
+	for _, line := range strings.Split(st.Stdout, "\n") {
+		if v, ok := strings.CutPrefix(line, "export OPENAI_BASE_URL='"); ok {
+			startURL = strings.TrimSuffix(v, "'")
+		}
+	}
+	if !strings.Contains(startURL, "/_phantom/") {
+		t.Fatalf("phantom start -d printed no OPENAI_BASE_URL:\n%s", st.Out())
+	}
+	os.WriteFile(filepath.Join(other.Dir, "app.log"), []byte("openai base url: "+startURL+"\n"), 0o644)
+	r = other.Run(t, "path9-other", other.Dir)
+	AssertNoValue(t, "the other user's output (phantom start)", []byte(r.Out()), a.Values()...)
+	got.Attempts = nil
+	if err := json.Unmarshal([]byte(r.Stdout), &got); err != nil || len(got.Attempts) != 5 {
+		t.Fatalf("the other user's program (phantom start) printed %q (%v)", r.Out(), err)
+	}
+	for _, at := range got.Attempts {
+		if at.Status != 0 || at.Body != "" {
+			t.Errorf("phantom start: %s: the other user got an answer: %d %q", at.What, at.Status, at.Body)
+		}
+	}
+	if sp := a.Phantom("", "stop"); sp.Code != 0 {
+		t.Fatalf("phantom stop: exit %d\n%s", sp.Code, sp.Out())
+	}
+	if n := upstream.Connections(); n != 1 {
+		t.Errorf("the upstream got %d connections, want only the owner's one", n)
+	}
+	after := 0
+	for _, e := range a.Audit() {
+		if e.Op == "proxy.refused" {
+			after++
+		}
+	}
+	if after < refused+len(got.Attempts) {
+		t.Errorf("phantom start: %d proxy.refused events after, %d before; want one per connection", after, refused)
+	}
 }
