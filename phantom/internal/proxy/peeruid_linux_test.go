@@ -116,6 +116,24 @@ func TestScanProcNet(t *testing.T) {
 	}
 }
 
+// TestScanProcNetAllocs: the scan is allocation-free (a new connection
+// must not cost garbage proportional to the machine's socket count).
+func TestScanProcNetAllocs(t *testing.T) {
+	table, peer, us := benchTable(1000)
+	var nb procNeedle
+	needle := nb.build(peer, us)
+	buf := make([]byte, 32<<10)
+	r := bytes.NewReader(table)
+	if n := testing.AllocsPerRun(20, func() {
+		r.Reset(table)
+		if uid, err := scanProcNet(r, buf, needle); err != nil || uid != 1000 {
+			t.Fatal(uid, err)
+		}
+	}); n != 0 {
+		t.Errorf("scanning a 1,000-socket table allocates %v times", n)
+	}
+}
+
 // TestPeerUIDLive asks the running kernel, through sock_diag and through
 // /proc/net/tcp{,6}, about real loopback connections: IPv4, IPv6, and an
 // AF_INET6 socket reaching the IPv4 listener through ::ffff:127.0.0.1 (Go
