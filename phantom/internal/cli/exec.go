@@ -256,6 +256,7 @@ func (f *Factory) startProxy(p *Project, plan *childPlan, rec *auditQueue, logf 
 		Burst:          ps.Burst,
 		Scrubber:       plan.scrubber,
 		Audit:          rec.proxyEvent,
+		RefusedPeer:    rec.refusedPeer(),
 		Logf:           logf,
 	}
 	if v := f.Env("PHANTOM_PROXY_RATE"); v != "" {

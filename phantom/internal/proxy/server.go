@@ -110,6 +110,9 @@ type Options struct {
 	AWS func() (awscreds.Credentials, error)
 	// Audit receives one event per request. It must not block for long.
 	Audit func(Event)
+	// RefusedPeer receives each connection closed unread because another
+	// OS user opened it (Linux; see peeruid.go). It must not block for long.
+	RefusedPeer func(PeerRefusal)
 	// Logf prints diagnostics (phantom exec -v); nil is silent.
 	Logf func(format string, args ...any)
 }
@@ -305,6 +308,9 @@ func (s *Server) Listen(addr string) error {
 	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
+		return fmt.Errorf("proxy: %w", err)
+	}
+	if ln, err = ownerOnly(ln, s.opts.RefusedPeer, s.logf); err != nil {
 		return fmt.Errorf("proxy: %w", err)
 	}
 	s.ln = ln

@@ -1,0 +1,12 @@
+//go:build !linux
+
+package proxy
+
+// No peer-owner check outside Linux: peerLookup stays nil and Listen serves
+// every loopback connection that brings the session token. macOS has no
+// /proc; LOCAL_PEERCRED answers for Unix-domain sockets only, and finding
+// the owner of a TCP loopback peer means walking every process's file
+// descriptors through libproc (proc_pidinfo/proc_pidfdinfo, cgo, and
+// permission to inspect other users' processes, which an unprivileged
+// phantom does not have). There the session token is the protection:
+// docs/decisions.md, "The proxy serves only its owner".
