@@ -49,7 +49,11 @@ The supabase route takes its upstream from SUPABASE_URL in your env files. A
 project URL (https://<ref>.supabase.co) needs no approval; anything else (a
 local Supabase, a self-hosted one, a URL an agent wrote into .env) is listed
 here like a changed route. --env-file names the files your phantom exec reads
-when they are not the project's env_files.`,
+when they are not the project's env_files.
+
+[aws] settings that hand out more than the defaults (a session_duration over
+1h, an sts_endpoint, serve_long_lived = true) are listed and approved here
+too; the approval is kept in the vault and covers anything tighter.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			f.Command = "phantom trust"
@@ -79,6 +83,10 @@ func trustRun(o *TrustOptions) error {
 		return err
 	}
 	pending = append(pending, envPending...)
+	awsPending, err := f.awsTrustPending(p)
+	if err != nil {
+		return err
+	}
 	if o.JSON {
 		out := []TrustEntry{}
 		for _, pr := range pending {
@@ -96,20 +104,35 @@ func trustRun(o *TrustOptions) error {
 			}
 			out = append(out, e)
 		}
+		if len(awsPending) > 0 {
+			out = append(out, TrustEntry{Route: "[aws]", Upstream: p.Config.AWS().STSEndpoint, Secrets: strings.Join(awsPending, "; ")})
+		}
 		return jsonout.Write(f.IO.Out, out)
 	}
-	if len(pending) == 0 {
+	if len(pending) == 0 && len(awsPending) == 0 {
 		f.IO.Successf("Every route in %s and every upstream in the env files is approved.", ConfigFile)
 		return nil
 	}
-	fmt.Fprintf(f.IO.ErrOut, "These routes send secrets somewhere new:\n")
-	for _, pr := range pending {
-		fmt.Fprintf(f.IO.ErrOut, "  %s\n", pr.describe(f.IO.CanPrompt()))
+	if len(pending) > 0 {
+		fmt.Fprintf(f.IO.ErrOut, "These routes send secrets somewhere new:\n")
+		for _, pr := range pending {
+			fmt.Fprintf(f.IO.ErrOut, "  %s\n", pr.describe(f.IO.CanPrompt()))
+		}
+	}
+	if len(awsPending) > 0 {
+		fmt.Fprintf(f.IO.ErrOut, "These [aws] settings hand out more than the defaults:\n")
+		for _, l := range awsPending {
+			fmt.Fprintf(f.IO.ErrOut, "  %s\n", l)
+		}
 	}
 	if !f.IO.CanPrompt() {
 		return exitcode.Errorf(exitcode.Refused, "approving needs an interactive terminal, so that a script or agent cannot approve a route for you; run `phantom trust` on your own terminal")
 	}
-	if err := f.IO.ConfirmTyped("Requests on these routes will carry the real values of the secrets named.", "trust"); err != nil {
+	what := "Requests on these routes will carry the real values of the secrets named."
+	if len(pending) == 0 {
+		what = "phantom will serve AWS credentials to your commands as these settings say."
+	}
+	if err := f.IO.ConfirmTyped(what, "trust"); err != nil {
 		return exitcode.Errorf(exitcode.Failure, "not approved (%v); nothing was changed", err)
 	}
 	home, err := f.Home()
@@ -121,9 +144,17 @@ func trustRun(o *TrustOptions) error {
 		specs[i] = pr.Spec
 		f.record(p, audit.Event{Op: "route.trust", Detail: describePending(pr)})
 	}
-	if err := trust.Approve(home, p.ID(), f.Now(), specs...); err != nil {
-		return exitcode.Errorf(exitcode.Failure, "could not store the approval: %v", err)
+	if len(specs) > 0 {
+		if err := trust.Approve(home, p.ID(), f.Now(), specs...); err != nil {
+			return exitcode.Errorf(exitcode.Failure, "could not store the approval: %v", err)
+		}
+		f.IO.Successf("Approved %d route(s).", len(pending))
 	}
-	f.IO.Successf("Approved %d route(s).", len(pending))
+	if len(awsPending) > 0 {
+		if err := f.approveAWS(p); err != nil {
+			return exitcode.Errorf(exitcode.Failure, "could not store the approval of the [aws] settings: %v", err)
+		}
+		f.IO.Successf("Approved the [aws] settings.")
+	}
 	return nil
 }
