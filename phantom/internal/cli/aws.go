@@ -131,7 +131,9 @@ func (f *Factory) awsGetter(ap *awsPlan, rec *auditQueue) func() (awscreds.Crede
 			f.IO.Warnf("AWS credentials: %s", msg)
 		}
 	}
-	audited := func(detail string) { rec.add(audit.Event{Op: "aws.credentials", Name: catalog.AWSAccessKeyID, Detail: detail}) }
+	audited := func(detail string) {
+		rec.add(audit.Event{Op: "aws.credentials", Name: catalog.AWSAccessKeyID, Detail: detail})
+	}
 
 	switch ap.mode {
 	case awsStoredSession, awsLongLived:
