@@ -7,8 +7,9 @@
 //	                          accepts only keys starting sk-proj-demo-
 //	demoapi app               an "app" that calls the API the way the OpenAI
 //	                          SDK does: OPENAI_BASE_URL + OPENAI_API_KEY
-//	demoapi approve           approves the project's routes, standing in for
-//	                          a person typing "trust" at `phantom trust`
+//	demoapi approve           approves the project's routes and [aws]
+//	                          settings, standing in for a person typing
+//	                          "trust" at `phantom trust`
 //
 // It is a demo tool, not part of phantom.
 package main
@@ -26,6 +27,7 @@ import (
 
 	"phantomstack.dev/phantom/internal/config"
 	"phantomstack.dev/phantom/internal/trust"
+	"phantomstack.dev/phantom/internal/vault"
 )
 
 func main() {
@@ -134,5 +136,26 @@ func approve() error {
 			}
 		}
 	}
-	return trust.Approve(os.Getenv("PHANTOM_HOME"), cfg.ProjectID(), time.Now(), specs...)
+	if err := trust.Approve(os.Getenv("PHANTOM_HOME"), cfg.ProjectID(), time.Now(), specs...); err != nil {
+		return err
+	}
+	// The [aws] settings (the sandbox's STS endpoint): their approval lives
+	// in the vault, as phantom trust stores it.
+	s := cfg.AWS()
+	if len(s.NeedsApproval()) == 0 {
+		return nil
+	}
+	v, err := vault.Open(vault.Options{Home: os.Getenv("PHANTOM_HOME"), ProjectID: cfg.ProjectID()})
+	if err != nil {
+		return err
+	}
+	defer v.Close()
+	return v.Update(func(pl *vault.Payload) error {
+		if pl.Approvals == nil {
+			pl.Approvals = map[string]*vault.Approval{}
+		}
+		pl.Approvals[config.AWSApprovalKey] = &vault.Approval{Hash: s.ApprovalHash(), Data: s.ApprovalData(),
+			Detail: "[aws] " + strings.Join(s.NeedsApproval(), "; "), ApprovedAt: time.Now().UTC().Round(time.Second)}
+		return nil
+	}, nil)
 }
