@@ -106,11 +106,8 @@ func planAWS(f *Factory, p *Project, pl *vault.Payload, vars map[string]string) 
 			break
 		}
 	}
-	if ap.mode == awsSession {
-		if err := awscreds.CheckSettings(ap.region, s.STSEndpoint); err != nil {
-			return nil, exitcode.Errorf(exitcode.Failure, "cannot serve AWS credentials: %v", err)
-		}
-	}
+	// A bad region fails each fetch with a message (awscreds.CheckSettings),
+	// not the whole run: the command may not use AWS at all.
 	return ap, nil
 }
 
