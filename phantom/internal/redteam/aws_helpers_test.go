@@ -38,12 +38,8 @@ type AWSFake struct {
 func StartAWSFake(t *testing.T) *AWSFake {
 	t.Helper()
 	fakecloudOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "redteam-fakecloud-")
-		if err != nil {
-			fakecloudErr = err
-			return
-		}
-		fakecloudBin = filepath.Join(dir, "fakecloud")
+		// Next to the phantom binary: TestMain removes that directory.
+		fakecloudBin = filepath.Join(filepath.Dir(phantomBin), "fakecloud")
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 		defer cancel()
 		out, err := exec.CommandContext(ctx, "go", "build", "-o", fakecloudBin, "phantomstack.dev/providers/fake/cmd/fakecloud").CombinedOutput()
