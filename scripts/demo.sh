@@ -182,8 +182,9 @@ unset AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY
 run grep -e VERCEL_ -e AWS_ -e S3_ .env.local
 
 printf '\n[routes.vercel]\nupstream = "%s"\n' "$FAKECLOUD_VERCEL_API_URL" >> .phantom.toml
+printf '\n[aws]\nsts_endpoint = "%s"\n' "$FAKECLOUD_AWS_ENDPOINT_URL" >> .phantom.toml
 demoapi approve
-note "phantom's vercel route, and the supabase route's SUPABASE_URL (not a https://<ref>.supabase.co project URL), go to the sandbox: approved, as above"
+note "phantom's vercel route, the supabase route's SUPABASE_URL (not a https://<ref>.supabase.co project URL), and the STS endpoint phantom asks for the app's short-lived AWS credentials ([aws] sts_endpoint) go to the sandbox: approved, as above"
 note "doctor checks each key upstream through phantom, so stack never holds a value; the bootstrap AWS credentials are unset by now: it checks the app's own key"
 must stack doctor
 

@@ -73,15 +73,16 @@ func TestScripts(t *testing.T) {
 			return nil
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
-			"actionlint":  cmdActionlint,
-			"exits":       cmdExits,
-			"noplaintext": cmdNoPlaintext,
-			"revokekey":   cmdRevokeKey,
-			"awsfake":     cmdAWSFake,
-			"vercelfake":  cmdVercelFake,
-			"supafake":    cmdSupaFake,
-			"needbun":     cmdNeedBun,
-			"waitgrep":    cmdWaitGrep,
+			"actionlint":   cmdActionlint,
+			"exits":        cmdExits,
+			"noplaintext":  cmdNoPlaintext,
+			"revokekey":    cmdRevokeKey,
+			"awsfake":      cmdAWSFake,
+			"vercelfake":   cmdVercelFake,
+			"supafake":     cmdSupaFake,
+			"needbun":      cmdNeedBun,
+			"waitgrep":     cmdWaitGrep,
+			"phantomtrust": cmdPhantomTrust,
 		},
 	})
 }

@@ -186,6 +186,11 @@ func (p *Provider) Healthcheck(ctx context.Context, env providers.Env, res provi
 		return providers.Health{Status: providers.StatusMissing, Detail: "no AWS key for the app: " + err.Error()}
 	}
 	if _, err := c.cfg.Credentials.Retrieve(ctx); err != nil {
+		if creds != nil && classify(err) == kindInvalidCred {
+			// phantom's endpoint mints session credentials with the stored
+			// key (STS GetSessionToken) and passes STS's refusal on.
+			return providers.Health{Status: providers.StatusInvalid, Detail: "AWS rejected the app's key when " + source + " asked STS for session credentials (" + apiCode(err) + "): it was deleted, deactivated or is wrong"}
+		}
 		if creds != nil {
 			return providers.Health{Status: providers.StatusUnreachable, Detail: "could not get the app's AWS key from " + source + ": " + err.Error()}
 		}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -21,6 +22,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	iamtypes "github.com/aws/aws-sdk-go-v2/service/iam/types"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
 
 	"phantomstack.dev/providers"
 	awsfake "phantomstack.dev/providers/fake/aws"
@@ -709,6 +711,7 @@ func TestHealthcheckViaCredentialsEndpoint(t *testing.T) {
 	h.extraSecrets = append(h.extraSecrets, served.secret)
 	var mu sync.Mutex
 	var hits int
+	mode := "key" // "key": serve the key; "session": mint session credentials from it, as phantom does; "refused": STS refused the key
 	ep := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Header.Get("Authorization") != "session-token" {
 			http.Error(w, "no", http.StatusUnauthorized)
@@ -716,8 +719,27 @@ func TestHealthcheckViaCredentialsEndpoint(t *testing.T) {
 		}
 		mu.Lock()
 		hits++
-		id, secret := served.id, served.secret
+		id, secret, m := served.id, served.secret, mode
 		mu.Unlock()
+		switch m {
+		case "session":
+			c := sts.New(sts.Options{Region: h.srv.Region(), BaseEndpoint: aws.String(h.srv.URL()),
+				Credentials: credentials.NewStaticCredentialsProvider(id, secret, "")})
+			out, err := c.GetSessionToken(r.Context(), &sts.GetSessionTokenInput{DurationSeconds: aws.Int32(3600)})
+			if err != nil {
+				http.Error(w, err.Error(), http.StatusBadGateway)
+				return
+			}
+			json.NewEncoder(w).Encode(map[string]string{"AccessKeyId": aws.ToString(out.Credentials.AccessKeyId),
+				"SecretAccessKey": aws.ToString(out.Credentials.SecretAccessKey), "Token": aws.ToString(out.Credentials.SessionToken),
+				"Expiration": out.Credentials.Expiration.UTC().Format(time.RFC3339)})
+			return
+		case "refused":
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusForbidden)
+			io.WriteString(w, `{"code":"InvalidClientTokenId","message":"STS in us-east-1 refused the stored AWS key (InvalidClientTokenId)"}`)
+			return
+		}
 		json.NewEncoder(w).Encode(map[string]string{"AccessKeyId": id, "SecretAccessKey": secret,
 			"Expiration": time.Now().Add(20 * time.Minute).UTC().Format(time.RFC3339)})
 	}))
@@ -734,6 +756,25 @@ func TestHealthcheckViaCredentialsEndpoint(t *testing.T) {
 	if hl.Status != providers.StatusOK || hits == 0 {
 		t.Fatalf("healthcheck via the endpoint = %+v (%d fetches)", hl, hits)
 	}
+
+	// phantom serves session credentials minted from the app's key: they
+	// identify as the app's user.
+	mu.Lock()
+	mode = "session"
+	mu.Unlock()
+	if hl = h.p.Healthcheck(ctx, h.env(), res, tokens); hl.Status != providers.StatusOK {
+		t.Fatalf("healthcheck with session credentials = %+v", hl)
+	}
+	// STS refused the stored key when phantom asked for a session: invalid.
+	mu.Lock()
+	mode = "refused"
+	mu.Unlock()
+	if hl = h.p.Healthcheck(ctx, h.env(), res, tokens); hl.Status != providers.StatusInvalid || !strings.Contains(hl.Detail, "InvalidClientTokenId") {
+		t.Fatalf("healthcheck with the key refused by STS = %+v", hl)
+	}
+	mu.Lock()
+	mode = "key"
+	mu.Unlock()
 
 	// The endpoint serving somebody else's key: invalid, and says whose.
 	mu.Lock()

@@ -1,14 +1,18 @@
 // Package awscreds serves AWS credentials to a child process through the
 // SDKs' container-credentials endpoint, so that AWS_ACCESS_KEY_ID and
-// AWS_SECRET_ACCESS_KEY never enter the child's environment.
+// AWS_SECRET_ACCESS_KEY never enter the child's environment, and so that
+// what the child can fetch is short-lived.
 //
 // Every AWS SDK's default credential chain honours
 // AWS_CONTAINER_CREDENTIALS_FULL_URI (plain http is accepted only for
 // loopback hosts) and sends AWS_CONTAINER_AUTHORIZATION_TOKEN verbatim as the
 // Authorization header. phantom sets both for the child (see Env) and mounts
-// Handler on its loopback listener. The SDK still holds the key in memory to
-// sign, but it is not in /proc/<pid>/environ, not inherited by every
-// grandchild, and not in `env` output pasted into a bug report.
+// Handler on its loopback listener. Anything that can read the child's
+// environment can fetch what the endpoint serves, so the endpoint does not
+// serve the stored long-lived key: Minter exchanges it with STS
+// GetSessionToken for session credentials (ASIA…, with a Token and an
+// Expiration, one hour by default) and serves those. The long-lived key is
+// only ever sent, signed, to STS.
 //
 // # Wire format
 //
@@ -20,28 +24,30 @@
 // a response without them (Token may be empty for IAM user keys; the SDKs
 // only send X-Amz-Security-Token when it is non-empty). Failures are 4xx/5xx
 // with Content-Type exactly "application/json" (aws-sdk-go-v2 compares the
-// header verbatim before parsing) and a body {"code":"…","message":"…"}.
+// header verbatim before parsing) and a body {"code":"…","message":"…"},
+// which the SDKs put in their error.
 //
 // # Expiration
 //
-// A response without Expiration is treated as static by aws-sdk-go-v2
-// (CanExpire=false): the SDK caches it for the life of the process and never
-// asks again, so a long-running child would keep signing with a key that
-// `phantom rotate` has replaced and, once the old key is deactivated, fail
-// until it is restarted. So Expiration is always set, to a short rolling
-// window of now+Lifetime (or the credentials' own expiry if that is sooner).
-// Lifetime is 20 minutes because the SDKs refresh a fixed window before
-// expiry: aws-sdk-go-v2 and the JS SDK 5 minutes, botocore 15 (advisory) and
-// 10 (mandatory). 20 minutes therefore makes every SDK re-fetch within at
-// most 15 minutes of a rotation, while botocore still caches for 5 minutes
-// instead of re-fetching on every call as it would with a 15-minute lifetime.
-// A rotation should keep the old key valid for at least Lifetime.
+// Session credentials are served with their own Expiration. Credentials
+// without one (a key served as it is: stored temporary credentials, or a
+// long-lived key the project approved serving) would be treated as static
+// by aws-sdk-go-v2 (CanExpire=false): the SDK caches them for the life of
+// the process and never asks again, so a long-running child would keep
+// signing with a key that `phantom rotate` has replaced. So they get a
+// short rolling window of now+Lifetime. Lifetime is 20 minutes because the
+// SDKs refresh a fixed window before expiry: aws-sdk-go-v2 and the JS SDK 5
+// minutes, botocore 15 (advisory) and 10 (mandatory). 20 minutes therefore
+// makes every SDK re-fetch within at most 15 minutes of a rotation, while
+// botocore still caches for 5 minutes instead of re-fetching on every call
+// as it would with a 15-minute lifetime.
 package awscreds
 
 import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"time"
 )
@@ -75,8 +81,9 @@ type response struct {
 
 // Handler serves the credentials to a caller that presents authToken in the
 // Authorization header; anyone else gets 401. Only GET is allowed (405
-// otherwise). get is called on every request so a rotated key is served from
-// then on; its error becomes a 500 whose body says nothing about the error,
+// otherwise). get is called on every request (it caches, see Minter). An
+// *Error from get is served with its status, code and message, which phantom
+// wrote; any other error becomes a 500 whose body says nothing about it,
 // since an error message could quote a value. An empty authToken rejects every
 // request rather than accepting a missing header. Handler never logs.
 func Handler(authToken string, get func() (Credentials, error)) http.Handler {
@@ -101,6 +108,11 @@ func Handler(authToken string, get func() (Credentials, error)) http.Handler {
 
 		c, err := get()
 		if err != nil {
+			var e *Error
+			if errors.As(err, &e) {
+				writeError(w, e.Status, e.Code, e.Message)
+				return
+			}
 			writeError(w, http.StatusInternalServerError, "CredentialsUnavailable", "phantom could not load the AWS credentials")
 			return
 		}
@@ -111,9 +123,9 @@ func Handler(authToken string, get func() (Credentials, error)) http.Handler {
 			return
 		}
 
-		exp := time.Now().Add(Lifetime)
-		if !c.Expiration.IsZero() && c.Expiration.Before(exp) {
-			exp = c.Expiration
+		exp := c.Expiration
+		if exp.IsZero() {
+			exp = time.Now().Add(Lifetime)
 		}
 		body, err := json.Marshal(response{
 			AccessKeyID:     c.AccessKeyID,

@@ -22,7 +22,7 @@ var Capabilities = []string{
 	"init-yes",        // init --yes
 	"audit",           // audit verify/show
 	"exec",            // exec [--env-file F]... -- cmd: policies, proxy, masking
-	"exec-aws",        // exec serves AWS keys on the container-credentials endpoint
+	"exec-aws",        // exec serves AWS credentials (STS session credentials by default) on the container-credentials endpoint
 	"routes-trust",    // [routes.<name>] in .phantom.toml, approved with phantom trust
 	"start",           // start [-d] / stop: the proxy for a shell
 }

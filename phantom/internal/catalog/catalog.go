@@ -239,7 +239,8 @@ func DefaultPolicy(secret string) string {
 }
 
 // AWS credentials are never put in a child's environment: the proxy serves
-// them on the container-credentials endpoint every AWS SDK reads.
+// session credentials made from them (STS GetSessionToken) on the
+// container-credentials endpoint every AWS SDK reads.
 const (
 	AWSAccessKeyID     = "AWS_ACCESS_KEY_ID"
 	AWSSecretAccessKey = "AWS_SECRET_ACCESS_KEY"

@@ -15,7 +15,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"phantomstack.dev/phantom/internal/audit"
-	"phantomstack.dev/phantom/internal/awscreds"
 	"phantomstack.dev/phantom/internal/catalog"
 	"phantomstack.dev/phantom/internal/proxy"
 	"phantomstack.dev/phantom/internal/run"
@@ -54,8 +53,10 @@ func newExecCmd(f *Factory, runF func(*ExecOptions) error) *cobra.Command {
           becomes its phm token.
   deny    the command keeps the phm token.
 
-AWS keys never enter the command's environment: AWS SDKs fetch them from the
-proxy's container-credentials endpoint.
+AWS keys never enter the command's environment: AWS SDKs fetch credentials
+from the proxy's container-credentials endpoint, which serves short-lived
+session credentials from STS GetSessionToken (one hour by default; [aws] in
+.phantom.toml), never the stored key.
 
 phantom prints nothing of its own unless something is wrong (or -v), and
 exits with the command's exit status (128+N when a signal N killed it, 127
@@ -92,7 +93,7 @@ type childPlan struct {
 	env      []string
 	routes   []catalog.Route
 	secrets  []proxy.Secret
-	aws      *awscreds.Credentials
+	aws      *awsPlan
 	scrubber *scrub.Replacer
 	injected []string
 	notes    []string
@@ -274,8 +275,7 @@ func (f *Factory) startProxy(p *Project, plan *childPlan, rec *auditQueue, logf 
 		popts.Burst = b
 	}
 	if plan.aws != nil {
-		creds := *plan.aws
-		popts.AWS = func() (awscreds.Credentials, error) { return creds, nil }
+		popts.AWS = f.awsGetter(plan.aws, rec)
 	}
 	srv, err := proxy.New(popts)
 	if err != nil {
@@ -411,17 +411,9 @@ func planChild(f *Factory, p *Project, pl *vault.Payload, paths []string, explic
 	}
 
 	if awsServed {
-		creds := &awscreds.Credentials{}
-		if s := pl.Secrets[catalog.AWSAccessKeyID]; s != nil {
-			creds.AccessKeyID = string(s.Value)
+		if plan.aws, err = planAWS(f, p, pl, vars); err != nil {
+			return nil, err
 		}
-		if s := pl.Secrets[catalog.AWSSecretAccessKey]; s != nil {
-			creds.SecretAccessKey = string(s.Value)
-		}
-		if s := pl.Secrets[catalog.AWSSessionToken]; s != nil {
-			creds.SessionToken = string(s.Value)
-		}
-		plan.aws = creds
 	}
 
 	env := base

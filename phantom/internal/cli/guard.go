@@ -69,6 +69,9 @@ func policyNames(p *Project, pl *vault.Payload) []string {
 type guardState struct {
 	approved, current trust.Baseline
 	weaker            []string
+	// aws lists the [aws] settings that need an approval they lack (set by
+	// pendingApprovals; exec checks them in planAWS).
+	aws []string
 }
 
 func (f *Factory) guard(p *Project, pl *vault.Payload, routes []catalog.Route) (guardState, error) {

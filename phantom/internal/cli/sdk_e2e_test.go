@@ -33,6 +33,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -240,10 +241,13 @@ func TestOfficialNodeSDKsThroughProxy(t *testing.T) {
 	s.assertNoPlaintext(openaiKey, anthropicKey)
 }
 
-// TestAWSSDKGetsCredentialsUnderExec: aws-sdk-go-v2's default chain, in a
-// child of `phantom exec`, finds no AWS keys in its environment, gets them
-// from phantom's container-credentials endpoint, and signs an STS call with
-// them.
+// TestAWSSDKGetsCredentialsUnderExec: an app using aws-sdk-go-v2's default
+// chain under `phantom exec` finds credentials through phantom's
+// container-credentials endpoint only, and what it finds are session
+// credentials phantom minted with STS GetSessionToken (signed with the
+// stored key), never the stored key; its own STS call is signed with them
+// and their X-Amz-Security-Token. The STS endpoint comes from an approved
+// [aws] sts_endpoint: unapproved, exec refuses.
 func TestAWSSDKGetsCredentialsUnderExec(t *testing.T) {
 	const (
 		keyID   = "AKIAE2EPHANTOM012345"
@@ -282,13 +286,31 @@ func TestAWSSDKGetsCredentialsUnderExec(t *testing.T) {
 		"AWS_SECRET_ACCESS_KEY=decoy-secret-0123456789",
 		"AWS_PROFILE=decoy-profile",
 	)
+
+	// Another STS endpoint receives requests signed with the stored key:
+	// not before a human approved it.
+	tomlPath := filepath.Join(s.dir, ConfigFile)
+	appendFile(t, tomlPath, fmt.Sprintf("\n[aws]\nsts_endpoint = %q\n", sts.URL))
 	out, errOut, code := s.run("", "exec", "--", child)
+	if code != 5 || !strings.Contains(errOut, "sts_endpoint") || !strings.Contains(errOut, "phantom trust") || out != "" {
+		t.Fatalf("exec with an unapproved sts_endpoint: exit %d, want 5 naming it and `phantom trust`\nstdout: %s\nstderr: %s", code, out, errOut)
+	}
+	if sts.count() != 0 {
+		t.Fatalf("phantom called the unapproved STS endpoint (%d requests)", sts.count())
+	}
+	if a := s.auditLines(); !strings.Contains(a, "aws.credentials") || !strings.Contains(a, "refused") {
+		t.Errorf("the refusal is not audited:\n%s", a)
+	}
+	approveAWSSettings(t, s, "aws-e2e-pass-123")
+
+	start := time.Now()
+	out, errOut, code = s.run("", "exec", "--", child)
 	if code != 0 {
 		t.Fatalf("phantom exec -- awschild: exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
 	}
-	for _, v := range []string{secret, secretTok} {
+	for _, v := range []string{secret, secretTok, keyID} {
 		if strings.Contains(out, v) || strings.Contains(errOut, v) {
-			t.Error("the child printed the secret access key")
+			t.Error("the child printed the stored key")
 		}
 	}
 	kv := map[string]string{}
@@ -314,49 +336,63 @@ func TestAWSSDKGetsCredentialsUnderExec(t *testing.T) {
 	if kv["Source"] != "CredentialsEndpointProvider" {
 		t.Errorf("credentials Source = %q, want CredentialsEndpointProvider", kv["Source"])
 	}
-	if kv["AccessKeyIDSHA256"] != sha256Hex(keyID) {
-		t.Error("the SDK retrieved a different access key id")
-	}
-	if kv["SecretSHA256"] != sha256Hex(secret) {
-		t.Error("the SDK retrieved a different secret access key")
-	}
-	if kv["SessionTokenSHA256"] != sha256Hex("") {
-		t.Error("the SDK retrieved a session token; none is stored")
+	// The session credentials, not the stored key.
+	if kv["AccessKeyIDSHA256"] != sha256Hex(fakeSessionKeyID) || kv["SecretSHA256"] != sha256Hex(fakeSessionSecret) || kv["SessionTokenSHA256"] != sha256Hex(fakeSessionToken) {
+		t.Errorf("the SDK did not get the session credentials STS issued (access key id %s, want %s)", kv["AccessKeyIDSHA256"], sha256Hex(fakeSessionKeyID))
 	}
 	if kv["CanExpire"] != "true" {
-		t.Errorf("CanExpire = %q, want true (rotation needs re-fetching)", kv["CanExpire"])
+		t.Errorf("CanExpire = %q, want true", kv["CanExpire"])
+	}
+	if exp, err := time.Parse(time.RFC3339, kv["Expires"]); err != nil || exp.After(start.Add(time.Hour+time.Minute)) || exp.Before(start.Add(50*time.Minute)) {
+		t.Errorf("Expires = %q (%v), want about an hour from now (the default session)", kv["Expires"], err)
 	}
 	if kv["Account"] != account {
 		t.Errorf("Account = %q, want %q (fake STS response not parsed)", kv["Account"], account)
 	}
 
 	reqs := sts.requests()
-	if len(reqs) != 1 {
-		t.Fatalf("fake STS got %d requests, want 1", len(reqs))
+	if len(reqs) != 2 {
+		t.Fatalf("fake STS got %d requests, want GetSessionToken from phantom and GetCallerIdentity from the child", len(reqs))
 	}
-	r := reqs[0]
-	if !strings.Contains(string(r.Body), "Action=GetCallerIdentity") {
-		t.Errorf("STS body %q", r.Body)
+	// 1: phantom mints the session with the stored key (and no token).
+	mint := reqs[0]
+	if b := string(mint.Body); !strings.Contains(b, "Action=GetSessionToken") || !strings.Contains(b, "DurationSeconds=3600") {
+		t.Errorf("phantom's STS body %q, want GetSessionToken for 3600 s", b)
 	}
-	scope, err := sigV4Scope(r.Header.Get("Authorization"))
-	if err != nil {
-		t.Fatalf("Authorization %q: %v", r.Header.Get("Authorization"), err)
+	if scope, err := sigV4Scope(mint.Header.Get("Authorization")); err != nil || scope[0] != keyID || scope[2] != region || scope[3] != "sts" {
+		t.Errorf("GetSessionToken signed for %q (%v), want the stored key in %s", scope, err, region)
 	}
-	if got, want := []string{scope[0], scope[2], scope[3], scope[4]}, []string{keyID, region, "sts", "aws4_request"}; !slices.Equal(got, want) {
-		t.Errorf("credential scope %q, want key/region/service/terminator %q", scope, want)
+	if err := verifySigV4(mint, secret); err != nil {
+		t.Errorf("GetSessionToken is not signed with the stored secret: %v", err)
 	}
-	if err := verifySigV4(r, secret); err != nil {
-		t.Errorf("the STS request is not signed with the stored secret: %v", err)
+	if tok := mint.Header.Get("X-Amz-Security-Token"); tok != "" {
+		t.Error("GetSessionToken carried a session token")
 	}
-	if tok := r.Header.Get("X-Amz-Security-Token"); tok != "" {
-		t.Errorf("X-Amz-Security-Token %q sent; none is stored", tok)
+	// 2: the child signs with the session credentials and their token.
+	call := reqs[1]
+	if !strings.Contains(string(call.Body), "Action=GetCallerIdentity") {
+		t.Errorf("child's STS body %q", call.Body)
 	}
-	for h, vs := range r.Header {
-		for _, v := range vs {
-			if strings.Contains(v, secret) || strings.Contains(v, "phm_") {
-				t.Errorf("STS request header %s carries the secret or a token", h)
+	if scope, err := sigV4Scope(call.Header.Get("Authorization")); err != nil || scope[0] != fakeSessionKeyID {
+		t.Errorf("the child signed with %q (%v), want the session key", scope, err)
+	}
+	if err := verifySigV4(call, fakeSessionSecret); err != nil {
+		t.Errorf("the child's call is not signed with the session secret: %v", err)
+	}
+	if call.Header.Get("X-Amz-Security-Token") != fakeSessionToken || !strings.Contains(call.Header.Get("Authorization"), "x-amz-security-token") {
+		t.Error("the child's call does not carry (and sign) the session token")
+	}
+	for _, r := range reqs {
+		for h, vs := range r.Header {
+			for _, v := range vs {
+				if strings.Contains(v, secret) || strings.Contains(v, "phm_") {
+					t.Errorf("STS request header %s carries the secret or a token", h)
+				}
 			}
 		}
+	}
+	if a := s.auditLines(); !regexp.MustCompile(`aws\.credentials.*served session credentials ASIA`).MatchString(a) {
+		t.Errorf("the fetch is not audited as served session credentials:\n%s", a)
 	}
 
 	s.assertNoPlaintext(secret)
@@ -744,14 +780,34 @@ func buildGoChild(t *testing.T, name string) string {
 	return bin
 }
 
-// startFakeSTS answers GetCallerIdentity over plain http on loopback and
-// records each request.
+// Session credentials the fake STS issues from GetSessionToken.
+const (
+	fakeSessionKeyID  = "ASIAE2EPHANTOMSESS01"
+	fakeSessionSecret = "e2eSessionSecret/0123456789abcdefGHIJKLMNO"
+	fakeSessionToken  = "IQoJb3JpZ2luX2VjE2EPHANTOMSESSIONTOKEN0123456789"
+)
+
+// startFakeSTS answers GetSessionToken (session credentials for the
+// requested DurationSeconds) and GetCallerIdentity over plain http on
+// loopback, and records each request; the test checks the signatures.
 func startFakeSTS(t *testing.T, account string) *fakeUpstream {
 	t.Helper()
 	f := &fakeUpstream{}
 	f.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		f.record(r)
+		body := f.record(r)
+		form, _ := url.ParseQuery(string(body))
 		w.Header().Set("Content-Type", "text/xml")
+		if form.Get("Action") == "GetSessionToken" {
+			secs, _ := strconv.Atoi(form.Get("DurationSeconds"))
+			fmt.Fprintf(w, `<GetSessionTokenResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/">
+  <GetSessionTokenResult><Credentials>
+    <AccessKeyId>%s</AccessKeyId><SecretAccessKey>%s</SecretAccessKey>
+    <SessionToken>%s</SessionToken><Expiration>%s</Expiration>
+  </Credentials></GetSessionTokenResult>
+  <ResponseMetadata><RequestId>00000000-0000-0000-0000-000000000000</RequestId></ResponseMetadata>
+</GetSessionTokenResponse>`, fakeSessionKeyID, fakeSessionSecret, fakeSessionToken, time.Now().Add(time.Duration(secs)*time.Second).UTC().Format(time.RFC3339))
+			return
+		}
 		fmt.Fprintf(w, `<GetCallerIdentityResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/">
   <GetCallerIdentityResult>
     <Arn>arn:aws:iam::%[1]s:user/phantom-e2e</Arn>

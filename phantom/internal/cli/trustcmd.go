@@ -8,6 +8,7 @@ import (
 
 	"phantomstack.dev/phantom/internal/audit"
 	"phantomstack.dev/phantom/internal/catalog"
+	"phantomstack.dev/phantom/internal/config"
 	"phantomstack.dev/phantom/internal/trust"
 	"phantomstack.dev/phantom/internal/vault"
 	"phantomstack.dev/shared/exitcode"
@@ -59,7 +60,11 @@ The supabase route takes its upstream from SUPABASE_URL in your env files. A
 project URL (https://<ref>.supabase.co) needs no approval; anything else (a
 local Supabase, a self-hosted one, a URL an agent wrote into .env) is listed
 here like a changed route. --env-file names the files your phantom exec reads
-when they are not the project's env_files.`,
+when they are not the project's env_files.
+
+[aws] settings that hand out more than the defaults (a session_duration over
+1h, an sts_endpoint, serve_long_lived = true) are listed and approved here
+too; the approval is kept in the vault and covers anything tighter.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			f.Command = "phantom trust"
@@ -109,9 +114,12 @@ func trustRun(o *TrustOptions) error {
 			}
 			out.Routes = append(out.Routes, e)
 		}
+		if len(g.aws) > 0 {
+			out.Routes = append(out.Routes, TrustEntry{Route: "[aws]", Upstream: p.Config.AWS().STSEndpoint, Secrets: strings.Join(g.aws, "; ")})
+		}
 		return jsonout.Write(f.IO.Out, out)
 	}
-	if len(pending) == 0 && len(g.weaker) == 0 {
+	if len(pending) == 0 && len(g.weaker) == 0 && len(g.aws) == 0 {
 		f.IO.Successf("Every route in %s, every upstream in the env files and every setting is approved.", ConfigFile)
 		return f.foldTightening(p, v, routes)
 	}
@@ -124,8 +132,11 @@ func trustRun(o *TrustOptions) error {
 	if len(g.weaker) > 0 {
 		fmt.Fprintf(f.IO.ErrOut, "These settings in %s hand out more than before:\n  %s\n", ConfigFile, strings.Join(g.weaker, "\n  "))
 	}
+	if len(g.aws) > 0 {
+		fmt.Fprintf(f.IO.ErrOut, "These [aws] settings hand out more than the defaults:\n  %s\n", strings.Join(g.aws, "\n  "))
+	}
 	if !f.IO.CanPrompt() {
-		f.record(p, audit.Event{Op: "trust.refused", Detail: fmt.Sprintf("no terminal; %d route(s), %d setting(s) pending", len(pending), len(g.weaker))})
+		f.record(p, audit.Event{Op: "trust.refused", Detail: fmt.Sprintf("no terminal; %d route(s), %d setting(s) pending", len(pending), len(g.weaker)+len(g.aws))})
 		return exitcode.Errorf(exitcode.Refused, "approving needs an interactive terminal, so that a script or agent cannot approve a change for you; run `phantom trust` on your own terminal")
 	}
 	if err := f.IO.ConfirmTyped("Requests on these routes will carry the real values of the secrets named, and the settings will apply.", "trust"); err != nil {
@@ -134,7 +145,7 @@ func trustRun(o *TrustOptions) error {
 	if err := f.storeApprovals(p, v, pending, g); err != nil {
 		return err
 	}
-	f.IO.Successf("Approved %d route(s) and %d setting(s).", len(pending), len(g.weaker))
+	f.IO.Successf("Approved %d route(s) and %d setting(s).", len(pending), len(g.weaker)+len(g.aws))
 	return nil
 }
 
@@ -155,6 +166,9 @@ func (f *Factory) pendingApprovals(p *Project, pl *vault.Payload, envFiles []str
 		// Damaged stored settings: approving the current ones replaces them.
 		g = guardState{current: currentBaseline(p, pl, routes), weaker: []string{"the stored approval of the settings (damaged)"}}
 	}
+	if s := p.Config.AWS(); !awsApproved(pl, s) {
+		g.aws = s.NeedsApproval()
+	}
 	return routes, append(pending, envPending...), g, nil
 }
 
@@ -172,11 +186,19 @@ func (f *Factory) storeApprovals(p *Project, v *vault.Vault, pending []pendingRo
 		events = append(events, e)
 	}
 	now := f.Now()
+	var aws *vault.Approval
+	if len(g.aws) > 0 {
+		aws = awsApproval(p.Config.AWS(), now)
+		events = append(events, audit.Event{Op: "aws.trust", Detail: withChain(aws.Detail)})
+	}
 	err := v.Update(func(pl *vault.Payload) error {
 		for _, pr := range pending {
 			trust.ApproveRoute(pl, now, pr.Name, pr.Route, describePending(pr))
 		}
 		trust.StoreBaseline(pl, now, g.current, "approved with phantom trust")
+		if aws != nil {
+			pl.Approvals[config.AWSApprovalKey] = aws
+		}
 		return nil
 	}, f.recorder(p, events...))
 	if err != nil {

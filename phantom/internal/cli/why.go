@@ -125,7 +125,7 @@ func whyRun(o *WhyOptions) error {
 	if rep.Explicit {
 		src = "set in " + ConfigFile
 	} else if catalog.IsAWSCredential(o.Key) {
-		src = "default: an AWS credential, served only by the proxy's credentials endpoint"
+		src = "default: an AWS credential; children get session credentials made from it on the proxy's credentials endpoint"
 	} else if rep.Route != "" {
 		src = "default: the built-in " + rep.Route + " route owns it"
 	} else {

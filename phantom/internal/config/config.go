@@ -83,6 +83,7 @@ type model struct {
 	policies  map[string]string // secret name → explicit policy; never nil
 	routes    map[string]RouteSpec
 	proxy     ProxySettings
+	aws       AWSSettings
 }
 
 func (m model) clone() model {

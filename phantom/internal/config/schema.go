@@ -33,6 +33,7 @@ var sections = []section{
 	{"secrets", nil, decodeSecrets},
 	{"routes", nil, decodeRoutes},
 	{"proxy", proxyKeys, decodeProxy},
+	{"aws", awsKeys, decodeAWS},
 }
 
 var (
@@ -46,7 +47,7 @@ func keyHome(key string) string {
 	for _, h := range []struct {
 		table string
 		keys  []string
-	}{{"[phantom]", phantomKeys}, {"[classify]", classifyKeys}, {"[secrets.<NAME>]", secretKeys}, {"[routes.<name>]", routeOnlyKeys}} {
+	}{{"[phantom]", phantomKeys}, {"[classify]", classifyKeys}, {"[secrets.<NAME>]", secretKeys}, {"[routes.<name>]", routeOnlyKeys}, {"[aws]", awsKeys}} {
 		if slices.Contains(h.keys, key) {
 			return h.table
 		}

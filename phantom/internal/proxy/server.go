@@ -418,8 +418,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	case "_aws":
 		if s.aws != nil && upPath == "credentials" {
-			s.aws.ServeHTTP(w, r)
-			s.audit(Event{Route: "aws-credentials", Method: r.Method, Status: http.StatusOK, Duration: time.Since(start)})
+			sr := &statusRecorder{ResponseWriter: w}
+			s.aws.ServeHTTP(sr, r)
+			s.audit(Event{Route: "aws-credentials", Method: r.Method, Status: sr.status, BytesOut: sr.bytes, Duration: time.Since(start)})
 			return
 		}
 	}

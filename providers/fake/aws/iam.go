@@ -39,9 +39,10 @@ var iamActions = map[string]queryHandler{
 
 var stsActions = map[string]queryHandler{
 	"GetCallerIdentity": (*Server).stsGetCallerIdentity,
+	"GetSessionToken":   (*Server).stsGetSessionToken,
 }
 
-func (s *Server) serveQuery(w http.ResponseWriter, r *http.Request, body []byte, svc string, caller *user, reqID string) {
+func (s *Server) serveQuery(w http.ResponseWriter, r *http.Request, body []byte, svc string, caller *user, sess *session, reqID string) {
 	fail := func(e *apiError) {
 		s.logf("awsfake: %s %s -> %d %s", svc, r.URL.Query().Get("Action"), e.Status, e.Code)
 		writeQueryError(w, svc, reqID, e)
@@ -86,6 +87,13 @@ func (s *Server) serveQuery(w http.ResponseWriter, r *http.Request, body []byte,
 	}
 	if e := s.checkFault(action); e != nil {
 		fail(e)
+		return
+	}
+	if svc == "sts" && sess != nil && action != "GetCallerIdentity" {
+		// Session credentials may call no STS operation but
+		// GetCallerIdentity and AssumeRole (STS API reference,
+		// GetSessionToken); the fake has no AssumeRole.
+		fail(&apiError{Status: 403, Code: "AccessDenied", Message: "Cannot call " + action + " with session credentials"})
 		return
 	}
 	result, e := h(s, caller, params)
@@ -752,4 +760,45 @@ func (s *Server) stsGetCallerIdentity(caller *user, _ url.Values) (any, *apiErro
 		UserId  string
 		Account string
 	}{Arn: caller.arn, UserId: caller.id, Account: s.opts.AccountID}, nil
+}
+
+// GetSessionToken issues temporary credentials for the calling IAM user
+// (STS API reference, GetSessionToken): DurationSeconds 900–129600, default
+// 43200; no permission is needed. The fake has no MFA devices, so a request
+// that names one is refused as a wrong code would be.
+func (s *Server) stsGetSessionToken(caller *user, p url.Values) (any, *apiError) {
+	if p.Get("SerialNumber") != "" || p.Get("TokenCode") != "" {
+		return nil, &apiError{Status: 403, Code: "AccessDenied", Message: "MultiFactorAuthentication failed, unable to validate MFA code. Please verify your MFA serial number is valid and associated with this user."}
+	}
+	dur := int64(43200)
+	if v, ok := p["DurationSeconds"]; ok {
+		n, err := strconv.ParseInt(v[0], 10, 64)
+		switch {
+		case err != nil:
+			return nil, &apiError{Status: 400, Code: "ValidationError", Message: "1 validation error detected: Value '" + v[0] + "' at 'durationSeconds' failed to satisfy constraint: Member must be an integer"}
+		case n < 900:
+			return nil, validationError("Value '%d' at 'durationSeconds' failed to satisfy constraint: Member must have value greater than or equal to 900", n)
+		case n > 129600:
+			return nil, validationError("Value '%d' at 'durationSeconds' failed to satisfy constraint: Member must have value less than or equal to 129600", n)
+		}
+		dur = n
+	}
+	ss := &session{
+		id: newID("ASIA"), secret: newSecret(), token: newSessionToken(),
+		userName: caller.name,
+		expires:  s.now().Add(time.Duration(dur) * time.Second).Truncate(time.Second),
+	}
+	s.mu.Lock()
+	s.sessions[ss.id] = ss
+	s.mu.Unlock()
+	type creds struct {
+		AccessKeyId     string
+		SecretAccessKey string
+		SessionToken    string
+		Expiration      string
+	}
+	return struct {
+		XMLName     xml.Name `xml:"GetSessionTokenResult"`
+		Credentials creds
+	}{Credentials: creds{AccessKeyId: ss.id, SecretAccessKey: ss.secret, SessionToken: ss.token, Expiration: ss.expires.UTC().Format("2006-01-02T15:04:05Z")}}, nil
 }

@@ -13,6 +13,7 @@ package awsfake
 
 import (
 	"crypto/rand"
+	"encoding/base64"
 	"encoding/hex"
 	"fmt"
 	"io"
@@ -108,6 +109,15 @@ type user struct {
 	bootstrap           bool
 }
 
+// session is a set of temporary credentials GetSessionToken issued: an
+// ASIA… key ID, its secret and the session token every request signed with
+// it must carry, valid until expires for the user who asked.
+type session struct {
+	id, secret, token string
+	userName          string
+	expires           time.Time
+}
+
 type accessKey struct {
 	id, secret, userName string // userName of the owning user
 	status               string // Active | Inactive
@@ -137,6 +147,7 @@ type Server struct {
 	bootstrap *user
 	users     map[string]*user // by lower-case name: IAM names are case-insensitive
 	keys      map[string]*accessKey
+	sessions  map[string]*session // by ASIA… key ID
 	buckets   map[string]*bucket
 	taken     map[string]bool
 	faults    []*faultState
@@ -170,12 +181,13 @@ func New(opts Options) *Server {
 		opts.BootstrapSecretAccessKey = newSecret()
 	}
 	s := &Server{
-		opts:    opts,
-		users:   map[string]*user{},
-		keys:    map[string]*accessKey{},
-		buckets: map[string]*bucket{},
-		taken:   map[string]bool{},
-		calls:   map[string]int{},
+		opts:     opts,
+		users:    map[string]*user{},
+		keys:     map[string]*accessKey{},
+		sessions: map[string]*session{},
+		buckets:  map[string]*bucket{},
+		taken:    map[string]bool{},
+		calls:    map[string]int{},
 	}
 	for _, n := range opts.TakenBucketNames {
 		s.taken[n] = true
@@ -287,7 +299,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 
 	svc := guessService(r, body)
-	p, aerr := s.authenticate(r, body, svc)
+	p, sess, aerr := s.authenticate(r, body, svc)
 	if aerr != nil {
 		s.logf("awsfake: %s %s %s -> %d %s", svc, r.Method, r.URL.Path, aerr.Status, aerr.Code)
 		if svc == "s3" {
@@ -299,7 +311,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	switch svc {
 	case "iam", "sts":
-		s.serveQuery(w, r, body, svc, p, reqID)
+		s.serveQuery(w, r, body, svc, p, sess, reqID)
 	case "s3":
 		s.serveS3(w, r, body, p, reqID)
 	}
@@ -314,8 +326,10 @@ func guessService(r *http.Request, body []byte) string {
 			return a.Service
 		}
 	}
-	if strings.Contains(string(body), "Action=GetCallerIdentity") || r.URL.Query().Get("Action") == "GetCallerIdentity" {
-		return "sts"
+	for _, a := range []string{"GetCallerIdentity", "GetSessionToken"} {
+		if strings.Contains(string(body), "Action="+a) || r.URL.Query().Get("Action") == a {
+			return "sts"
+		}
 	}
 	if strings.HasPrefix(r.Header.Get("Content-Type"), "application/x-www-form-urlencoded") || r.URL.Query().Get("Action") != "" {
 		return "iam"
@@ -446,6 +460,43 @@ func (s *Server) SecretAccessKey(accessKeyID string) (string, bool) {
 	return k.secret, true
 }
 
+// Session is an introspection copy of temporary credentials GetSessionToken
+// issued (without the secret or the token).
+type Session struct {
+	AccessKeyID, UserName string
+	Expiration            time.Time
+}
+
+// Sessions lists the temporary credentials issued so far, soonest expiry
+// first (expired ones too).
+func (s *Server) Sessions() []Session {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]Session, 0, len(s.sessions))
+	for _, ss := range s.sessions {
+		out = append(out, Session{AccessKeyID: ss.id, UserName: ss.userName, Expiration: ss.expires})
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if !out[i].Expiration.Equal(out[j].Expiration) {
+			return out[i].Expiration.Before(out[j].Expiration)
+		}
+		return out[i].AccessKeyID < out[j].AccessKeyID
+	})
+	return out
+}
+
+// SessionSecret returns the secret and token of a session the fake issued,
+// for leak tests (introspection only).
+func (s *Server) SessionSecret(accessKeyID string) (secret, token string, ok bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ss, ok := s.sessions[accessKeyID]
+	if !ok {
+		return "", "", false
+	}
+	return ss.secret, ss.token, true
+}
+
 // Counts says how many of each resource were ever created through the API
 // (deleted ones too): a resumed run that adopts instead of creating again
 // leaves them unchanged.
@@ -574,6 +625,13 @@ func newSecret() string {
 		b[i] = secretAlphabet[int(b[i])%len(secretAlphabet)]
 	}
 	return string(b)
+}
+
+// newSessionToken is an opaque token shaped like STS's (long, base64).
+func newSessionToken() string {
+	b := make([]byte, 192)
+	_, _ = rand.Read(b)
+	return "IQoJb3JpZ2luX2Vj" + base64.StdEncoding.EncodeToString(b)
 }
 
 func newRequestID() string {

@@ -8,7 +8,8 @@
 //	demoapi app               an "app" that calls the API the way the OpenAI
 //	                          SDK does: OPENAI_BASE_URL + OPENAI_API_KEY
 //	demoapi approve           runs `phantom trust` on a terminal of its own and
-//	                          types "trust", standing in for a person
+//	                          types "trust", standing in for a person (routes,
+//	                          the sandbox's upstreams and its [aws] settings)
 //
 // It is a demo tool, not part of phantom.
 package main

@@ -47,6 +47,7 @@ func main() {
 	fmt.Printf("SecretSHA256=%s\n", sha256Hex(c.SecretAccessKey))
 	fmt.Printf("SessionTokenSHA256=%s\n", sha256Hex(c.SessionToken))
 	fmt.Printf("CanExpire=%t\n", c.CanExpire)
+	fmt.Printf("Expires=%s\n", c.Expires.UTC().Format(time.RFC3339))
 
 	// The endpoint comes from AWS_ENDPOINT_URL.
 	out, err := sts.NewFromConfig(cfg).GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
