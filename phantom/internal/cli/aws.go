@@ -173,4 +173,3 @@ func (f *Factory) awsGetter(ap *awsPlan, rec *auditQueue) func() (awscreds.Crede
 		return c, nil
 	}
 }
-
