@@ -122,3 +122,9 @@ func TestPassphraseFromPipe(t *testing.T) {
 		t.Fatalf("got %q from %s: %v", pw, from, err)
 	}
 }
+
+func TestPassphraseSourceSaysWhatToDo(t *testing.T) {
+	if !strings.Contains(ErrPassphraseSource.Error(), "; ") {
+		t.Fatalf("%q does not say what to do", ErrPassphraseSource)
+	}
+}
