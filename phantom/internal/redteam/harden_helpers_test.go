@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"os/user"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -187,6 +188,7 @@ type memReport struct {
 	Environ string `json:"environ"` // "denied", "read N bytes" or another error
 	Maps    string `json:"maps"`
 	Mem     string `json:"mem"`
+	Ptrace  string `json:"ptrace"`   // PTRACE_ATTACH, as gdb and gcore do: "denied" or "attached"
 	MemRead int    `json:"mem_read"` // bytes of memory read
 }
 
@@ -259,14 +261,23 @@ func init() {
 				rep.Mem = outcome(lastErr, 0)
 			}
 		}
+		runtime.LockOSThread()
+		if err := syscall.PtraceAttach(pid); err != nil {
+			rep.Ptrace = outcome(err, 0)
+		} else {
+			rep.Ptrace = "attached"
+			var ws syscall.WaitStatus
+			syscall.Wait4(pid, &ws, syscall.WALL, nil)
+			syscall.PtraceDetach(pid)
+		}
 		b, _ := json.Marshal(rep)
 		os.WriteFile(filepath.Join(out, "report.json"), b, 0o644)
 		fmt.Println(string(b))
 		return 0
 	}
-	// sleeper FILE SECONDS: creates FILE, then sleeps.
+	// sleeper FILE SECONDS: writes its pid into FILE, then sleeps.
 	children["sleeper"] = func(args []string) int {
-		os.WriteFile(args[0], []byte("sleeping\n"), 0o644)
+		os.WriteFile(args[0], []byte(strconv.Itoa(os.Getpid())), 0o644)
 		s, _ := strconv.Atoi(args[1])
 		time.Sleep(time.Duration(s) * time.Second)
 		return 0

@@ -46,7 +46,7 @@ func TestPath1_ProcessMemory(t *testing.T) {
 			t.Fatalf("exec: %d\n%s", r.Code, r.Out())
 		}
 		rep := readMemReport(t, ua.Dir)
-		if rep.Environ != "denied" || rep.Mem != "denied" || rep.MemRead != 0 {
+		if rep.Environ != "denied" || rep.Mem != "denied" || rep.MemRead != 0 || rep.Ptrace != "denied" {
 			t.Errorf("the child got at phantom's memory: %+v", rep)
 		}
 		ua.AssertClean(r)
@@ -61,7 +61,7 @@ func TestPath1_ProcessMemory(t *testing.T) {
 		t.Cleanup(func() { syscall.Kill(pid, syscall.SIGKILL) })
 		r := ua.RunAs("", ua.ChildArgv("memread", strconv.Itoa(pid), ua.Dir)[0], ua.ChildArgv("memread", strconv.Itoa(pid), ua.Dir)[1:]...)
 		rep := readMemReport(t, ua.Dir)
-		if rep.Environ != "denied" || rep.Mem != "denied" || rep.MemRead != 0 {
+		if rep.Environ != "denied" || rep.Mem != "denied" || rep.MemRead != 0 || rep.Ptrace != "denied" {
 			t.Errorf("the agent got at the background proxy's memory: %+v", rep)
 		}
 		if owner := procOwner(t, pid); owner != 0 {
@@ -100,14 +100,11 @@ func TestPath1_ProcessMemory(t *testing.T) {
 		pid := cmd.Process.Pid
 		waitFile(t, marker, 30*time.Second)
 		defer os.Remove(marker)
-		children, _ := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/task/" + strconv.Itoa(pid) + "/children")
-		defer func() {
-			for _, c := range strings.Fields(string(children)) {
-				if n, err := strconv.Atoi(c); err == nil {
-					syscall.Kill(n, syscall.SIGKILL)
-				}
+		if b, err := os.ReadFile(marker); err == nil {
+			if child, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil && child > 0 {
+				defer syscall.Kill(child, syscall.SIGKILL)
 			}
-		}()
+		}
 		if got := limitLine(t, pid); got != "Max core file size 0 0 bytes" {
 			t.Errorf("phantom's core limit: %q", got)
 		}
