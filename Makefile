@@ -33,13 +33,17 @@ FUZZ_TARGETS := \
 
 all: build
 
+# Static binaries (CGO_ENABLED=0): the dynamic loader never runs, so
+# LD_PRELOAD and LD_AUDIT cannot put code into a process that holds secrets.
+# The keychain still works: go-keyring is pure Go (D-Bus via godbus on
+# Linux, /usr/bin/security on macOS); see docs/decisions.md.
 build:
 	@mkdir -p $(BIN)
-	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/phantom ./phantom/cmd/phantom
-	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/stack ./stack/cmd/stack
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/phantom ./phantom/cmd/phantom
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/stack ./stack/cmd/stack
 
 install:
-	$(GO) install -trimpath -ldflags '$(LDFLAGS)' ./phantom/cmd/phantom ./stack/cmd/stack
+	CGO_ENABLED=0 $(GO) install -trimpath -ldflags '$(LDFLAGS)' ./phantom/cmd/phantom ./stack/cmd/stack
 	@echo "installed phantom and stack into $$($(GO) env GOPATH)/bin"
 
 # The whole suite: unit + end-to-end (testscript) + keychain + crash tests,

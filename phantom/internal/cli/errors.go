@@ -19,6 +19,7 @@ func vaultError(err error) error {
 		return exitcode.New(exitcode.NotFound, err)
 	case errors.Is(err, vault.ErrLocked),
 		errors.Is(err, vault.ErrWrongPassphrase),
+		errors.Is(err, vault.ErrPassphraseSource),
 		errors.Is(err, vault.ErrNoKeySource),
 		errors.Is(err, vault.ErrKeychainUnavailable),
 		errors.Is(err, vault.ErrKeyMissing):

@@ -48,9 +48,9 @@ func newExecCmd(f *Factory, runF func(*ExecOptions) error) *cobra.Command {
           token; its SDK's base URL points at a proxy on 127.0.0.1 that puts
           the real key on the wire and scrubs it from responses.
   inject  (default for everything else, e.g. DATABASE_URL) the command gets
-          the real value. When phantom's output is not a terminal (an agent
-          is capturing it), the command's output is masked: every real value
-          becomes its phm token.
+          the real value. The command's output is masked: every real value
+          becomes its phm token (on a terminal too; --no-masking, typed
+          confirmation needed, turns that off).
   deny    the command keeps the phm token.
 
 AWS keys never enter the command's environment: AWS SDKs fetch credentials
@@ -82,7 +82,7 @@ when the command does not exist).`,
 	// run dev --port 3 must not parse --port.
 	cmd.Flags().SetInterspersed(false)
 	cmd.Flags().StringArrayVar(&opts.EnvFiles, "env-file", nil, "env file to load instead of the project's list (repeatable, later files win)")
-	cmd.Flags().BoolVar(&opts.NoMasking, "no-masking", false, "do not mask injected values in the command's output")
+	cmd.Flags().BoolVar(&opts.NoMasking, "no-masking", false, "do not mask injected values in the command's output (needs a terminal and a typed confirmation)")
 	cmd.Flags().BoolVarP(&opts.Verbose, "verbose", "v", false, "say what phantom set up (on stderr)")
 	cmd.Flags().StringArrayVar(&opts.BodySecrets, "body-secret", nil, "ROUTE=NAME: for this run, let ROUTE carry secret NAME in its declared body fields (repeatable; needs a terminal)")
 	return cmd
@@ -107,14 +107,14 @@ type childPlan struct {
 
 func execRun(o *ExecOptions) error {
 	f := o.F
-	if o.NoMasking && !f.IO.IsStdinTTY() {
-		// Without masking, `phantom exec --no-masking -- printenv X` would
-		// be a non-interactive way to print a value.
-		return exitcode.Errorf(exitcode.Refused, "--no-masking needs an interactive terminal: without one, unmasked output would let a script or agent read injected secret values\nRun it from your own terminal, or leave masking on.")
-	}
 	p, err := f.Project()
 	if err != nil {
 		return err
+	}
+	if o.NoMasking {
+		if err := confirmNoMasking(f, p); err != nil {
+			return err
+		}
 	}
 	v, err := f.OpenVault(p, false)
 	if err != nil {
@@ -129,7 +129,7 @@ func execRun(o *ExecOptions) error {
 	if !explicit {
 		paths = p.Config.EnvFiles()
 	}
-	plan, err := planChild(f, p, pl, paths, explicit, f.Environ())
+	plan, err := planChild(f, p, pl, paths, explicit, childBaseEnv(f.Environ()))
 	if err != nil {
 		return err
 	}
@@ -146,7 +146,7 @@ func execRun(o *ExecOptions) error {
 	// One value→token automaton serves the proxy's scrubbing and the
 	// output masker (building it is the costly part of start-up with
 	// hundreds of secrets).
-	plan.scrubber = maskerFor(pl)
+	plan.scrubber = maskerFor(pl, passphraseMask(f))
 	var srv *proxy.Server
 	rec := newAuditQueue(f, p)
 	if len(plan.routes) > 0 || plan.aws != nil {
@@ -178,9 +178,11 @@ func execRun(o *ExecOptions) error {
 	c := &run.Command{
 		Args: o.Args, Env: plan.env, Dir: cwd,
 		Stdin: f.IO.In, Stdout: f.IO.Out, Stderr: f.IO.ErrOut,
-		Mask:       masker,
-		MaskStdout: !o.NoMasking && !f.IO.IsStdoutTTY(),
-		MaskStderr: !o.NoMasking && !f.IO.IsStderrTTY(),
+		Mask: masker,
+		// Masked on a terminal too: a terminal may be a pseudo-terminal
+		// an agent made (docs/decisions.md, "Masking on a terminal").
+		MaskStdout: !o.NoMasking,
+		MaskStderr: !o.NoMasking,
 		// On a terminal, the terminal itself sends ^C to the child.
 		ForwardTerminalSignals: !f.IO.IsStdinTTY(),
 	}
@@ -491,12 +493,18 @@ func mergeEnv(base, over []string) []string {
 }
 
 // maskerFor replaces every vault value, and its common encodings (base64,
-// hex, percent, JSON escapes), with its token.
-func maskerFor(pl *vault.Payload) *scrub.Replacer {
-	pairs := make(map[string]string, len(pl.Secrets))
+// hex, percent, JSON escapes), with its token, and each key of extra (the
+// vault passphrase) with its value.
+func maskerFor(pl *vault.Payload, extra map[string]string) *scrub.Replacer {
+	pairs := make(map[string]string, len(pl.Secrets)+len(extra))
 	for _, s := range pl.Secrets {
 		if len(s.Value) > 0 {
 			pairs[string(s.Value)] = s.Token
+		}
+	}
+	for k, v := range extra {
+		if _, taken := pairs[k]; !taken && k != "" {
+			pairs[k] = v
 		}
 	}
 	return scrub.New(scrub.WithEncodings(pairs))

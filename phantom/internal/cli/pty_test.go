@@ -161,15 +161,23 @@ func TestTrustApprovesOnTerminal(t *testing.T) {
 	}
 }
 
-// TestNoMaskingWithPersonAtTerminal: stdin on a terminal, stdout captured.
-// Masked by default; --no-masking (allowed with a person present) shows the
-// injected value.
+// TestNoMaskingWithPersonAtTerminal: masked by default, on a terminal too
+// (stdout on the terminal, or captured); --no-masking shows the injected
+// value only after "no-masking" is typed at the prompt, and is audited.
 func TestNoMaskingWithPersonAtTerminal(t *testing.T) {
 	const dbURL = "postgres://u:NOMASKPASS@db/app"
 	s := newSandbox(t, "PHANTOM_VAULT_PASSPHRASE=pty-pass-123456")
 	s.write(".env", "DATABASE_URL="+dbURL+"\n")
 	s.mustRun("", "init", "--yes")
-	run := func(args ...string) string {
+
+	// Everything on the terminal, as at a shell: still masked.
+	screen, code := s.runOnPTY("", "", "exec", "--", "sh", "-c", "echo $DATABASE_URL")
+	if code != 0 || strings.Contains(screen, "NOMASKPASS") || !strings.Contains(screen, "phm_") {
+		t.Fatalf("exec on a terminal: exit %d, screen %q", code, screen)
+	}
+
+	// stdin and stderr on the terminal, stdout captured (phantom exec ... | less).
+	run := func(input string, args ...string) (string, string, int) {
 		ptm, tty, err := pty.Open()
 		if err != nil {
 			t.Fatal(err)
@@ -178,29 +186,43 @@ func TestNoMaskingWithPersonAtTerminal(t *testing.T) {
 		defer tty.Close()
 		cmd := exec.Command(s.bin, args...)
 		cmd.Dir, cmd.Env = s.dir, s.env
-		cmd.Stdin = tty
-		var out bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &out, &out
-		done := make(chan error, 1)
+		cmd.Stdin, cmd.Stderr = tty, tty
+		var out, screen bytes.Buffer
+		cmd.Stdout = &out
+		go io.Copy(&screen, ptm)
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
+		if input != "" {
+			ptm.Write([]byte(input))
+		}
+		done := make(chan error, 1)
 		go func() { done <- cmd.Wait() }()
 		select {
-		case err := <-done:
-			if err != nil {
-				t.Fatalf("phantom %v: %v\n%s", args, err, out.String())
-			}
+		case <-done:
 		case <-time.After(30 * time.Second):
 			cmd.Process.Kill()
 			t.Fatalf("phantom %v did not finish", args)
 		}
-		return out.String()
+		return out.String(), screen.String(), cmd.ProcessState.ExitCode()
 	}
-	if out := run("exec", "--", "sh", "-c", "echo $DATABASE_URL"); strings.Contains(out, "NOMASKPASS") || !strings.Contains(out, "phm_") {
-		t.Fatalf("captured output not masked: %q", out)
+	if out, _, code := run("", "exec", "--", "sh", "-c", "echo $DATABASE_URL"); code != 0 || strings.Contains(out, "NOMASKPASS") || !strings.Contains(out, "phm_") {
+		t.Fatalf("captured output not masked: exit %d %q", code, out)
 	}
-	if out := run("exec", "--no-masking", "--", "sh", "-c", "echo $DATABASE_URL"); strings.TrimSpace(out) != dbURL {
-		t.Fatalf("--no-masking: %q", out)
+	// Anything but the typed confirmation: refused, nothing run.
+	if out, screen, code := run("yes\n", "exec", "--no-masking", "--", "sh", "-c", "echo $DATABASE_URL"); code != 5 || strings.Contains(out+screen, "NOMASKPASS") || !strings.Contains(screen, `Type "no-masking"`) {
+		t.Fatalf("--no-masking declined: exit %d, out %q, screen %q", code, out, screen)
+	}
+	if out, _, code := run("no-masking\n", "exec", "--no-masking", "--", "sh", "-c", "echo $DATABASE_URL"); code != 0 || strings.TrimSpace(out) != dbURL {
+		t.Fatalf("--no-masking: exit %d %q", code, out)
+	}
+	log := s.mustRun("", "audit", "show", "--json")
+	for _, want := range []string{"refused: not confirmed", "confirmed on the terminal"} {
+		if !strings.Contains(log, want) {
+			t.Errorf("audit log has no exec.no-masking %q:\n%s", want, log)
+		}
+	}
+	if strings.Contains(log, "NOMASKPASS") {
+		t.Fatal("the audit log holds the value")
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"syscall"
@@ -19,6 +20,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"phantomstack.dev/phantom/internal/audit"
+	"phantomstack.dev/phantom/internal/catalog"
+	"phantomstack.dev/phantom/internal/vault"
 	"phantomstack.dev/shared/exitcode"
 	"phantomstack.dev/shared/fsx"
 )
@@ -132,11 +135,19 @@ func startRun(o *StartOptions) error {
 	// Close wipes the payload's values: everything below copies what it
 	// needs before that.
 	defer v.Close()
-	pl := v.Payload()
-	plan, err := planChild(f, p, pl, p.Config.EnvFiles(), false, nil)
+	routes, _, err := f.projectRoutes(p, v.Payload())
 	if err != nil {
 		return err
 	}
+	plan, err := planChild(f, p, proxyOnlyPayload(v.Payload(), routes), p.Config.EnvFiles(), false, nil)
+	if err != nil {
+		return err
+	}
+	// This process may run for days: from here on it holds only what its
+	// routes put on the wire (plan.secrets), never the vault key, an inject
+	// value or the payload.
+	v.Close()
+	plan.env = nil
 	if len(plan.routes) == 0 && plan.aws == nil {
 		return exitcode.Errorf(exitcode.NotFound, "nothing to proxy: no secret in this project's env files has the proxy policy or a route (see `phantom list`)")
 	}
@@ -192,11 +203,39 @@ func startDetached(f *Factory, p *Project, home string) error {
 		return err
 	}
 	defer pr.Close()
+	// The passphrase goes to the background copy through a pipe it reads
+	// once (PHANTOM_VAULT_PASSPHRASE_FILE=/dev/fd/4), never through its
+	// environment, which it would hold for its whole life.
+	pass, _, err := vault.PassphraseFromEnv(f.Env)
+	if err != nil {
+		pw.Close()
+		return vaultError(err)
+	}
+	env := slices.DeleteFunc(f.Environ(), func(kv string) bool {
+		return strings.HasPrefix(kv, vault.EnvPassphrase+"=") || strings.HasPrefix(kv, vault.EnvPassphraseFile+"=")
+	})
+	extra := []*os.File{pw}
+	if pass != nil {
+		passR, passW, err := os.Pipe()
+		if err != nil {
+			clear(pass)
+			pw.Close()
+			return err
+		}
+		defer passR.Close()
+		go func() {
+			passW.Write(pass)
+			passW.Close()
+			clear(pass)
+		}()
+		extra = append(extra, passR)
+		env = append(env, vault.EnvPassphraseFile+"=/dev/fd/4")
+	}
 	cwd, _ := f.Cwd()
 	cmd := exec.Command(self, "start", "--daemon-child")
 	cmd.Dir = cwd
-	cmd.Env = f.Environ()
-	cmd.ExtraFiles = []*os.File{pw}
+	cmd.Env = env
+	cmd.ExtraFiles = extra
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	errFile := filepath.Join(stateDir(home), p.ID()+".log")
 	if err := fsx.MkdirPrivate(stateDir(home)); err != nil {
@@ -237,6 +276,39 @@ func startDetached(f *Factory, p *Project, home string) error {
 	printExports(f, st.Env)
 	f.IO.Infof("Proxy running in the background (pid %d on %s). Stop it with: phantom stop", st.PID, st.Addr)
 	return nil
+}
+
+// proxyOnlyPayload is pl with only the values a proxy without a child
+// needs: the secrets its routes may carry, vaulted upstream URLs (a route's
+// UpstreamEnv) and AWS credentials. Every other secret keeps its token, so
+// the env files still resolve, but not its value, and no secret keeps the
+// raw env-file text (Origins). The values are shared with pl, not copied:
+// planChild copies what it uses before pl is closed.
+//
+// The proxy scrubs responses of the values it holds, so a value this
+// process does not hold is not scrubbed from what an upstream sends back
+// (docs/decisions.md, "The background proxy holds only its routes' values").
+func proxyOnlyPayload(pl *vault.Payload, routes []catalog.Route) *vault.Payload {
+	keep := map[string]bool{}
+	for _, r := range routes {
+		for _, n := range r.Secrets {
+			keep[n] = true
+		}
+		if r.UpstreamEnv != "" {
+			keep[r.UpstreamEnv] = true
+		}
+	}
+	out := *pl
+	out.Secrets = make(map[string]*vault.Secret, len(pl.Secrets))
+	for name, sec := range pl.Secrets {
+		c := *sec
+		c.Origins = nil
+		if !keep[name] && !catalog.IsAWSCredential(name) {
+			c.Value = nil
+		}
+		out.Secrets[name] = &c
+	}
+	return &out
 }
 
 // selfPath is how to run this phantom again: argv[0] as invoked (so a

@@ -4,9 +4,11 @@
 // signal N, 127 for a command that does not exist, 126 for one that cannot
 // be executed).
 //
-// When a stream is not a terminal (an agent capturing output), the child
-// writes into a pipe instead and its output is masked on the way out: every
-// secret value becomes its phm token, even across write boundaries.
+// A masked stream (phantom exec masks both unless --no-masking, on a
+// terminal too) reaches the child as a pipe, and its output is masked on
+// the way out: every secret value becomes its phm token, even across write
+// boundaries. The child then sees no terminal on stdout/stderr
+// (docs/decisions.md, "Masking on a terminal").
 package run
 
 import (

@@ -64,7 +64,8 @@
 //
 // # Key-source selection
 //
-// Creating: PHANTOM_VAULT_PASSPHRASE (non-empty) → passphrase; otherwise the
+// Creating: PHANTOM_VAULT_PASSPHRASE or PHANTOM_VAULT_PASSPHRASE_FILE
+// (non-empty; see PassphraseFromEnv) → passphrase; otherwise the
 // keychain if reachable; otherwise a passphrase typed on the terminal (asked
 // twice); otherwise ErrNoKeySource. On Linux and the BSDs the keychain is the
 // Secret Service on the session D-Bus, and go-keyring is never called while
@@ -75,7 +76,7 @@
 // but "", 0, false, no, off) refuses every non-keychain source.
 //
 // Opening: the header decides. A keychain vault needs the keychain; a
-// passphrase vault uses PHANTOM_VAULT_PASSPHRASE, else the terminal prompt
+// passphrase vault uses PHANTOM_VAULT_PASSPHRASE(_FILE), else the terminal prompt
 // (three tries), else ErrNoKeySource.
 //
 // A keychain item that already holds a valid key is reused, never

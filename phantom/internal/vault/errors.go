@@ -47,7 +47,7 @@ var (
 
 	// ErrWrongPassphrase: the passphrase-wrapped data key did not open.
 	ErrWrongPassphrase = newSentinel("wrong passphrase: the vault key could not be unlocked",
-		"check PHANTOM_VAULT_PASSPHRASE or type the passphrase again; nothing was changed")
+		"check PHANTOM_VAULT_PASSPHRASE (or the file PHANTOM_VAULT_PASSPHRASE_FILE names) or type the passphrase again; nothing was changed")
 
 	// ErrNewerVersion: the file (or its payload) uses a newer format.
 	ErrNewerVersion = newSentinel("the vault file was written by a newer phantom",
@@ -72,9 +72,9 @@ var (
 	ErrKeyMismatch = newSentinel("the key in the OS keychain does not belong to this vault file",
 		"the file was restored from an older copy, or another vault for this project replaced the keychain item; restore the matching file or keychain item; nothing was changed")
 
-	// ErrNoKeySource: no keychain, no PHANTOM_VAULT_PASSPHRASE and no terminal.
+	// ErrNoKeySource: no keychain, no PHANTOM_VAULT_PASSPHRASE(_FILE) and no terminal.
 	ErrNoKeySource = newSentinel("no way to get the vault key",
-		"set PHANTOM_VAULT_PASSPHRASE (CI, headless machines) or run phantom in a terminal to type a passphrase")
+		"set PHANTOM_VAULT_PASSPHRASE_FILE or PHANTOM_VAULT_PASSPHRASE (CI, headless machines) or run phantom in a terminal to type a passphrase")
 
 	// ErrKeychainRequired: PHANTOM_REQUIRE_KEYCHAIN refuses a non-keychain key source.
 	ErrKeychainRequired = newSentinel("PHANTOM_REQUIRE_KEYCHAIN is set, so only the OS keychain may hold the vault key",

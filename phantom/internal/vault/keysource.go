@@ -275,15 +275,19 @@ func (c *config) promptPassphrase(confirm bool) (pw []byte, noTTY bool, err erro
 }
 
 // chooseNewSource picks the key source of a vault being created (ARCHITECTURE
-// §3): PHANTOM_VAULT_PASSPHRASE, else the keychain if reachable, else a
+// §3): PHANTOM_VAULT_PASSPHRASE (or _FILE), else the keychain if reachable, else a
 // prompted passphrase, else ErrNoKeySource. PHANTOM_REQUIRE_KEYCHAIN allows
 // only the keychain. noKeychain carries the reason when the keychain already
 // failed. For Passphrase the returned passphrase is a copy the caller wipes.
 func (c *config) chooseNewSource(noKeychain string) (KeySource, []byte, error) {
 	req := c.requireKeychain()
 	if !req {
-		if p := c.env(EnvPassphrase); p != "" {
-			return Passphrase, []byte(p), nil
+		pw, _, err := PassphraseFromEnv(c.env)
+		if err != nil {
+			return NoKeySource, nil, err
+		}
+		if pw != nil {
+			return Passphrase, pw, nil
 		}
 	}
 	reason := noKeychain
@@ -302,7 +306,7 @@ func (c *config) chooseNewSource(noKeychain string) (KeySource, []byte, error) {
 		return NoKeySource, nil, err
 	}
 	if noTTY {
-		return NoKeySource, nil, errf(ErrNoKeySource, "no OS keychain ("+reason+"), "+EnvPassphrase+" is not set, and there is no terminal to ask for a passphrase")
+		return NoKeySource, nil, errf(ErrNoKeySource, "no OS keychain ("+reason+"), neither "+EnvPassphrase+" nor "+EnvPassphraseFile+" is set, and there is no terminal to ask for a passphrase")
 	}
 	if len(pw) == 0 {
 		return NoKeySource, nil, errf(ErrEmptyPassphrase, "")
@@ -335,20 +339,30 @@ func Probe(opts Options) (KeySource, string) {
 			switch {
 			case c.requireKeychain():
 				return Passphrase, "the vault is passphrase-protected, but " + EnvRequireKeychain + " refuses that; move it with `PHANTOM_REQUIRE_KEYCHAIN=0 phantom vault rekey --to keychain`"
-			case c.env(EnvPassphrase) != "":
-				return Passphrase, "the vault is passphrase-protected; the passphrase comes from " + EnvPassphrase
+			case c.envPassphraseSet():
+				pw, from, err := PassphraseFromEnv(c.env)
+				wipe(pw)
+				if err != nil {
+					return Passphrase, "the vault is passphrase-protected, but " + err.Error()
+				}
+				return Passphrase, "the vault is passphrase-protected; the passphrase comes from " + from
 			case c.Prompt != nil:
 				return Passphrase, "the vault is passphrase-protected; the passphrase will be asked for on the terminal"
 			}
-			return Passphrase, "the vault is passphrase-protected, but " + EnvPassphrase + " is not set and there is no terminal"
+			return Passphrase, "the vault is passphrase-protected, but neither " + EnvPassphrase + " nor " + EnvPassphraseFile + " is set and there is no terminal"
 		}
 	}
 	if !errors.Is(err, ErrNotFound) {
 		return NoKeySource, err.Error()
 	}
 	req := c.requireKeychain()
-	if !req && c.env(EnvPassphrase) != "" {
-		return Passphrase, "no vault yet; " + EnvPassphrase + " is set, so a new vault uses that passphrase"
+	if !req && c.envPassphraseSet() {
+		pw, from, err := PassphraseFromEnv(c.env)
+		wipe(pw)
+		if err != nil {
+			return NoKeySource, "no vault yet; " + err.Error()
+		}
+		return Passphrase, "no vault yet; " + from + " is set, so a new vault uses that passphrase"
 	}
 	ok, r := c.keychainReachable()
 	switch {
@@ -359,5 +373,5 @@ func Probe(opts Options) (KeySource, string) {
 	case c.Prompt != nil:
 		return Passphrase, "no vault yet; no OS keychain (" + r + "), so a passphrase will be asked for on the terminal"
 	}
-	return NoKeySource, "no vault yet; no OS keychain (" + r + "), " + EnvPassphrase + " is not set, and there is no terminal"
+	return NoKeySource, "no vault yet; no OS keychain (" + r + "), neither " + EnvPassphrase + " nor " + EnvPassphraseFile + " is set, and there is no terminal"
 }

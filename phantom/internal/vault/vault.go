@@ -31,7 +31,7 @@ type Options struct {
 	Home      string // PHANTOM_HOME; the vault lives in Home/vaults
 	ProjectID string // 32 lowercase hex characters
 
-	// Env reads the environment (PHANTOM_VAULT_PASSPHRASE,
+	// Env reads the environment (PHANTOM_VAULT_PASSPHRASE(_FILE),
 	// PHANTOM_REQUIRE_KEYCHAIN, DBUS_SESSION_BUS_ADDRESS). nil: os.Getenv.
 	Env func(string) string
 	// Keyring is the OS keychain. nil: SystemKeyring().
@@ -279,7 +279,7 @@ type Vault struct {
 
 // Open opens an existing vault. The header decides the key source: a
 // keychain vault reads the keychain item; a passphrase vault uses
-// PHANTOM_VAULT_PASSPHRASE if set, else Prompt (up to three tries), else
+// PHANTOM_VAULT_PASSPHRASE (or PHANTOM_VAULT_PASSPHRASE_FILE) if set, else Prompt (up to three tries), else
 // ErrNoKeySource. It costs at most one KDF per try and takes no lock: writers
 // replace the file atomically, so a reader sees the old or the new vault.
 func Open(opts Options) (*Vault, error) {
@@ -309,12 +309,15 @@ func (c *config) unlockForOpen(h *header) ([]byte, error) {
 	if c.requireKeychain() {
 		return nil, errf(ErrKeychainRequired, "this vault is protected by a passphrase")
 	}
-	if p := c.env(EnvPassphrase); p != "" {
-		pw := []byte(p)
+	pw, from, err := PassphraseFromEnv(c.env)
+	if err != nil {
+		return nil, err
+	}
+	if pw != nil {
 		defer wipe(pw)
 		k, err := unwrapPassphrase(h, pw)
 		if err != nil && errors.Is(err, ErrWrongPassphrase) {
-			return nil, errf(ErrWrongPassphrase, "from "+EnvPassphrase)
+			return nil, errf(ErrWrongPassphrase, "from "+from)
 		}
 		return k, err
 	}
@@ -328,7 +331,7 @@ func (c *config) unlockForOpen(h *header) ([]byte, error) {
 			if last != nil {
 				return nil, last
 			}
-			return nil, errf(ErrNoKeySource, "this vault is passphrase-protected; "+EnvPassphrase+" is not set and there is no terminal to ask for the passphrase")
+			return nil, errf(ErrNoKeySource, "this vault is passphrase-protected; neither "+EnvPassphrase+" nor "+EnvPassphraseFile+" is set and there is no terminal to ask for the passphrase")
 		}
 		k, err := unwrapPassphrase(h, pw)
 		wipe(pw)

@@ -180,7 +180,11 @@ jobs:
           go-version: "1.26"
           cache: false
 
+      # Static binaries (no cgo): the dynamic loader, and with it
+      # LD_PRELOAD, never runs inside a process that holds the vault key.
       - name: Install phantom and stack
+        env:
+          CGO_ENABLED: "0"
         run: |
           go install phantomstack.dev/phantom/cmd/phantom@VERSION
           go install phantomstack.dev/stack/cmd/stack@VERSION

@@ -108,7 +108,7 @@ type CallError struct {
 func (e *CallError) Error() string {
 	what := map[int]string{
 		exitcode.Usage:       "phantom rejected the call (usage); this is a stack bug, please report it",
-		exitcode.Unavailable: "phantom could not open the vault (locked, or no keychain and no passphrase); set PHANTOM_VAULT_PASSPHRASE or unlock your keychain, then retry",
+		exitcode.Unavailable: "phantom could not open the vault (locked, or no keychain and no passphrase); set PHANTOM_VAULT_PASSPHRASE_FILE (or PHANTOM_VAULT_PASSPHRASE) or unlock your keychain, then retry",
 		exitcode.NotFound:    "phantom did not find what was asked for",
 		exitcode.Refused:     "phantom refused for safety",
 	}[e.Code]
