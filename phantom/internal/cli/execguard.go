@@ -7,7 +7,6 @@ import (
 	"strings"
 
 	"phantomstack.dev/phantom/internal/audit"
-	"phantomstack.dev/phantom/internal/proctree"
 	"phantomstack.dev/phantom/internal/vault"
 	"phantomstack.dev/shared/exitcode"
 	"phantomstack.dev/shared/term"
@@ -51,13 +50,8 @@ func passphraseMask(f *Factory) map[string]string {
 // program made can type too: the audit entry names that program
 // (docs/security.md).
 func confirmNoMasking(f *Factory, p *Project) error {
-	parents := proctree.Parents()
 	record := func(outcome string) {
-		d := outcome
-		if parents != "" {
-			d += "; parents: " + parents
-		}
-		f.record(p, audit.Event{Op: "exec.no-masking", Detail: d})
+		f.record(p, audit.Event{Op: "exec.no-masking", Detail: withChain(outcome)})
 	}
 	if !f.IO.CanPrompt() {
 		record("refused: no terminal")

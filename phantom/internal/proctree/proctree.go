@@ -50,12 +50,17 @@ func parseStat(s string) (string, int, bool) {
 	if open < 0 || end < open {
 		return "", 0, false
 	}
+	// A name is chosen by the process itself: keep it printable, short
+	// (the kernel's limit is 16 bytes), and free of the separator.
 	comm := strings.Map(func(r rune) rune {
-		if r < ' ' || r == 0x7f {
+		if r < ' ' || r == 0x7f || r == '<' {
 			return '?'
 		}
 		return r
 	}, s[open+1:end])
+	if len(comm) > 32 {
+		comm = comm[:32]
+	}
 	f := strings.Fields(s[end+1:])
 	if len(f) < 2 {
 		return "", 0, false

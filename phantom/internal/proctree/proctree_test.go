@@ -13,7 +13,7 @@ func TestParseStat(t *testing.T) {
 	if !ok || comm != "my (odd) prog" || ppid != 812 {
 		t.Fatalf("got %q %d %v", comm, ppid, ok)
 	}
-	if comm, _, _ := parseStat("1 (a\x1b[2Jb) S 0"); comm != "a?[2Jb" {
+	if comm, _, _ := parseStat("1 (a\x1b[2J<b) S 0"); comm != "a?[2J?b" {
 		t.Fatalf("control characters kept: %q", comm)
 	}
 	for _, bad := range []string{"", "12 comm S 1", "12 (x) S", "12 (x) S y"} {
