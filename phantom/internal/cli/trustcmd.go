@@ -139,13 +139,26 @@ func trustRun(o *TrustOptions) error {
 		f.record(p, audit.Event{Op: "trust.refused", Detail: fmt.Sprintf("no terminal; %d route(s), %d setting(s) pending", len(pending), len(g.weaker)+len(g.aws))})
 		return exitcode.Errorf(exitcode.Refused, "approving needs an interactive terminal, so that a script or agent cannot approve a change for you; run `phantom trust` on your own terminal")
 	}
-	if err := f.IO.ConfirmTyped("Requests on these routes will carry the real values of the secrets named, and the settings will apply.", "trust"); err != nil {
+	var what []string
+	if len(pending) > 0 {
+		what = append(what, "Requests on these routes will carry the real values of the secrets named.")
+	}
+	if len(g.weaker) > 0 {
+		what = append(what, "The settings will apply to every command phantom runs for this project.")
+	}
+	if len(g.aws) > 0 {
+		what = append(what, "phantom will serve AWS credentials to your commands as these settings say.")
+	}
+	if err := f.IO.ConfirmTyped(strings.Join(what, " "), "trust"); err != nil {
 		return exitcode.Errorf(exitcode.Failure, "not approved (%v); nothing was changed", err)
 	}
 	if err := f.storeApprovals(p, v, pending, g); err != nil {
 		return err
 	}
-	f.IO.Successf("Approved %d route(s) and %d setting(s).", len(pending), len(g.weaker)+len(g.aws))
+	f.IO.Successf("Approved %d route(s) and %d setting(s).", len(pending), len(g.weaker))
+	if len(g.aws) > 0 {
+		f.IO.Successf("Approved the [aws] settings.")
+	}
 	return nil
 }
 

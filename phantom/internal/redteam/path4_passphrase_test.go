@@ -124,7 +124,7 @@ func TestPath4_Passphrase(t *testing.T) {
 				t.Errorf("the passphrase printed through phantom exec: exit %d, %q", r.Code, r.Stdout)
 			}
 			a.AssertClean(r)
-			a.AssertAudited("exec.start", "routes: anthropic, openai")
+			a.AssertAudited("exec.start", "routes: anthropic=https://api.anthropic.com, openai=https://api.openai.com")
 		})
 	}
 }
