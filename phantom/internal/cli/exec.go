@@ -137,7 +137,9 @@ func execRun(o *ExecOptions) error {
 		return err
 	}
 	if err := f.foldTightening(p, v, plan.allRoutes); err != nil {
-		return err
+		// Recording a tightening protects a later loosening; failing to
+		// record it is no reason not to run.
+		f.IO.Warnf("could not record the tightened settings in the vault: %v", err)
 	}
 	for _, n := range plan.notes {
 		f.IO.Warnf("%s", n)
