@@ -227,7 +227,7 @@ func (s *Server) errorHandler(w http.ResponseWriter, r *http.Request, err error)
 // could not be reached (DNS, TLS, connection refused, timeout), so a client
 // can tell it from an upstream's own 502 without parsing the body;
 // ErrorDetailHeader carries the reason, scrubbed (docs/phantom.md, "The
-// proxy's own answers"). `stack doctor` reads them.
+// proxy"). `stack doctor` reads them.
 const (
 	ErrorHeader            = "X-Phantom-Error"
 	ErrorDetailHeader      = "X-Phantom-Error-Detail"

@@ -73,7 +73,7 @@ const maxParallelChecks = 4
 func newDoctorCmd(f *Factory) *cobra.Command {
 	var asJSON, probe, all, strict bool
 	cmd := &cobra.Command{
-		Use:   "doctor [--all] [--json]",
+		Use:   "doctor [--all] [--strict] [--json]",
 		Short: "Check that every declared secret exists in phantom and still works upstream",
 		Long: `For every secret slot in .stack.toml: is it in phantom's vault, and does the
 provider still accept it? The upstream checks run under 'phantom exec': the
