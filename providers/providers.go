@@ -251,6 +251,21 @@ type Health struct {
 	Status  Status
 	Detail  string
 	Latency time.Duration // time to the upstream's answer; zero when none came
+	// Slots is the verdict per secret slot, for a provider whose secret
+	// slots are separate credentials (Supabase's anon and service-role keys,
+	// its database password). Empty: the verdict above covers every secret
+	// slot (one key, or a key pair that is one credential). A secret slot
+	// missing from a non-empty Slots was not checked, and `stack doctor`
+	// reports it unverifiable, never ok.
+	Slots []SlotHealth
+}
+
+// SlotHealth is the verdict on one secret slot. Detail never contains a secret.
+type SlotHealth struct {
+	Slot    string
+	Status  Status
+	Detail  string
+	Latency time.Duration
 }
 
 // OK reports whether the check passed.

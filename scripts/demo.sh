@@ -185,7 +185,7 @@ printf '\n[routes.vercel]\nupstream = "%s"\n' "$FAKECLOUD_VERCEL_API_URL" >> .ph
 printf '\n[aws]\nsts_endpoint = "%s"\n' "$FAKECLOUD_AWS_ENDPOINT_URL" >> .phantom.toml
 demoapi approve
 note "phantom's vercel route, the supabase route's SUPABASE_URL (not a https://<ref>.supabase.co project URL), and the STS endpoint phantom asks for the app's short-lived AWS credentials ([aws] sts_endpoint) go to the sandbox: approved, as above"
-note "doctor checks each key upstream through phantom, so stack never holds a value; the bootstrap AWS credentials are unset by now: it checks the app's own key"
+note "doctor checks each key upstream through phantom, so stack never holds a value; the bootstrap AWS credentials are unset by now: it checks the app's own key. The database credential shows unverifiable: doctor does not connect to Postgres yet, and says so rather than ok"
 must stack doctor
 
 note "remove deletes the Supabase project upstream, then its keys in phantom and its lines in .env.local; --keep-remote would keep the project"

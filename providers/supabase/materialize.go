@@ -124,7 +124,11 @@ func askPassword(env providers.Env, ref string) ([]byte, error) {
 
 // Healthcheck implements providers.Provider: GET {SUPABASE_URL}/rest/v1/
 // (PostgREST's root) with the anon key, then with the service-role key,
-// each in apikey and Authorization: Bearer as supabase-js sends them.
+// each in apikey and Authorization: Bearer as supabase-js sends them. Each
+// key gets its own verdict in Health.Slots (revoking one leaves the other
+// ok). The database password and DATABASE_URL are reported unverifiable:
+// checking them means connecting to Postgres, which this check does not do
+// (docs/stack.md, "stack doctor"). The overall Status is the worst key's.
 //
 // Under `stack doctor` this runs inside `phantom exec`: SUPABASE_URL is the
 // proxy's mount for the supabase route and the keys are phm tokens, which
@@ -151,18 +155,47 @@ func (p *Provider) Healthcheck(ctx context.Context, env providers.Env, res provi
 	}
 	base = strings.TrimRight(base, "/")
 	var total time.Duration
+	worst := providers.Health{Status: providers.StatusOK}
+	var slots []providers.SlotHealth
 	for _, k := range []struct{ slot, name string }{{SlotAnonKey, "anon"}, {SlotServiceRoleKey, "service-role"}} {
-		key := get(k.slot)
-		if key == nil {
-			return providers.Health{Status: providers.StatusMissing, Detail: k.slot + " is not stored"}
+		h := providers.Health{Status: providers.StatusMissing, Detail: k.slot + " is not stored"}
+		if key := get(k.slot); key != nil {
+			h = probe(ctx, env, base, key, k.name)
 		}
-		h := probe(ctx, env, base, key, k.name)
+		if h.OK() {
+			h.Detail = fmt.Sprintf("the REST API accepted the %s key", k.name)
+		}
 		total += h.Latency
-		if !h.OK() {
-			return h
+		slots = append(slots, providers.SlotHealth{Slot: k.slot, Status: h.Status, Detail: h.Detail, Latency: h.Latency})
+		if worst.OK() || severity(h.Status) > severity(worst.Status) {
+			worst = h
 		}
 	}
-	return providers.Health{Status: providers.StatusOK, Latency: total, Detail: "REST API answered with the anon and service-role keys"}
+	const noDB = "not checked: stack doctor does not connect to the database, so it cannot prove the database credential"
+	slots = append(slots,
+		providers.SlotHealth{Slot: SlotDBPassword, Status: providers.StatusUnverifiable, Detail: noDB},
+		providers.SlotHealth{Slot: SlotDatabaseURL, Status: providers.StatusUnverifiable, Detail: noDB})
+	if !worst.OK() {
+		worst.Slots = slots
+		return worst
+	}
+	return providers.Health{Status: providers.StatusOK, Latency: total, Detail: "REST API answered with the anon and service-role keys", Slots: slots}
+}
+
+// severity orders verdicts for the overall one: a refused key matters more
+// than an unreachable API.
+func severity(s providers.Status) int {
+	switch s {
+	case providers.StatusInvalid:
+		return 4
+	case providers.StatusMissing:
+		return 3
+	case providers.StatusUnexpected:
+		return 2
+	case providers.StatusUnreachable:
+		return 1
+	}
+	return 0
 }
 
 func probe(ctx context.Context, env providers.Env, base string, key []byte, name string) providers.Health {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/url"
 	"strings"
@@ -903,4 +904,51 @@ func TestHealthcheckUnreachable(t *testing.T) {
 		t.Fatalf("closed: %+v", hc)
 	}
 	h.noSecret(h.secretsOf(), errors.New(hc.Detail))
+}
+
+// TestHealthcheckPerSlot: each key has its own verdict, so revoking the anon
+// key fails only SUPABASE_ANON_KEY; the database credential is named
+// unverifiable (no Postgres connection), never ok.
+func TestHealthcheckPerSlot(t *testing.T) {
+	h := newHarness(t, supabasefake.Options{})
+	ref := h.srv.AddProject("p", "")
+	pr, _ := h.srv.Project(ref)
+	keys := map[string]string{}
+	for _, k := range pr.Keys {
+		keys[k.Name] = k.Value
+	}
+	src := func(s string) ([]byte, bool) {
+		switch s {
+		case SlotAnonKey:
+			return []byte(keys["anon"]), true
+		case SlotServiceRoleKey:
+			return []byte(keys["service_role"]), true
+		}
+		return nil, false
+	}
+	res := providers.Resource{ID: ref}
+	slots := func(hc providers.Health) map[string]providers.Status {
+		out := map[string]providers.Status{}
+		for _, s := range hc.Slots {
+			out[s.Slot] = s.Status
+		}
+		return out
+	}
+	hc := h.p.Healthcheck(context.Background(), h.env(), res, src)
+	want := map[string]providers.Status{SlotAnonKey: providers.StatusOK, SlotServiceRoleKey: providers.StatusOK,
+		SlotDBPassword: providers.StatusUnverifiable, SlotDatabaseURL: providers.StatusUnverifiable}
+	if !hc.OK() || !maps.Equal(slots(hc), want) {
+		t.Fatalf("all good: %+v", hc)
+	}
+	h.srv.RevokeAPIKey(ref, "anon")
+	hc = h.p.Healthcheck(context.Background(), h.env(), res, src)
+	want[SlotAnonKey] = providers.StatusInvalid
+	if hc.Status != providers.StatusInvalid || !strings.Contains(hc.Detail, "anon") || !maps.Equal(slots(hc), want) {
+		t.Fatalf("anon revoked: %+v", hc)
+	}
+	for _, s := range hc.Slots {
+		if s.Slot == SlotServiceRoleKey && strings.Contains(s.Detail, "rejected") {
+			t.Fatalf("service-role slot blamed: %+v", s)
+		}
+	}
 }

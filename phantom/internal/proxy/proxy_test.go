@@ -550,6 +550,33 @@ func TestUpstreamFailures(t *testing.T) {
 	}
 }
 
+// TestUnreachableIsMarked: the proxy's own 502 carries X-Phantom-Error and
+// the reason, so a client (stack doctor) tells it from an upstream's 502
+// without reading the body; an upstream's 502 passes through unmarked.
+func TestUnreachableIsMarked(t *testing.T) {
+	ln, _ := net.Listen("tcp", "127.0.0.1:0")
+	dead := "http://" + ln.Addr().String()
+	ln.Close()
+	h := start(t, dead, nil, nil)
+	resp, _ := do(t, newReq(t, "GET", h.url("openai", "/v1/models"), ""))
+	if resp.StatusCode != http.StatusBadGateway || resp.Header.Get(ErrorHeader) != "upstream-unreachable" {
+		t.Fatalf("dead upstream: %d %q", resp.StatusCode, resp.Header.Get(ErrorHeader))
+	}
+	if d := resp.Header.Get(ErrorDetailHeader); !strings.Contains(d, "connection refused") || strings.Contains(d, openaiValue) {
+		t.Fatalf("reason: %q", d)
+	}
+
+	own := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "bad gateway", http.StatusBadGateway)
+	}))
+	defer own.Close()
+	h = start(t, own.URL, nil, nil)
+	resp, _ = do(t, newReq(t, "GET", h.url("openai", "/x"), ""))
+	if resp.StatusCode != http.StatusBadGateway || resp.Header.Get(ErrorHeader) != "" || resp.Header.Get(ErrorDetailHeader) != "" {
+		t.Fatalf("upstream's own 502 was marked: %d %v", resp.StatusCode, resp.Header)
+	}
+}
+
 func TestIdleStreamIsCut(t *testing.T) {
 	release := make(chan struct{})
 	upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -215,11 +215,39 @@ func (s *Server) errorHandler(w http.ResponseWriter, r *http.Request, err error)
 		if st != nil {
 			st.err = msg
 		}
+		markUnreachable(w.Header(), msg)
 		writeJSON(w, http.StatusBadGateway, map[string]any{
 			"error": "upstream request failed", "detail": msg,
 			"status": http.StatusBadGateway, "route": route})
 	}
 	s.logf("proxy: %s %s: %v", r.Method, route, err)
+}
+
+// ErrorHeader marks an answer the proxy made itself because the upstream
+// could not be reached (DNS, TLS, connection refused, timeout), so a client
+// can tell it from an upstream's own 502 without parsing the body;
+// ErrorDetailHeader carries the reason, scrubbed (docs/phantom.md, "The
+// proxy"). `stack doctor` reads them.
+const (
+	ErrorHeader            = "X-Phantom-Error"
+	ErrorDetailHeader      = "X-Phantom-Error-Detail"
+	errUpstreamUnreachable = "upstream-unreachable"
+)
+
+// markUnreachable sets ErrorHeader and ErrorDetailHeader: one line of
+// printable text, at most 512 bytes.
+func markUnreachable(h http.Header, reason string) {
+	reason = strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f {
+			return ' '
+		}
+		return r
+	}, reason)
+	if len(reason) > 512 {
+		reason = strings.ToValidUTF8(reason[:512], "")
+	}
+	h.Set(ErrorHeader, errUpstreamUnreachable)
+	h.Set(ErrorDetailHeader, reason)
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

@@ -6,6 +6,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -42,14 +44,24 @@ type DoctorSlot struct {
 	Provider  string `json:"provider"`
 	Slot      string `json:"slot"`
 	Present   bool   `json:"present"`
-	Verified  string `json:"verified"` // ok, invalid, unreachable, unverifiable
+	Verified  string `json:"verified"` // ok, invalid, unreachable, unexpected, unverifiable
 	LatencyMS int64  `json:"latency_ms,omitempty"`
 	Detail    string `json:"detail,omitempty"`
 }
 
-// probeResult is one line the probe child prints.
+// probeResult is one line the probe child prints: one service's verdict,
+// and per slot when the provider checks its slots separately.
 type probeResult struct {
-	Service   string `json:"service"`
+	Service   string      `json:"service"`
+	Status    string      `json:"status"`
+	LatencyMS int64       `json:"latency_ms"`
+	Detail    string      `json:"detail"`
+	Slots     []probeSlot `json:"slots,omitempty"`
+}
+
+// probeSlot is one slot's verdict in a probeResult.
+type probeSlot struct {
+	Slot      string `json:"slot"`
 	Status    string `json:"status"`
 	LatencyMS int64  `json:"latency_ms"`
 	Detail    string `json:"detail"`
@@ -59,15 +71,20 @@ type probeResult struct {
 const maxParallelChecks = 4
 
 func newDoctorCmd(f *Factory) *cobra.Command {
-	var asJSON, probe, all bool
+	var asJSON, probe, all, strict bool
 	cmd := &cobra.Command{
-		Use:   "doctor [--all] [--json]",
+		Use:   "doctor [--all] [--strict] [--json]",
 		Short: "Check that every declared secret exists in phantom and still works upstream",
 		Long: `For every secret slot in .stack.toml: is it in phantom's vault, and does the
 provider still accept it? The upstream checks run under 'phantom exec': the
 check request carries the phm_ token and phantom's proxy puts the real key on
 the wire, so doctor works in CI without a terminal and stack never holds a
-value. Exit 1 when a slot is missing or invalid.
+value. Each secret slot gets its own verdict: ok, invalid, unreachable,
+unexpected or unverifiable (what doctor cannot check, such as a database
+password, with the reason). Exit 1 when a slot is missing, invalid,
+unreachable or unexpected; --strict also fails on unverifiable. With --json,
+stdout is a JSON report even when the checks cannot start, with the reason
+in "error".
 
 --all checks every project in the registry (stack projects list), each in its
 own directory, and exits 1 when any of them fails.`,
@@ -77,36 +94,30 @@ own directory, and exits 1 when any of them fails.`,
 				return doctorProbe(f)
 			}
 			if all {
-				return doctorAllRun(f, asJSON)
+				return doctorAllRun(f, asJSON, strict)
 			}
-			return doctorRun(f, asJSON)
+			return doctorRun(f, asJSON, strict)
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the report as JSON (schema in docs/stack.md)")
 	cmd.Flags().BoolVar(&all, "all", false, "check every registered project (stack projects list)")
+	cmd.Flags().BoolVar(&strict, "strict", false, "fail on unverifiable slots too: every secret must be proven")
 	cmd.Flags().BoolVar(&probe, "probe", false, "")
 	cmd.Flags().MarkHidden("probe")
 	return cmd
 }
 
-func doctorRun(f *Factory, asJSON bool) error {
-	ctx := context.Background()
-	c, err := f.loadConfig()
+func doctorRun(f *Factory, asJSON, strict bool) error {
+	rep, err := doctorProject(f, strict)
 	if err != nil {
-		return err
-	}
-	pc, err := f.phantom(ctx)
-	if err != nil {
-		return err
-	}
-	var rep DoctorReport
-	n := len(c.SecretSlots())
-	err = f.IO.RunTask(ctx, term.Task{Title: fmt.Sprintf("Checking %d secret(s) with their providers", n)}, func(ctx context.Context, _ term.Progress) error {
-		var err error
-		rep, err = doctorCheck(ctx, pc, c)
-		return err
-	})
-	if err != nil {
+		if asJSON {
+			// stdout stays a JSON document: the reason goes in "error"
+			// (and, as for every command, on stderr).
+			rep.OK, rep.Error = false, err.Error()
+			if werr := writeJSON(f, rep); werr != nil {
+				return werr
+			}
+		}
 		return err
 	}
 	if asJSON {
@@ -124,9 +135,34 @@ func doctorRun(f *Factory, asJSON bool) error {
 	return nil
 }
 
+// doctorProject checks the current project. On error the report still holds
+// what is known (schema, project, path) for --json.
+func doctorProject(f *Factory, strict bool) (DoctorReport, error) {
+	ctx := context.Background()
+	rep := DoctorReport{Schema: DoctorSchema, Slots: []DoctorSlot{}}
+	c, err := f.loadConfig()
+	if err != nil {
+		return rep, err
+	}
+	rep.Project, rep.Path = c.ProjectID, c.Dir
+	pc, err := f.phantom(ctx)
+	if err != nil {
+		return rep, err
+	}
+	n := len(c.SecretSlots())
+	err = f.IO.RunTask(ctx, term.Task{Title: fmt.Sprintf("Checking %d secret(s) with their providers", n)}, func(ctx context.Context, _ term.Progress) error {
+		r, err := doctorCheck(ctx, pc, c, strict)
+		if err == nil {
+			rep = r
+		}
+		return err
+	})
+	return rep, err
+}
+
 // doctorCheck builds the report of the project c, with pc running phantom
 // (and the probe under phantom exec) in c's directory.
-func doctorCheck(ctx context.Context, pc *phantomctl.Client, c *config.Config) (DoctorReport, error) {
+func doctorCheck(ctx context.Context, pc *phantomctl.Client, c *config.Config, strict bool) (DoctorReport, error) {
 	es, err := pc.List(ctx)
 	if err != nil {
 		return DoctorReport{}, phantomErr(err)
@@ -165,20 +201,61 @@ func doctorCheck(ctx context.Context, pc *phantomctl.Client, c *config.Config) (
 		s := c.Services[n]
 		r, checked := results[n]
 		for _, slot := range s.Secrets {
-			d := DoctorSlot{Service: n, Provider: s.Provider, Slot: slot, Present: inVault[slot], Verified: "unverifiable"}
+			d := DoctorSlot{Service: n, Provider: s.Provider, Slot: slot, Present: inVault[slot],
+				Verified: "unverifiable", Detail: "no upstream check ran for " + n}
 			if checked {
 				d.Verified, d.LatencyMS, d.Detail = r.Status, r.LatencyMS, r.Detail
 			}
-			if !d.Present {
-				d.Verified, d.Detail = "unverifiable", slot+" is not in phantom's vault"
+			// A provider that checks its slots one by one names each; a slot
+			// it does not name was not checked, so it is never ok.
+			if checked && len(r.Slots) > 0 {
+				d.Verified, d.LatencyMS, d.Detail = "unverifiable", 0, fmt.Sprintf("the %s check does not cover %s", s.Provider, slot)
+				for _, ps := range r.Slots {
+					if ps.Slot == slot {
+						d.Verified, d.LatencyMS, d.Detail = ps.Status, ps.LatencyMS, ps.Detail
+					}
+				}
 			}
-			if !d.Present || d.Verified == "invalid" {
+			if !d.Present {
+				d.Verified, d.LatencyMS, d.Detail = "unverifiable", 0, slot+" is not in phantom's vault"
+			}
+			if !slotPasses(d, strict) {
 				rep.OK = false
 			}
 			rep.Slots = append(rep.Slots, d)
 		}
 	}
 	return rep, nil
+}
+
+// slotPasses decides a slot's share of the report's "ok" (docs/stack.md,
+// "stack doctor"; docs/decisions.md): it must be in the vault and not be
+// refused (invalid), unanswered (unreachable) or answered oddly
+// (unexpected). An unverifiable slot passes unless strict: it names what
+// doctor cannot check (the database password, AWS's app user in a fresh
+// clone), which no rerun would change.
+func slotPasses(d DoctorSlot, strict bool) bool {
+	if !d.Present {
+		return false
+	}
+	switch d.Verified {
+	case "ok":
+		return true
+	case "unverifiable":
+		return !strict
+	}
+	return false
+}
+
+// verdict maps a provider's healthcheck status to doctor's "verified".
+func verdict(st providers.Status) string {
+	switch st {
+	case providers.StatusOK, providers.StatusInvalid, providers.StatusUnreachable, providers.StatusUnexpected:
+		return string(st)
+	}
+	// StatusMissing (a slot the check needs has no value in the
+	// environment) and StatusUnverifiable: the check could not decide.
+	return "unverifiable"
 }
 
 // doctorLine is one slot of the human report.
@@ -207,6 +284,7 @@ func doctorProbe(f *Factory) error {
 	}
 	proxyURL, session := f.Env("PHANTOM_PROXY_URL"), f.Env("PHANTOM_PROXY_TOKEN")
 	env := f.providerEnv()
+	env.HTTP = &http.Client{Timeout: 30 * time.Second, Transport: proxyFailures{http.DefaultTransport}}
 	mount := func(route string) string { return proxyURL + "/_phantom/" + session + "/" + route }
 	env.Getenv = func(k string) string {
 		if strings.HasPrefix(k, "STACK_") && strings.HasSuffix(k, "_API_URL") && proxyURL != "" {
@@ -237,21 +315,40 @@ func doctorProbe(f *Factory) error {
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()
 			h := p.Healthcheck(ctx, env, providers.Resource{ID: s.ResourceID, Region: s.Region, Meta: s.Meta}, secrets)
-			status := string(h.Status)
-			switch h.Status {
-			case providers.StatusOK, providers.StatusInvalid, providers.StatusUnreachable:
-			case providers.StatusMissing:
-				status = "unverifiable"
-			default:
-				status = "unverifiable"
+			r := probeResult{Service: n, Status: verdict(h.Status), LatencyMS: h.Latency.Milliseconds(), Detail: h.Detail}
+			for _, sh := range h.Slots {
+				r.Slots = append(r.Slots, probeSlot{Slot: sh.Slot, Status: verdict(sh.Status), LatencyMS: sh.Latency.Milliseconds(), Detail: sh.Detail})
 			}
 			mu.Lock()
 			defer mu.Unlock()
-			enc.Encode(probeResult{Service: n, Status: status, LatencyMS: h.Latency.Milliseconds(), Detail: h.Detail})
+			enc.Encode(r)
 		}(n, s, p)
 	}
 	wg.Wait()
 	return nil
+}
+
+// proxyFailures turns an answer phantom's proxy made itself because it
+// could not reach the upstream (X-Phantom-Error: upstream-unreachable, with
+// the reason in X-Phantom-Error-Detail; docs/phantom.md) into a transport
+// error. Every provider's check then reports it unreachable with the
+// proxy's reason (DNS, TLS, refused) instead of reading a 502 that no
+// upstream sent. The header can only turn an answer into a failure, so an
+// upstream that sent it could never make a check pass.
+type proxyFailures struct{ next http.RoundTripper }
+
+func (t proxyFailures) RoundTrip(r *http.Request) (*http.Response, error) {
+	resp, err := t.next.RoundTrip(r)
+	if err != nil || resp.Header.Get("X-Phantom-Error") != "upstream-unreachable" {
+		return resp, err
+	}
+	io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+	resp.Body.Close()
+	why := strings.TrimSpace(resp.Header.Get("X-Phantom-Error-Detail"))
+	if why == "" {
+		why = "no reason given"
+	}
+	return nil, fmt.Errorf("phantom's proxy could not reach the upstream: %s", why)
 }
 
 // selfPath is how to run this stack again: argv[0] as invoked (a link keeps

@@ -12,6 +12,7 @@ import (
 // registered project, in registry (name) order.
 type DoctorAllReport struct {
 	Schema  int            `json:"schema"`
+	Error   string         `json:"error,omitempty"` // why no project could be checked (phantom missing)
 	Reports []DoctorReport `json:"reports"`
 }
 
@@ -20,17 +21,27 @@ type DoctorAllReport struct {
 // exec) run in, its own directory, so it gets its own .phantom.toml,
 // .env.local and routes. A project that cannot be checked is a failed
 // report with an error, and the others still run.
-func doctorAllRun(f *Factory, asJSON bool) error {
+func doctorAllRun(f *Factory, asJSON, strict bool) error {
 	ctx := context.Background()
+	all := DoctorAllReport{Schema: DoctorSchema, Reports: []DoctorReport{}}
+	// With --json, stdout stays a JSON document when nothing can be checked.
+	fail := func(err error) error {
+		if asJSON {
+			all.Error = err.Error()
+			if werr := writeJSON(f, all); werr != nil {
+				return werr
+			}
+		}
+		return err
+	}
 	base, err := f.phantom(ctx)
 	if err != nil {
-		return err
+		return fail(err)
 	}
 	ps, err := f.registeredProjects()
 	if err != nil {
-		return err
+		return fail(err)
 	}
-	all := DoctorAllReport{Schema: DoctorSchema, Reports: []DoctorReport{}}
 	failed := 0
 	for _, p := range ps {
 		rep := DoctorReport{Schema: DoctorSchema, Name: p.Name, Project: p.ProjectID, Path: p.Path, Slots: []DoctorSlot{}}
@@ -39,7 +50,7 @@ func doctorAllRun(f *Factory, asJSON bool) error {
 			pc := *base
 			pc.Dir = c.Dir
 			var r DoctorReport
-			if r, err = doctorCheck(ctx, &pc, c); err == nil {
+			if r, err = doctorCheck(ctx, &pc, c, strict); err == nil {
 				r.Name = p.Name
 				rep = r
 			}
