@@ -280,10 +280,10 @@ func addOne(o *AddOptions) (*AddResult, error) {
 					since = pending.Started
 				}
 				r, err := p.Provision(ctx, env, cred, providers.ProvisionRequest{UseID: useID, Name: name, Region: opts["region"], Owned: owned, ResumedSince: since, Options: opts})
+				res = r // on failure too: a resource this add made or adopted comes back for the rollback
 				if err != nil {
 					return fmt.Errorf("provisioning %s: %w", info.DisplayName, err)
 				}
-				res = r
 				return nil
 			})
 			return pipeline.Resource{ID: res.ID, Region: res.Region, Meta: res.Meta}, err
