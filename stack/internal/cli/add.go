@@ -148,6 +148,9 @@ func addAllRun(o *AddOptions) error {
 			todo = append(todo, n)
 		}
 	}
+	if o.DryRun {
+		return addAllPlan(o, c, todo)
+	}
 	results := []AddResult{}
 	var failed []string
 	for _, n := range todo {
@@ -536,7 +539,66 @@ type PlanSlot struct {
 // addPlan prints what an add would do, from the provider's description
 // alone: nothing is signed in to, created, stored or written.
 func addPlan(o *AddOptions, c *config.Config, info providers.Info, pending *pipeline.Journal) error {
+	plan := buildPlan(o, info, pending)
+	if o.JSON {
+		return writeJSON(o.F, plan)
+	}
+	printPlan(o.F, plan, info)
+	o.F.IO.Infof("Dry run: nothing was signed in to, created, stored or written.")
+	return nil
+}
+
+// addAllPlan is `stack add --dry-run` without a SERVICE: the plan of each
+// service the real run would set up (todo), one after the other; with
+// --json, one list.
+func addAllPlan(o *AddOptions, c *config.Config, todo []string) error {
 	f := o.F
+	plans := []AddPlan{}
+	var failed []string
+	for _, n := range todo {
+		p, err := f.Providers.Get(n)
+		if err != nil {
+			f.IO.Warnf("%s: unknown service; `stack providers` lists what this build can set up", n)
+			failed = append(failed, n)
+			continue
+		}
+		info := p.Info()
+		if o.NoMCP {
+			info.MCP = nil
+		}
+		pending, err := config.JournalStore{C: c}.Load(n)
+		if err != nil {
+			f.IO.Warnf("%s: %v", n, err)
+			failed = append(failed, n)
+			continue
+		}
+		one := *o
+		one.Service = n
+		plan := buildPlan(&one, info, pending)
+		if o.JSON {
+			plans = append(plans, plan)
+		} else {
+			printPlan(f, plan, info)
+		}
+	}
+	if o.JSON {
+		if err := writeJSON(f, plans); err != nil {
+			return err
+		}
+	}
+	switch {
+	case len(todo) == 0:
+		f.IO.Infof("Every service in %s is set up already; stack add would do nothing.", config.FileName)
+	case len(failed) > 0:
+		return exitcode.Errorf(exitcode.Failure, "dry run: %d of %d service(s) cannot be planned: %s", len(failed), len(todo), strings.Join(failed, ", "))
+	default:
+		f.IO.Infof("Dry run: nothing was signed in to, created, stored or written.")
+	}
+	return nil
+}
+
+// buildPlan describes an add of o.Service from the provider's description.
+func buildPlan(o *AddOptions, info providers.Info, pending *pipeline.Journal) AddPlan {
 	plan := AddPlan{Service: o.Service, Provider: info.Name, Slots: []PlanSlot{}}
 	if pending != nil {
 		plan.Resume = string(pending.Phase)
@@ -585,13 +647,12 @@ func addPlan(o *AddOptions, c *config.Config, info providers.Info, pending *pipe
 			plan.Steps = append(plan.Steps, "add the "+info.MCP.Name+" MCP server to .mcp.json, run under phantom exec")
 		}
 	}
-	if o.JSON {
-		return writeJSON(f, plan)
-	}
-	fmt.Fprintf(f.IO.Out, "stack add %s (%s) would:\n", o.Service, info.DisplayName)
+	return plan
+}
+
+func printPlan(f *Factory, plan AddPlan, info providers.Info) {
+	fmt.Fprintf(f.IO.Out, "stack add %s (%s) would:\n", plan.Service, info.DisplayName)
 	for i, st := range plan.Steps {
 		fmt.Fprintf(f.IO.Out, "  %d. %s\n", i+1, st)
 	}
-	f.IO.Infof("Dry run: nothing was signed in to, created, stored or written.")
-	return nil
 }
