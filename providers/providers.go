@@ -168,8 +168,14 @@ type LoginRequest struct {
 	Cached *Credential
 	// Options are provider-specific flags (--profile, --no-browser, …),
 	// by flag name without dashes; see each provider's Flags.
+	// OptionNoVerify ("true") asks an API-key provider to take the key
+	// without checking it upstream (the provider is unreachable); stack
+	// records the key as unverified.
 	Options map[string]string
 }
+
+// OptionNoVerify is the LoginRequest option of `stack add --no-verify`.
+const OptionNoVerify = "no-verify"
 
 // ProvisionRequest says which upstream resource to create or attach to.
 type ProvisionRequest struct {
