@@ -168,8 +168,14 @@ type LoginRequest struct {
 	Cached *Credential
 	// Options are provider-specific flags (--profile, --no-browser, …),
 	// by flag name without dashes; see each provider's Flags.
+	// OptionNoVerify ("true") asks an API-key provider to take the key
+	// without checking it upstream (the provider is unreachable); stack
+	// records the key as unverified.
 	Options map[string]string
 }
+
+// OptionNoVerify is the LoginRequest option of `stack add --no-verify`.
+const OptionNoVerify = "no-verify"
 
 // ProvisionRequest says which upstream resource to create or attach to.
 type ProvisionRequest struct {
@@ -282,6 +288,10 @@ type Provider interface {
 	// environment variable, else an interactive flow (OAuth or masked paste).
 	Login(ctx context.Context, env Env, req LoginRequest) (*Credential, error)
 	// Provision creates the upstream resource, or attaches to req.UseID.
+	// When it fails after it created a resource, or adopted the one an
+	// interrupted add created (req.Owned), and did not delete it itself, it
+	// returns that Resource (its ID at least) with the error: stack then
+	// journals it and its rollback calls Deprovision.
 	Provision(ctx context.Context, env Env, cred *Credential, req ProvisionRequest) (Resource, error)
 	// Materialize fetches the values of the provider's slots for res.
 	Materialize(ctx context.Context, env Env, cred *Credential, res Resource) (*Materialized, error)

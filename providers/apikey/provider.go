@@ -70,10 +70,13 @@ func (p *Provider) verify(ctx context.Context, env providers.Env, key []byte) pr
 
 // Login implements providers.Provider: the cached key if the upstream still
 // accepts it, else the slot's environment variable (e.g. OPENAI_API_KEY),
-// else a masked paste on the terminal.
+// else a masked paste on the terminal. With providers.OptionNoVerify a
+// fresh key is taken without asking the provider (it is unreachable); only
+// a phantom placeholder is still refused.
 func (p *Provider) Login(ctx context.Context, env providers.Env, req providers.LoginRequest) (*providers.Credential, error) {
 	slot := p.spec.Verify.Slot
 	name := p.spec.DisplayName
+	noVerify := req.Options[providers.OptionNoVerify] == "true"
 	if c := req.Cached; c != nil && len(c.Value) > 0 {
 		h := p.verify(ctx, env, c.Value)
 		switch h.Status {
@@ -88,7 +91,7 @@ func (p *Provider) Login(ctx context.Context, env providers.Env, req providers.L
 
 	if v := strings.TrimSpace(env.Lookup(slot)); v != "" {
 		key := []byte(v)
-		if err := p.accept(ctx, env, key, "the key in $"+slot); err != nil {
+		if err := p.accept(ctx, env, key, "the key in $"+slot, noVerify); err != nil {
 			clear(key)
 			return nil, err
 		}
@@ -99,7 +102,7 @@ func (p *Provider) Login(ctx context.Context, env providers.Env, req providers.L
 		return nil, fmt.Errorf("%w: no %s key; set %s in the environment, or run in a terminal to paste one (create one at %s)",
 			providers.ErrAuthRequired, name, slot, p.spec.DocsURL)
 	}
-	env.Printf("Create a %s key at %s", name, p.spec.DocsURL)
+	env.Printf("Create %s key at %s", providers.WithArticle(name), p.spec.DocsURL)
 	var lastErr error
 	for range maxPasteAttempts {
 		raw, err := env.Prompt.ReadSecret(fmt.Sprintf("Paste your %s key (%s, input hidden): ", name, slot))
@@ -113,7 +116,7 @@ func (p *Provider) Login(ctx context.Context, env providers.Env, req providers.L
 		}
 		key = append([]byte(nil), key...)
 		clear(raw)
-		lastErr = p.accept(ctx, env, key, "that key")
+		lastErr = p.accept(ctx, env, key, "that key", noVerify)
 		if lastErr == nil {
 			return &providers.Credential{Slot: slot, Value: key}, nil
 		}
@@ -126,11 +129,15 @@ func (p *Provider) Login(ctx context.Context, env providers.Env, req providers.L
 	return nil, lastErr
 }
 
-// accept checks a freshly supplied key.
-func (p *Provider) accept(ctx context.Context, env providers.Env, key []byte, what string) error {
+// accept checks a freshly supplied key; noVerify skips the upstream check.
+func (p *Provider) accept(ctx context.Context, env providers.Env, key []byte, what string, noVerify bool) error {
 	name := p.spec.DisplayName
 	if token.Is(string(key)) {
 		return fmt.Errorf("%w: %s is a phantom placeholder (phm_…), not a real %s key", providers.ErrAuthInvalid, what, name)
+	}
+	if noVerify {
+		env.Printf("Not checking %s with %s (--no-verify): it is stored as unverified; stack doctor checks it once %s is reachable.", what, name, name)
+		return nil
 	}
 	switch h := p.verify(ctx, env, key); h.Status {
 	case providers.StatusOK:
@@ -138,7 +145,7 @@ func (p *Provider) accept(ctx context.Context, env providers.Env, key []byte, wh
 	case providers.StatusInvalid, providers.StatusMissing:
 		return fmt.Errorf("%w: %s rejected %s (%s)", providers.ErrAuthInvalid, name, what, h.Detail)
 	case providers.StatusUnreachable:
-		return fmt.Errorf("%w: could not check %s with %s: %s", providers.ErrUnreachable, what, name, h.Detail)
+		return fmt.Errorf("%w: could not check %s with %s: %s\nTo store it without the check: stack add %s --no-verify (it is recorded as unverified, and stack doctor checks it later)", providers.ErrUnreachable, what, name, h.Detail, p.spec.Name)
 	default:
 		return fmt.Errorf("could not check %s with %s: %s", what, name, h.Detail)
 	}

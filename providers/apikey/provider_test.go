@@ -284,3 +284,49 @@ func TestMCPServers(t *testing.T) {
 		}
 	}
 }
+
+// With no-verify a fresh key is taken without a call upstream (the provider
+// is unreachable); a phantom placeholder is still refused. Without it, the
+// unreachable error names the flag.
+func TestLoginNoVerify(t *testing.T) {
+	calls := 0
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { calls++; w.WriteHeader(503) }))
+	t.Cleanup(srv.Close)
+	env, log := envWith(srv, map[string]string{"OPENAI_API_KEY": "sk-offline"})
+	_, err := openai(t).Login(context.Background(), env, providers.LoginRequest{})
+	if !errors.Is(err, providers.ErrUnreachable) || !strings.Contains(err.Error(), "stack add openai --no-verify") {
+		t.Fatalf("unreachable: %v", err)
+	}
+	calls = 0
+	opts := map[string]string{providers.OptionNoVerify: "true"}
+	cred, err := openai(t).Login(context.Background(), env, providers.LoginRequest{Options: opts})
+	if err != nil || string(cred.Value) != "sk-offline" || calls != 0 {
+		t.Fatalf("no-verify: %v (%d calls upstream)", err, calls)
+	}
+	if !strings.Contains(log.String(), "unverified") || strings.Contains(log.String(), "sk-offline") {
+		t.Errorf("log = %q", log.String())
+	}
+	env, _ = envWith(srv, map[string]string{"OPENAI_API_KEY": "phm_" + strings.Repeat("ab", 32)})
+	if _, err := openai(t).Login(context.Background(), env, providers.LoginRequest{Options: opts}); !errors.Is(err, providers.ErrAuthInvalid) {
+		t.Errorf("placeholder with no-verify: %v", err)
+	}
+	// A pasted key too.
+	env, _ = envWith(srv, map[string]string{})
+	env.Prompt = ttyPrompt("sk-pasted")
+	if cred, err := openai(t).Login(context.Background(), env, providers.LoginRequest{Options: opts}); err != nil || string(cred.Value) != "sk-pasted" {
+		t.Errorf("pasted with no-verify: %v", err)
+	}
+}
+
+// The paste prompt's article follows the name: "an OpenAI key".
+func TestLoginPromptArticle(t *testing.T) {
+	srv := keyServer(t, "sk-good")
+	env, log := envWith(srv, map[string]string{})
+	env.Prompt = ttyPrompt("sk-good")
+	if _, err := openai(t).Login(context.Background(), env, providers.LoginRequest{}); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(log.String(), "Create an OpenAI key at ") || strings.Contains(log.String(), "a OpenAI") {
+		t.Errorf("log = %q", log.String())
+	}
+}

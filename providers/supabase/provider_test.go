@@ -632,11 +632,20 @@ func TestResumeAdoptsAndUse(t *testing.T) {
 	}
 
 	// A resume from the journal (UseID + Owned) resets it too; when that
-	// is refused, the error says why and what to do, and the project stays.
+	// is refused, the error says why and what to do, and the project comes
+	// back with the error, for stack's rollback to delete (the provider
+	// leaves it: the journal has it).
 	h.srv.AddFault(supabasefake.Fault{Route: "PATCH /v1/projects/{ref}/database/password", Status: 403, Times: 1})
-	_, err = h.p.Provision(ctx, env, cred, providers.ProvisionRequest{UseID: ref, Owned: true})
-	if err == nil || !strings.Contains(err.Error(), "database:write") || !strings.Contains(err.Error(), DBPasswordEnv) || !h.srv.ProjectExists(ref) {
-		t.Fatalf("reset refused: %v", err)
+	res, err = h.p.Provision(ctx, env, cred, providers.ProvisionRequest{UseID: ref, Owned: true})
+	if err == nil || !strings.Contains(err.Error(), "database:write") || !strings.Contains(err.Error(), "Run the command again") || res.ID != ref || !h.srv.ProjectExists(ref) {
+		t.Fatalf("reset refused: %v (resource %q)", err, res.ID)
+	}
+	// The same when the resume adopted the project by its planned name:
+	// the ref comes back with the error.
+	h.srv.AddFault(supabasefake.Fault{Route: "PATCH /v1/projects/{ref}/database/password", Status: 500, Times: 1})
+	res, err = h.p.Provision(ctx, env, cred, providers.ProvisionRequest{Name: "myapp-supabase-ffffff", Owned: true})
+	if err == nil || res.ID != ref || !h.srv.ProjectExists(ref) {
+		t.Fatalf("adopted, reset failed: %v (resource %q)", err, res.ID)
 	}
 	res, err = h.p.Provision(ctx, env, cred, providers.ProvisionRequest{UseID: ref, Owned: true})
 	if err != nil {

@@ -41,7 +41,8 @@ func (p *Provider) Provision(ctx context.Context, env providers.Env, cred *provi
 			return res, err
 		}
 		// An interrupted add created this project; its password died with
-		// that process.
+		// that process. A failed reset returns res too: the journal has
+		// the project, and stack's rollback deletes it.
 		return res, p.resetPassword(ctx, env, c, res.ID)
 	}
 	name := strings.TrimSpace(req.Name)
@@ -119,11 +120,14 @@ func (p *Provider) Provision(ctx context.Context, env providers.Env, cred *provi
 
 // adopt takes over a project an interrupted add created (found by the name
 // stack gave it, which carries a random suffix): it waits for it and resets
-// its database password, which nobody can read back.
+// its database password, which nobody can read back. The project is this
+// add's own from here on: when a step fails, its ref goes back with the
+// error (the providers.Provider contract), so stack journals it and its
+// rollback deletes it; docs/stack.md, "How stack add works".
 func (p *Provider) adopt(ctx context.Context, env providers.Env, c *client, pr project) (providers.Resource, error) {
 	res, err := p.waitAndDescribe(ctx, env, c, pr, false)
 	if err != nil {
-		return res, err
+		return providers.Resource{ID: pr.ref(), Region: pr.Region, Meta: map[string]string{MetaName: pr.Name}}, err
 	}
 	return res, p.resetPassword(ctx, env, c, res.ID)
 }
@@ -146,7 +150,10 @@ func (p *Provider) resetPassword(ctx context.Context, env providers.Env, c *clie
 		if st := statusOf(err); st == http.StatusForbidden || st == http.StatusUnauthorized {
 			hint = " (the sign-in needs the database:write scope, or the database_config_write permission)"
 		}
-		return fmt.Errorf("Supabase project %s was created by an interrupted stack add, whose database password is lost; setting a new one failed%s: %w\nSet %s to the password (reset it in the dashboard under Database → Settings) and run the command again", ref, hint, err, DBPasswordEnv)
+		// No advice to set the password by hand: the caller rolls the
+		// project back, and a new add sets its password when it creates
+		// the project, without this call.
+		return fmt.Errorf("setting a new database password for Supabase project %s failed%s: %w\n(An interrupted stack add created the project; its password was lost with that run, so the resume must set a new one.) Run the command again to start over: a new project gets its password when it is created", ref, hint, err)
 	}
 	env.Printf("Supabase project %s: set a new database password (the interrupted add's password was never stored).", ref)
 	p.setPending(ref, pass)

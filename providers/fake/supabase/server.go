@@ -390,6 +390,12 @@ func (s *Server) fault(w http.ResponseWriter, r *http.Request, write func(http.R
 		s.logf("supabasefake: %s", r.Pattern)
 		return false
 	}
+	if f.Status == 0 {
+		// A lost connection: closed with no answer (the server logs
+		// nothing for this sentinel).
+		s.logf("supabasefake: %s -> connection closed, no answer", r.Pattern)
+		panic(http.ErrAbortHandler)
+	}
 	s.logf("supabasefake: %s -> injected %d", r.Pattern, f.Status)
 	if f.RetryAfter > 0 {
 		w.Header().Set("Retry-After", strconv.Itoa(int((f.RetryAfter+time.Second-1)/time.Second)))
@@ -445,7 +451,8 @@ func writeMessage(w http.ResponseWriter, status int, msg string) {
 // Fault fails calls of one route; see faults.Fault. Route is the pattern
 // as registered, e.g. "POST /v1/projects", "GET /v1/projects/{ref}",
 // "GET /v1/projects/{ref}/api-keys", "POST /v1/oauth/token",
-// "GET /project/{ref}/rest/v1/{table}".
+// "GET /project/{ref}/rest/v1/{table}". Status 0 closes the connection with
+// no answer (the call is not carried out).
 type Fault = faults.Fault
 
 // AddFault registers a fault. On the Management API faults apply after the

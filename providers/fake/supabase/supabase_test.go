@@ -669,3 +669,23 @@ func TestStartOnRefusesNonLoopback(t *testing.T) {
 		t.Fatalf("url %s", u)
 	}
 }
+
+// A Status 0 fault closes the connection with no answer, and the call is
+// not carried out.
+func TestLostConnectionFault(t *testing.T) {
+	s, base := start(t, Options{})
+	tok, org := s.PersonalToken(), s.Organizations()[0].ID
+	s.AddFault(Fault{Route: "POST /v1/projects", Status: 0})
+	b, _ := json.Marshal(createBodyOK(org))
+	req, _ := http.NewRequest("POST", base+"/v1/projects", strings.NewReader(string(b)))
+	req.Header.Set("Authorization", "Bearer "+tok)
+	req.Header.Set("Content-Type", "application/json")
+	if res, err := noRedirect.Do(req); err == nil {
+		res.Body.Close()
+		t.Fatalf("an answer (HTTP %d) arrived on a closed connection", res.StatusCode)
+	}
+	if s.Created() != 0 || s.Calls("POST /v1/projects") != 1 {
+		t.Fatalf("created %d, calls %d", s.Created(), s.Calls("POST /v1/projects"))
+	}
+	wantStatus(t, do(t, "POST", base+"/v1/projects", tok, createBodyOK(org)), 201)
+}

@@ -37,6 +37,7 @@ type AddOptions struct {
 	NoBrowser                  bool
 	DryRun                     bool // print the plan; change nothing, call no provider
 	Force                      bool // replace a .mcp.json entry of the same name that stack did not write
+	NoVerify                   bool // API-key services: store the key without checking it upstream
 }
 
 // AddResult is `stack add --json`: names only, never values.
@@ -47,6 +48,8 @@ type AddResult struct {
 	Secrets  []string `json:"secrets"`
 	EnvFile  string   `json:"env_file"`
 	MCP      *AddMCP  `json:"mcp,omitempty"`
+	// Unverified are the slots stored without a check (--no-verify).
+	Unverified []string `json:"unverified,omitempty"`
 }
 
 func newAddCmd(f *Factory, runF func(*AddOptions) error) *cobra.Command {
@@ -62,7 +65,9 @@ phantom on stdin only). .stack.toml records the service and its slot names;
 For API-key services (OpenAI, Anthropic, Stripe, Resend, GitHub) the key comes
 from its usual environment variable (OPENAI_API_KEY, ...) when set, else from a
 masked paste on the terminal, and is checked against the provider's read-only
-endpoint before it is stored.
+endpoint before it is stored. When the provider cannot be reached, --no-verify
+stores it unchecked: .stack.local.toml records it as unverified and
+'stack doctor' checks it later.
 
 For providers with an official MCP server (Stripe, GitHub) stack also adds it
 to the project's .mcp.json as "phantom exec --env-file .env.local -- <server>",
@@ -93,6 +98,7 @@ stack did not write is replaced only with --force. --no-mcp skips this.`,
 	cmd.Flags().BoolVar(&o.JSON, "json", false, "print the result as JSON")
 	cmd.Flags().BoolVar(&o.NoMCP, "no-mcp", false, "do not add the provider's MCP server to .mcp.json")
 	cmd.Flags().BoolVar(&o.Force, "force", false, "replace a .mcp.json entry of the same name that stack did not write")
+	cmd.Flags().BoolVar(&o.NoVerify, "no-verify", false, "API-key services: store the key without checking it with the provider (recorded as unverified; stack doctor checks it later)")
 	cmd.Flags().BoolVar(&o.DryRun, "dry-run", false, "print what stack add would do, and do nothing: no sign-in, no network, no vault write")
 	cmd.Flags().StringVar(&o.Org, "org", "", "Supabase: the organization (id or slug) to create the project in")
 	cmd.Flags().StringVar(&o.Team, "team", "", "Vercel: the team (id or slug) to create the project in")
@@ -148,6 +154,9 @@ func addAllRun(o *AddOptions) error {
 			todo = append(todo, n)
 		}
 	}
+	if o.DryRun {
+		return addAllPlan(o, c, todo)
+	}
 	results := []AddResult{}
 	var failed []string
 	for _, n := range todo {
@@ -198,6 +207,9 @@ func addOne(o *AddOptions) (*AddResult, error) {
 	info := p.Info()
 	if o.NoMCP {
 		info.MCP = nil
+	}
+	if o.NoVerify && info.Auth != providers.AuthAPIKey {
+		return nil, usageErrorf("--no-verify is for API-key services (stack providers lists them): %s's keys come from its API, which stack has to reach anyway", info.DisplayName)
 	}
 	journals := config.JournalStore{C: c}
 	pending, err := journals.Load(o.Service)
@@ -280,10 +292,10 @@ func addOne(o *AddOptions) (*AddResult, error) {
 					since = pending.Started
 				}
 				r, err := p.Provision(ctx, env, cred, providers.ProvisionRequest{UseID: useID, Name: name, Region: opts["region"], Owned: owned, ResumedSince: since, Options: opts})
+				res = r // on failure too: a resource this add made or adopted comes back for the rollback
 				if err != nil {
 					return fmt.Errorf("provisioning %s: %w", info.DisplayName, err)
 				}
-				res = r
 				return nil
 			})
 			return pipeline.Resource{ID: res.ID, Region: res.Region, Meta: res.Meta}, err
@@ -371,6 +383,9 @@ func addOne(o *AddOptions) (*AddResult, error) {
 			}
 			svc := &config.Service{Name: o.Service, Provider: info.Name, Secrets: secrets, Config: valueSlots(configVals), Login: loginSlots,
 				ResourceID: res.ID, Region: res.Region, Meta: res.Meta, CreatedAt: time.Now(), CreatedBy: "stack add"}
+			if o.NoVerify {
+				svc.Unverified = secrets
+			}
 			if old := c.Services[o.Service]; old != nil {
 				if !old.CreatedAt.IsZero() {
 					svc.CreatedAt = old.CreatedAt
@@ -426,10 +441,16 @@ func addOne(o *AddOptions) (*AddResult, error) {
 		return nil, exitcode.New(exitcode.Failure, err)
 	}
 	result := &AddResult{Service: o.Service, Provider: info.Name, Resource: out.Resource.ID, Secrets: secrets, EnvFile: envLocal, MCP: mcpOut}
+	if o.NoVerify {
+		result.Unverified = secrets
+	}
 	if o.JSON {
 		return result, nil
 	}
 	f.IO.Successf("%s is set up: %s in phantom's vault, tokens in %s.", info.DisplayName, strings.Join(secrets, ", "), envLocal)
+	if o.NoVerify {
+		f.IO.Warnf("%s was stored without a check (--no-verify). Once %s is reachable, check it with: stack doctor", strings.Join(secrets, ", "), info.DisplayName)
+	}
 	if mcpOut != nil {
 		switch mcpOut.Status {
 		case mcpWrite:
@@ -459,6 +480,9 @@ func (o *AddOptions) providerOptions() map[string]string {
 	if o.NoBrowser {
 		m["no-browser"] = "true"
 	}
+	if o.NoVerify {
+		m[providers.OptionNoVerify] = "true"
+	}
 	return m
 }
 
@@ -478,11 +502,11 @@ func resumeOptions(opts, journaled map[string]string, service string) error {
 }
 
 // journalOptions are the provider flags a journal keeps: those that say
-// where the resource is, not how to sign in (--no-browser).
+// where the resource is, not how to sign in (--no-browser, --no-verify).
 func journalOptions(opts map[string]string) map[string]string {
 	out := map[string]string{}
 	for k, v := range opts {
-		if k != "no-browser" {
+		if k != "no-browser" && k != providers.OptionNoVerify {
 			out[k] = v
 		}
 	}
@@ -536,7 +560,66 @@ type PlanSlot struct {
 // addPlan prints what an add would do, from the provider's description
 // alone: nothing is signed in to, created, stored or written.
 func addPlan(o *AddOptions, c *config.Config, info providers.Info, pending *pipeline.Journal) error {
+	plan := buildPlan(o, info, pending)
+	if o.JSON {
+		return writeJSON(o.F, plan)
+	}
+	printPlan(o.F, plan, info)
+	o.F.IO.Infof("Dry run: nothing was signed in to, created, stored or written.")
+	return nil
+}
+
+// addAllPlan is `stack add --dry-run` without a SERVICE: the plan of each
+// service the real run would set up (todo), one after the other; with
+// --json, one list.
+func addAllPlan(o *AddOptions, c *config.Config, todo []string) error {
 	f := o.F
+	plans := []AddPlan{}
+	var failed []string
+	for _, n := range todo {
+		p, err := f.Providers.Get(n)
+		if err != nil {
+			f.IO.Warnf("%s: unknown service; `stack providers` lists what this build can set up", n)
+			failed = append(failed, n)
+			continue
+		}
+		info := p.Info()
+		if o.NoMCP {
+			info.MCP = nil
+		}
+		pending, err := config.JournalStore{C: c}.Load(n)
+		if err != nil {
+			f.IO.Warnf("%s: %v", n, err)
+			failed = append(failed, n)
+			continue
+		}
+		one := *o
+		one.Service = n
+		plan := buildPlan(&one, info, pending)
+		if o.JSON {
+			plans = append(plans, plan)
+		} else {
+			printPlan(f, plan, info)
+		}
+	}
+	if o.JSON {
+		if err := writeJSON(f, plans); err != nil {
+			return err
+		}
+	}
+	switch {
+	case len(todo) == 0:
+		f.IO.Infof("Every service in %s is set up already; stack add would do nothing.", config.FileName)
+	case len(failed) > 0:
+		return exitcode.Errorf(exitcode.Failure, "dry run: %d of %d service(s) cannot be planned: %s", len(failed), len(todo), strings.Join(failed, ", "))
+	default:
+		f.IO.Infof("Dry run: nothing was signed in to, created, stored or written.")
+	}
+	return nil
+}
+
+// buildPlan describes an add of o.Service from the provider's description.
+func buildPlan(o *AddOptions, info providers.Info, pending *pipeline.Journal) AddPlan {
 	plan := AddPlan{Service: o.Service, Provider: info.Name, Slots: []PlanSlot{}}
 	if pending != nil {
 		plan.Resume = string(pending.Phase)
@@ -548,6 +631,9 @@ func addPlan(o *AddOptions, c *config.Config, info providers.Info, pending *pipe
 	}[info.Auth]
 	if signIn == "" {
 		signIn = "sign in with your " + info.DisplayName + " credentials (" + string(info.Auth) + ")"
+	}
+	if o.NoVerify && info.Auth == providers.AuthAPIKey {
+		signIn = "read the key from its environment variable, or ask for it with a masked prompt; do not check it (--no-verify: recorded as unverified)"
 	}
 	create := "create a new " + info.DisplayName + " resource"
 	switch {
@@ -585,13 +671,12 @@ func addPlan(o *AddOptions, c *config.Config, info providers.Info, pending *pipe
 			plan.Steps = append(plan.Steps, "add the "+info.MCP.Name+" MCP server to .mcp.json, run under phantom exec")
 		}
 	}
-	if o.JSON {
-		return writeJSON(f, plan)
-	}
-	fmt.Fprintf(f.IO.Out, "stack add %s (%s) would:\n", o.Service, info.DisplayName)
+	return plan
+}
+
+func printPlan(f *Factory, plan AddPlan, info providers.Info) {
+	fmt.Fprintf(f.IO.Out, "stack add %s (%s) would:\n", plan.Service, info.DisplayName)
 	for i, st := range plan.Steps {
 		fmt.Fprintf(f.IO.Out, "  %d. %s\n", i+1, st)
 	}
-	f.IO.Infof("Dry run: nothing was signed in to, created, stored or written.")
-	return nil
 }

@@ -178,7 +178,7 @@ func vercelService(c *config.Config, name string) (*config.Service, error) {
 	case s == nil:
 		return nil, exitcode.Errorf(exitcode.Failure, "%s is not in this project's %s: run stack add vercel first", name, config.FileName)
 	case s.Provider != "vercel":
-		return nil, exitcode.Errorf(exitcode.Failure, "stack env push supports Vercel only; %s is a %s service", name, s.Provider)
+		return nil, exitcode.Errorf(exitcode.Failure, "stack env push supports Vercel only; %s is %s service", name, providers.WithArticle(s.Provider))
 	case s.ResourceID == "":
 		return nil, exitcode.Errorf(exitcode.Failure, "no Vercel project is recorded for %s in %s: run stack add vercel first", name, config.LocalName)
 	}

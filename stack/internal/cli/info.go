@@ -37,6 +37,9 @@ type InfoSlot struct {
 	Name    string `json:"name"`
 	Secret  bool   `json:"secret"`   // a secret slot (in phantom) or a config slot (.env.local)
 	InVault bool   `json:"in_vault"` // phantom list --json has the name
+	// Unverified: stored without a check with the provider (stack add
+	// --no-verify); stack doctor checks it.
+	Unverified bool `json:"unverified,omitempty"`
 }
 
 // InfoOptions configures `stack info`.
@@ -102,7 +105,7 @@ func infoRun(o *InfoOptions) error {
 		rep.CreatedAt = &t
 	}
 	for _, slot := range s.Secrets {
-		rep.Slots = append(rep.Slots, InfoSlot{Name: slot, Secret: true, InVault: slices.Contains(vault, slot)})
+		rep.Slots = append(rep.Slots, InfoSlot{Name: slot, Secret: true, InVault: slices.Contains(vault, slot), Unverified: slices.Contains(s.Unverified, slot)})
 	}
 	for _, slot := range s.Config {
 		rep.Slots = append(rep.Slots, InfoSlot{Name: slot, InVault: slices.Contains(vault, slot)})
@@ -174,6 +177,8 @@ func printInfo(f *Factory, r *InfoReport) {
 			state = t.Dim("○ in .env.local, not the vault")
 		case !s.InVault:
 			state = t.Fail("○ missing from the vault") + " (stack add " + r.Service + " stores it)"
+		case s.Unverified:
+			state += t.Warn(" (unverified: stored with --no-verify; stack doctor checks it)")
 		}
 		fmt.Fprintf(w, "  %-28s %-6s %s\n", s.Name, kind, state)
 	}

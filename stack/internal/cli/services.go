@@ -2,8 +2,11 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"syscall"
@@ -12,8 +15,11 @@ import (
 	"github.com/spf13/cobra"
 
 	"phantomstack.dev/providers"
+	"phantomstack.dev/shared/dotenv"
 	"phantomstack.dev/shared/exitcode"
+	"phantomstack.dev/shared/fsx"
 	"phantomstack.dev/shared/jsonout"
+	"phantomstack.dev/shared/token"
 )
 
 func writeJSON(f *Factory, v any) error { return jsonout.Write(f.IO.Out, v) }
@@ -60,19 +66,50 @@ func removeRun(o *RemoveOptions) error {
 	if err != nil {
 		return err
 	}
+	// What phantom holds decides what there is to delete: a slot already
+	// gone from the vault (removed by hand with phantom remove) counts as
+	// removed, and asking phantom to remove it would only print its "not in
+	// the vault" error. Read before anything upstream is deleted, so a
+	// locked vault stops the remove with nothing changed.
+	es, err := pc.List(ctx)
+	if err != nil {
+		return phantomErr(fmt.Errorf("%w\nNothing was removed.", err))
+	}
+	inVault := map[string]bool{}
+	for _, e := range es {
+		inVault[e.Name] = true
+	}
 	// Upstream first: if the provider refuses, nothing local is lost and
 	// the user can retry (or keep the resource with --keep-remote).
+	deletedUpstream := ""
 	if s.ResourceID != "" && !o.KeepRemote {
 		if p, err := f.Providers.Get(s.Provider); err == nil && p.Info().Auth != providers.AuthAPIKey {
 			if err := deprovision(ctx, f, p, s); err != nil {
 				return err
 			}
+			deletedUpstream = s.ResourceID
 		}
 	}
-	for _, slot := range append(append([]string{}, s.Secrets...), s.Login...) {
-		if err := pc.Remove(ctx, slot, envLocal); err != nil {
-			return phantomErr(fmt.Errorf("%w\n%s was left in .stack.toml; fix the problem and run stack remove again", err, o.Service))
+	slots := append(append([]string{}, s.Secrets...), s.Login...)
+	var deleted, gone []string
+	for i, slot := range slots {
+		if !inVault[slot] {
+			gone = append(gone, slot)
+			continue
 		}
+		if err := pc.Remove(ctx, slot, envLocal); err != nil {
+			return phantomErr(fmt.Errorf("%w\n%s", err, removeLeft(o.Service, deletedUpstream, deleted, slots[i:], inVault)))
+		}
+		deleted = append(deleted, slot)
+	}
+	// phantom remove --env-file took the lines of what it deleted; a slot
+	// that was already gone still has its token line, which no longer
+	// resolves. (All slots are checked: one removed by someone else between
+	// the List and its Remove is reported by phantom as not found, and its
+	// line stays too.)
+	cleaned, kept, err := removeStaleTokens(c.Dir, envLocal, slots)
+	if err != nil {
+		return exitcode.New(exitcode.Failure, fmt.Errorf("%w\n%s's secrets are no longer in phantom's vault; run stack remove %s again to finish", err, o.Service, o.Service))
 	}
 	if err := removeConfigValues(c.Dir, envLocal, s.Config); err != nil {
 		return exitcode.New(exitcode.Failure, fmt.Errorf("%w\n%s's secrets were deleted from phantom; run stack remove %s again to finish", err, o.Service, o.Service))
@@ -87,13 +124,108 @@ func removeRun(o *RemoveOptions) error {
 		if mcpFile != nil {
 			mcpFile.Restore()
 		}
-		return exitcode.New(exitcode.Failure, err)
+		return exitcode.New(exitcode.Failure, fmt.Errorf("%w\n%s's secrets are no longer in phantom's vault, but it is still in .stack.toml; fix the problem and run stack remove %s again", err, o.Service, o.Service))
 	}
-	f.IO.Successf("Removed %s (%d secret(s) deleted from phantom).", o.Service, len(s.Secrets))
+	f.IO.Successf("Removed %s: %s.", o.Service, removeSummary(deleted, gone, cleaned))
+	for _, k := range kept {
+		f.IO.Warnf("%s still has %s with a value that is not a phantom token; stack left it, as it may be the only copy. Delete the line if you do not need it.", envLocal, k)
+	}
 	if mcpFile != nil {
 		f.IO.Infof("MCP server %q removed from .mcp.json.", s.MCP)
 	}
 	return nil
+}
+
+// removeSummary says what stack remove did with the service's slots, names
+// included so the count can be checked: deleted from the vault, already
+// gone from it, and which of those gone had a token line removed.
+func removeSummary(deleted, gone, cleaned []string) string {
+	var parts []string
+	if len(deleted) > 0 {
+		parts = append(parts, fmt.Sprintf("%d secret(s) deleted from phantom's vault (%s)", len(deleted), strings.Join(deleted, ", ")))
+	}
+	if len(gone) > 0 {
+		verb := "was"
+		if len(gone) > 1 {
+			verb = "were"
+		}
+		msg := fmt.Sprintf("%s %s already gone from phantom's vault", strings.Join(gone, ", "), verb)
+		if len(cleaned) > 0 {
+			msg += fmt.Sprintf(" (%s: removed the stale token line of %s)", envLocal, strings.Join(cleaned, ", "))
+		}
+		parts = append(parts, msg)
+	}
+	if len(parts) == 0 {
+		return "it had no secrets in phantom's vault"
+	}
+	return strings.Join(parts, "; ")
+}
+
+// removeLeft is the second half of a failed stack remove's error: what was
+// already done and what is left, so the user knows the state before they
+// run it again.
+func removeLeft(service, deletedUpstream string, deleted, rest []string, inVault map[string]bool) string {
+	var b strings.Builder
+	if deletedUpstream != "" {
+		fmt.Fprintf(&b, "The upstream resource %s was deleted. ", deletedUpstream)
+	}
+	if len(deleted) > 0 {
+		fmt.Fprintf(&b, "Deleted from phantom's vault: %s. ", strings.Join(deleted, ", "))
+	}
+	var left []string
+	for _, r := range rest {
+		if inVault[r] {
+			left = append(left, r)
+		}
+	}
+	fmt.Fprintf(&b, "Still in phantom's vault: %s. %s is still in %s and %s. Fix the problem and run stack remove %s again.",
+		strings.Join(left, ", "), service, ".stack.toml", envLocal, service)
+	return b.String()
+}
+
+// removeStaleTokens drops the env file's lines for slots whose secret is
+// already gone from the vault, when the value is a phm_ token (which no
+// longer resolves). A line holding anything else is kept and reported: it
+// may be the only copy of a real value.
+func removeStaleTokens(dir, name string, slots []string) (removed, kept []string, err error) {
+	if len(slots) == 0 {
+		return nil, nil, nil
+	}
+	p := filepath.Join(dir, name)
+	src, err := os.ReadFile(p)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil, nil
+	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("reading %s: %w", name, err)
+	}
+	ef := dotenv.Parse(src)
+	for _, slot := range slots {
+		n, tokens := 0, 0
+		for _, e := range ef.Entries() {
+			if e.Key == slot {
+				n++
+				if token.Is(e.Value) {
+					tokens++
+				}
+			}
+		}
+		switch {
+		case n == 0:
+		case tokens == n:
+			ef.Remove(slot)
+			removed = append(removed, slot)
+		default:
+			kept = append(kept, slot)
+		}
+	}
+	if len(removed) == 0 {
+		return nil, kept, nil
+	}
+	if err := fsx.WriteFileAtomic(p, ef.Bytes(), 0o600); err != nil {
+		return nil, nil, fmt.Errorf("writing %s: %w", name, err)
+	}
+	return removed, kept, nil
 }
 
 // ListEntry is one element of `stack list --json`.

@@ -60,6 +60,11 @@ type Service struct {
 	// (OAuth access/refresh tokens), stored with policy deny; this
 	// checkout's, so they live in .stack.local.toml.
 	Login []string
+	// Unverified are the secret slots stored without checking them with the
+	// provider (stack add --no-verify, for an unreachable provider); this
+	// checkout's vault, so .stack.local.toml. stack doctor checks them like
+	// any other slot; a later add that checks the key clears the list.
+	Unverified []string
 }
 
 // Config is a project's stack configuration.
@@ -349,6 +354,7 @@ type localService struct {
 	CreatedBy  string            `toml:"created_by,omitempty"`
 	Login      []string          `toml:"login_slots,omitempty"`
 	Meta       map[string]string `toml:"meta,omitempty"`
+	Unverified []string          `toml:"unverified_slots,omitempty"`
 }
 
 func (c *Config) loadLocal() error {
@@ -379,6 +385,7 @@ func (c *Config) loadLocal() error {
 			continue // a service removed from the shape; dropped on the next write
 		}
 		s.ResourceID, s.Region, s.CreatedAt, s.CreatedBy, s.Meta, s.Login = ls.ResourceID, ls.Region, ls.CreatedAt, ls.CreatedBy, ls.Meta, ls.Login
+		s.Unverified = ls.Unverified
 	}
 	return nil
 }
@@ -509,7 +516,7 @@ func (c *Config) SaveLocal() error {
 	lf.Stack.ProjectID = c.ProjectID
 	lf.Services = map[string]localService{}
 	for n, s := range c.Services {
-		lf.Services[n] = localService{ResourceID: s.ResourceID, Region: s.Region, CreatedAt: s.CreatedAt.UTC().Round(time.Second), CreatedBy: s.CreatedBy, Meta: s.Meta, Login: s.Login}
+		lf.Services[n] = localService{ResourceID: s.ResourceID, Region: s.Region, CreatedAt: s.CreatedAt.UTC().Round(time.Second), CreatedBy: s.CreatedBy, Meta: s.Meta, Login: s.Login, Unverified: s.Unverified}
 	}
 	if len(c.Journals) > 0 {
 		lf.Journal = c.Journals

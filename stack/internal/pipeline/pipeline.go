@@ -89,7 +89,9 @@ type Steps struct {
 	// called name instead of creating a second one. owned is true when useID
 	// comes from the journal of an add that created it (not from --use), and
 	// on a resume without an id: a resource called name is then one the
-	// interrupted run created.
+	// interrupted run created. When it fails after it created or adopted a
+	// resource, it returns that resource's id with the error, and the
+	// rollback deletes it.
 	Provision func(ctx context.Context, useID, name string, owned bool) (Resource, error)
 	// Store puts the secrets in phantom; it calls stored(slot) after each one
 	// so a rollback knows what to remove.
@@ -133,6 +135,9 @@ type RollbackError struct {
 	Cause    error
 	Undone   []string
 	Leftover []string // things the rollback could not remove
+	// Kept says why the journal was kept although nothing is known to be
+	// left (a resume that could not look for the interrupted run's resource).
+	Kept string
 }
 
 func (e *RollbackError) Error() string {
@@ -148,6 +153,9 @@ func (e *RollbackError) Error() string {
 		fmt.Fprintf(&b, "\nNothing was added: rolled back %s.", strings.Join(e.Undone, "; "))
 	default:
 		b.WriteString("\nNothing was added.")
+	}
+	if e.Kept != "" {
+		fmt.Fprintf(&b, "\nNote: %s.", e.Kept)
 	}
 	return b.String()
 }
@@ -190,8 +198,12 @@ func Run(ctx context.Context, st Store, steps Steps, req Request, now func() tim
 	}
 	// written: Write has started, so a rollback must undo it.
 	var written bool
+	// unsure: a resumed add's Provision failed before it could tell whether
+	// the interrupted run created a resource; the journal (its planned
+	// name) is then kept for the next run to look it up again.
+	var unsure bool
 	fail := func(cause error) (Outcome, error) {
-		return out, rollback(steps, st, j, written, cause)
+		return out, rollback(steps, st, j, written, unsure, cause)
 	}
 	if !out.Resumed {
 		if err := save(Planned); err != nil {
@@ -215,6 +227,20 @@ func Run(ctx context.Context, st Store, steps Steps, req Request, now func() tim
 	}
 	r, err := steps.Provision(ctx, useID, j.Name, owned)
 	if err != nil {
+		// Provision may fail after it made the resource, or after it found
+		// the one the interrupted run made (a resume adopting it by name):
+		// it then reports the id with the error. Journal it before rolling
+		// back, so the rollback deletes it, and a crash or a failed delete
+		// leaves a journal the next run resumes from instead of a second
+		// resource. A --use resource is the user's and is never recorded
+		// as this add's.
+		if r.ID != "" && (useID == "" || owned) && (j.ResourceID == "" || j.ResourceID == r.ID) {
+			j.ResourceID, j.Region, j.Meta, j.CreatedHere = r.ID, r.Region, r.Meta, true
+			if serr := save(maxPhase(j.Phase, Created)); serr != nil {
+				err = fmt.Errorf("%w (and %v)", err, serr)
+			}
+		}
+		unsure = out.Resumed && j.ResourceID == ""
 		return fail(err)
 	}
 	if !j.Reached(Created) {
@@ -277,7 +303,7 @@ func maxPhase(a, b Phase) Phase {
 // rollbackTimeout bounds the clean-up after a failure or Ctrl-C.
 const rollbackTimeout = 2 * time.Minute
 
-func rollback(steps Steps, st Store, j *Journal, written bool, cause error) error {
+func rollback(steps Steps, st Store, j *Journal, written, unsure bool, cause error) error {
 	// The caller's context may be the cancelled one (Ctrl-C): clean up with
 	// a fresh one so deprovisioning still happens.
 	ctx, cancel := context.WithTimeout(context.Background(), rollbackTimeout)
@@ -313,7 +339,10 @@ func rollback(steps Steps, st Store, j *Journal, written bool, cause error) erro
 			re.Undone = append(re.Undone, "deleted upstream resource "+j.ResourceID)
 		}
 	}
-	if len(kept) == 0 && !resourceLeft {
+	if unsure {
+		re.Kept = fmt.Sprintf("the interrupted add may have created %q upstream before it was stopped, and this run could not look; its journal is kept, so the next stack add %s looks for that name again instead of creating a second one", j.Name, j.Service)
+	}
+	if len(kept) == 0 && !resourceLeft && !unsure {
 		if err := st.Delete(j.Service); err != nil {
 			re.Leftover = append(re.Leftover, "the add journal ("+err.Error()+")")
 		}

@@ -53,6 +53,11 @@ type world struct {
 	stores      int
 	owned       []bool // the owned argument of every Provision call with a useID
 	ownedByName []bool // … and of every call without one
+	// failAfterFind fails Provision after it found (or attached to) its
+	// resource, returning the resource with the error (a resumed add whose
+	// password reset fails); failLookup fails it before it can tell
+	// whether a resource of the planned name exists.
+	failAfterFind, failLookup bool
 }
 
 type crash struct{}
@@ -71,11 +76,20 @@ func (w *world) steps() Steps {
 				if _, ok := w.resources[useID]; !ok {
 					return Resource{}, fmt.Errorf("project %s not found (404)", useID)
 				}
+				if w.failAfterFind {
+					return Resource{ID: useID}, errors.New("PATCH password: HTTP 500")
+				}
 				return Resource{ID: useID}, nil
 			}
 			w.ownedByName = append(w.ownedByName, owned)
+			if w.failLookup {
+				return Resource{}, errors.New("listing projects: HTTP 500")
+			}
 			for id, n := range w.resources {
 				if n == name && name != "" {
+					if w.failAfterFind {
+						return Resource{ID: id}, errors.New("PATCH password: HTTP 500")
+					}
 					return Resource{ID: id}, nil // adopt what a crashed run made
 				}
 			}
@@ -393,5 +407,107 @@ func TestRunJournalKeepsOptionsAndMeta(t *testing.T) {
 	}
 	if len(st.journals) != 0 {
 		t.Fatalf("journal left: %+v", st.journals)
+	}
+}
+
+// A resumed add adopts the resource the crashed run made (by name, or by
+// the journal's id), then fails: the rollback deletes that resource too,
+// and the next add creates one, not a second one next to an orphan.
+func TestRunFailedResumeDeletesAdoptedResource(t *testing.T) {
+	for _, crashed := range []string{"inside Provision", "after created"} {
+		t.Run(crashed, func(t *testing.T) {
+			w, st := newWorld(), &memStore{journals: map[string]Journal{}}
+			if crashed == "inside Provision" {
+				w.crashInProv = true
+			} else {
+				w.crashAt = Created
+			}
+			run(context.Background(), st, w, req)
+			if len(w.resources) != 1 {
+				t.Fatalf("resources after the crash: %v", w.resources)
+			}
+			w.failAfterFind = true
+			_, err, _ := run(context.Background(), st, w, req)
+			if err == nil || !strings.Contains(err.Error(), "deleted upstream resource ref1") {
+				t.Fatalf("err = %v", err)
+			}
+			w.assertClean(t, st)
+			w.failAfterFind = false
+			if _, err, _ := run(context.Background(), st, w, req); err != nil {
+				t.Fatal(err)
+			}
+			if w.creates != 2 {
+				t.Fatalf("%d creates, want 2 (the rolled-back one and the new one)", w.creates)
+			}
+			w.assertComplete(t, st)
+		})
+	}
+}
+
+// ... and when that delete fails, the journal keeps the adopted id, so the
+// next run resumes with it instead of creating a second resource.
+func TestRunFailedResumeKeepsAdoptedIDWhenDeleteFails(t *testing.T) {
+	w, st := newWorld(), &memStore{journals: map[string]Journal{}}
+	w.crashInProv = true
+	run(context.Background(), st, w, req)
+	w.failAfterFind, w.failDeprov = true, true
+	_, err, _ := run(context.Background(), st, w, req)
+	if err == nil || !strings.Contains(err.Error(), "Could not undo: upstream resource ref1") {
+		t.Fatalf("err = %v", err)
+	}
+	if j, ok := st.journals["supabase"]; !ok || j.ResourceID != "ref1" || !j.CreatedHere {
+		t.Fatalf("journal: %+v", st.journals)
+	}
+	w.failAfterFind, w.failDeprov = false, false
+	if _, err, _ := run(context.Background(), st, w, req); err != nil {
+		t.Fatal(err)
+	}
+	if w.creates != 1 {
+		t.Fatalf("%d creates, want 1", w.creates)
+	}
+	w.assertComplete(t, st)
+}
+
+// A resumed add that fails before it can look for the interrupted run's
+// resource keeps the journal (its planned name): forgetting it would make
+// the next add pick a new name and leave the first resource behind.
+func TestRunResumeFailingLookupKeepsJournal(t *testing.T) {
+	w, st := newWorld(), &memStore{journals: map[string]Journal{}}
+	w.crashInProv = true
+	run(context.Background(), st, w, req)
+	w.failLookup = true
+	_, err, _ := run(context.Background(), st, w, req)
+	if err == nil || !strings.Contains(err.Error(), `may have created "app-supabase-x1"`) {
+		t.Fatalf("err = %v", err)
+	}
+	if j, ok := st.journals["supabase"]; !ok || j.Name != "app-supabase-x1" {
+		t.Fatalf("journal: %+v", st.journals)
+	}
+	w.failLookup = false
+	if _, err, _ := run(context.Background(), st, w, req); err != nil {
+		t.Fatal(err)
+	}
+	if w.creates != 1 {
+		t.Fatalf("%d creates, want 1", w.creates)
+	}
+	w.assertComplete(t, st)
+}
+
+// A --use resource that Provision reports with its error is the user's:
+// never recorded as the add's, never deleted.
+func TestRunUseFailingProvisionIsNotDeprovisioned(t *testing.T) {
+	w, st := newWorld(), &memStore{journals: map[string]Journal{}}
+	w.resources["existing"] = "theirs"
+	w.failAfterFind = true
+	r := req
+	r.UseID = "existing"
+	if _, err, _ := run(context.Background(), st, w, r); err == nil {
+		t.Fatal("no error")
+	}
+	if _, ok := w.resources["existing"]; !ok {
+		t.Fatal("rollback deleted a resource stack only attached to")
+	}
+	if len(st.journals) != 0 {
+		t.Fatalf("journals=%v", st.journals)
 	}
 }
