@@ -18,7 +18,7 @@ func newVaultCmd(f *Factory) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "vault",
 		Short: "Manage the vault's key (keychain or passphrase)",
-		Args:  cobra.NoArgs,
+		Args:  groupArgs,
 		RunE:  helpRun,
 	}
 	cmd.AddCommand(newRekeyCmd(f, nil))
