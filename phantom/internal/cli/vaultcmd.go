@@ -206,6 +206,7 @@ func (f *Factory) openWithPassphrase(p *Project, opts vault.Options, cur []byte)
 		}
 		return env(k)
 	}
+	opts.WrongPassphrase = nil // asked once; a wrong one is refused below
 	opts.Prompt = func(bool) ([]byte, error) {
 		if given {
 			return nil, vault.ErrNoTTY
