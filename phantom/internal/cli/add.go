@@ -167,8 +167,17 @@ func addRun(o *AddOptions) error {
 	f.IO.Successf("%s %s %s", verb, o.Name, f.IO.Theme().Dim("("+res.Token[:12]+"…)"))
 	if env != nil {
 		f.IO.Infof("Wrote its placeholder to %s", env.Rel)
-	} else if err := offerEnvFile(f, p, o.Name, res.Token); err != nil {
-		return err
+	}
+	// Next steps are for a person reading stderr on a terminal: programs
+	// that call add (stack writes its own env file; its sign-in tokens use
+	// --policy deny and belong in no env file) get today's output.
+	if !f.IO.IsStderrTTY() || o.Policy == "deny" {
+		return nil
+	}
+	if env == nil {
+		if err := offerEnvFile(f, p, o.Name, res.Token); err != nil {
+			return err
+		}
 	}
 	f.IO.Infof("Run your app with `phantom exec -- <your command>`: it sees the placeholder, and the proxy puts the real value on the wire.")
 	return nil
@@ -178,8 +187,8 @@ func addRun(o *AddOptions) error {
 // until an env file holds its placeholder (phantom exec reads env files). When
 // no project env file has NAME's token yet, a person at a terminal is asked to
 // add it to the first project env file (the first that exists, else the
-// first listed); without a terminal the exact command that does it is printed
-// (it works as printed, from the current directory).
+// first listed); when stdin is no terminal (--stdin) the exact command that
+// does it is printed (it works as printed, from the current directory).
 func offerEnvFile(f *Factory, p *Project, name, tok string) error {
 	var target *envFile
 	for _, path := range p.Config.EnvFiles() {

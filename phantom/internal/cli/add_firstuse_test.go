@@ -1,11 +1,16 @@
 package cli
 
 import (
+	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/creack/pty"
 )
 
 // TestAddOffersEnvFile: after `phantom add NAME` the app must be able to see
@@ -51,8 +56,9 @@ func TestAddOffersEnvFile(t *testing.T) {
 		t.Fatalf("update: exit %d\n%s", code, screen)
 	}
 
-	// No terminal: the printed command, run as printed, writes the line.
-	_, errOut, code := s.run("sk-test-first-use-stdin-0123\n", "add", "PIPED_API_KEY", "--stdin")
+	// No terminal to answer on (--stdin), stderr on one: the printed
+	// command, run as printed, writes the line.
+	errOut, code := s.runStdinPipedStderrTTY("sk-test-first-use-stdin-0123\n", "add", "PIPED_API_KEY", "--stdin")
 	if code != 0 {
 		t.Fatalf("add --stdin: exit %d\n%s", code, errOut)
 	}
@@ -66,7 +72,7 @@ func TestAddOffersEnvFile(t *testing.T) {
 	os.MkdirAll(sub, 0o755)
 	root := s.dir
 	s.dir = sub
-	_, errOut, code = s.run("sk-test-first-use-sub-0123456\n", "add", "SUB_API_KEY", "--stdin")
+	errOut, code = s.runStdinPipedStderrTTY("sk-test-first-use-sub-0123456\n", "add", "SUB_API_KEY", "--stdin")
 	if code != 0 {
 		t.Fatalf("add from src/: exit %d\n%s", code, errOut)
 	}
@@ -76,9 +82,52 @@ func TestAddOffersEnvFile(t *testing.T) {
 		t.Fatalf("the suggested sync from src/ did not write the line:\n%s", s.read(".env"))
 	}
 
+	// A program calling add (stack: no terminal at all), or a stack sign-in
+	// token (--policy deny, even on a terminal), gets today's output.
+	_, errOut, code = s.run("sk-test-first-use-prog-0123456\n", "add", "PROG_API_KEY", "--stdin")
+	if code != 0 || strings.Contains(errOut, "phantom sync") || strings.Contains(errOut, "phantom exec") {
+		t.Fatalf("add from a program: exit %d\n%s", code, errOut)
+	}
+	errOut, code = s.runStdinPipedStderrTTY("sk-test-first-use-deny-0123456\n", "add", "STACK_SIGNIN_TOKEN", "--stdin", "--policy", "deny")
+	if code != 0 || strings.Contains(errOut, "phantom sync") {
+		t.Fatalf("add --policy deny: exit %d\n%s", code, errOut)
+	}
+
 	// --json stays JSON only: no offer on stderr either.
 	out, errOut, code := s.run("sk-test-first-use-json-0123456\n", "add", "JSON_API_KEY", "--stdin", "--json")
 	if code != 0 || !strings.HasPrefix(out, "{") || strings.Contains(errOut, "phantom sync") {
 		t.Fatalf("add --json: exit %d\nout %s\nerr %s", code, out, errOut)
 	}
+}
+
+// runStdinPipedStderrTTY runs phantom with stdin from a pipe and stdout and
+// stderr on a pseudo-terminal (a person piping a value in at a shell), and
+// returns what the terminal showed.
+func (s *sandbox) runStdinPipedStderrTTY(stdin string, args ...string) (string, int) {
+	s.t.Helper()
+	ptmx, tty, err := pty.Open()
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	defer ptmx.Close()
+	cmd := exec.Command(s.bin, args...)
+	cmd.Dir, cmd.Env = s.dir, append(s.env, "TERM=xterm")
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = strings.NewReader(stdin), tty, tty
+	var out screen
+	done := make(chan struct{})
+	go func() { io.Copy(&out, ptmx); close(done) }()
+	err = cmd.Run()
+	tty.Close()
+	select {
+	case <-done:
+	case <-time.After(2 * time.Second):
+	}
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		s.t.Fatalf("phantom %v: %v", args, err)
+	}
+	// The terminal turns \n into \r\n; hints are matched line by line.
+	return strings.ReplaceAll(out.String(), "\r\n", "\n"), code
 }
