@@ -44,7 +44,9 @@ build:
 
 install:
 	CGO_ENABLED=0 $(GO) install -trimpath -ldflags '$(LDFLAGS)' ./phantom/cmd/phantom ./stack/cmd/stack
-	@echo "installed phantom and stack into $$($(GO) env GOPATH)/bin"
+	@# go install writes to GOBIN when set, else the first GOPATH entry's bin.
+	@gobin=$$($(GO) env GOBIN); gopath=$$($(GO) env GOPATH); \
+		echo "installed phantom and stack into $${gobin:-$${gopath%%:*}/bin}"
 
 # The whole suite: unit + end-to-end (testscript) + keychain + crash tests,
 # then every fuzz target for a fixed number of executions (about a minute in all).

@@ -111,7 +111,9 @@ printf '%s(stack add checks a key with the provider before storing it; here the 
 export STACK_OPENAI_API_URL="$upstream_url"
 printf '%s(the key comes from OPENAI_API_KEY, as in CI; on a terminal stack asks with a masked prompt)%s\n' "$dim" "$off"
 export OPENAI_API_KEY=sk-revoked-eeeeeeeeeeeeeeeeeeeeeeee
+printf '%s(first a deliberately revoked key: the stand-in answers 401 for it, so stack refuses to store it and the next error is expected)%s\n' "$dim" "$off"
 run stack add openai
+printf '%s(now a working key)%s\n' "$dim" "$off"
 export OPENAI_API_KEY=sk-proj-demo-dddddddddddddddddddddddddddd
 run stack add openai
 unset OPENAI_API_KEY

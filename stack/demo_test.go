@@ -75,6 +75,8 @@ func TestDemo(t *testing.T) {
 		// the existing walkthrough
 		`(?m)^\$ phantom init --yes$`,
 		`upstream received: POST /v1/chat/completions  Authorization: Bearer sk-proj-demo-dddd…\(the real key\)`,
+		// the revoked key's failure is announced before it happens
+		`deliberately revoked key: the stand-in answers 401 for it, so stack refuses to store it and the next error is expected\)\n\$ stack add openai\n`,
 		// the cloud section, labelled as a sandbox
 		`local sandbox: fakecloud, started by this demo on 127\.0\.0\.1, stands in for api\.supabase\.com, api\.vercel\.com and AWS`,
 		`Real endpoints are the default everywhere else`,

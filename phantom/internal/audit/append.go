@@ -60,6 +60,51 @@ func readTail(f io.ReaderAt, size int64, accept func(Event) bool, claimBelow uin
 	return t, err
 }
 
+// writeFile replaces audit.head and audit.key (atomically: temp file, fsync,
+// rename). Tests swap it to simulate a full disk; nothing else does.
+var writeFile = fsx.WriteFileAtomic
+
+// checkpointBehind reports whether a valid head names an earlier entry of the
+// chain that ends at last while audit.key is still at the key right after the
+// head. That is what appends leave when writing audit.head failed (a full
+// disk): the log got its entries, and audit.key is moved on only after the
+// head. It is not tampering: every entry after the head is in the log,
+// chained from the head's entry and signed with a key audit.key derives, so
+// nothing was hidden; the next append that can write rewrites both files.
+// A head lagging by one entry is judgeHead's headLags; this covers a batch
+// (several entries per append) or several failed appends.
+func checkpointBehind(f io.ReaderAt, size int64, h head, ks keyState, last *Event, keyFor func(uint64) []byte) bool {
+	if !h.valid || last == nil || ks.legacy || ks.seq != h.seq+1 || h.seq >= last.Seq || last.Seq-h.seq > maxRatchetAhead {
+		return false
+	}
+	want, started, ok := *last, false, false
+	eachLineBackward(f, size, func(_ int64, line []byte, tooLong bool) bool {
+		if tooLong {
+			return started
+		}
+		e, err := decodeLine(line)
+		if !started {
+			// Torn or unreadable lines after the last entry are reported by
+			// Verify either way; the walk starts at the last entry.
+			started = err == nil && e.Seq == last.Seq && e.MAC == last.MAC
+			return false
+		}
+		if err != nil || e.Seq+1 != want.Seq || e.MAC != want.Prev {
+			return true
+		}
+		if e.Seq == h.seq {
+			ok = e.MAC == h.mac
+			return true
+		}
+		if k := keyFor(e.Seq); k == nil || !macValid(k, e) {
+			return true
+		}
+		want = e
+		return false
+	})
+	return ok
+}
+
 // maxRatchetAhead bounds how far past audit.key's seq a head or entry may
 // claim to be and still be checked (a batch a crash left between the log
 // and the key file is far smaller).
@@ -213,7 +258,11 @@ func (l *Log) appendLocked(events []Event) (Position, error) {
 	// Decide what the new entry chains from, and whether to record an anomaly.
 	anchorSeq, anchorMAC := lastSeq, lastMAC
 	var anomaly *Event
-	switch judgeHead(h, lastSeq, lastMAC, lastPrev, onlyLine) {
+	verdict := judgeHead(h, lastSeq, lastMAC, lastPrev, onlyLine)
+	if verdict == headMismatch && legacyKey == nil && checkpointBehind(f, size, h, ks, t.last, keyFor) {
+		verdict = headLags // a failed checkpoint write; this append repairs it
+	}
+	switch verdict {
 	case headMatches, headLags:
 	case headAhead:
 		// Entries after lastSeq were removed. Chain from the checkpoint so
@@ -305,7 +354,7 @@ func (l *Log) appendLocked(events []Event) (Position, error) {
 	// The head is signed with k[last+1] and written before audit.key moves
 	// to that key: after a crash in between, audit.key is behind and derives
 	// the head's key; the other order would leave a head nobody can check.
-	if err := fsx.WriteFileAtomic(headPath, encodeHead(k, logID, anchorSeq, anchorMAC), 0o600); err != nil {
+	if err := writeFile(headPath, encodeHead(k, logID, anchorSeq, anchorMAC), 0o600); err != nil {
 		return pos, &WriteError{Step: "update checkpoint", Path: headPath, Recorded: true, Err: err}
 	}
 	if err := writeKey(dir, keyState{logID: logID, seq: anchorSeq + 1, key: k}); err != nil {

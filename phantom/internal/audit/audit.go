@@ -80,6 +80,15 @@
 //   - Head lag. A crash between appending and rewriting audit.head leaves the
 //     head one entry behind. That is not tampering (the extra entry carries a
 //     valid MAC), so Verify notes it and the next Append rewrites the head.
+//     A failed head write (a full disk) can leave it further behind: a batch
+//     of entries, or several appends while the disk stays full. Because
+//     audit.key moves on only after the head, that case has a signature:
+//     the head is valid, names an entry of the chain, audit.key is at the
+//     key right after the head, and every later entry chains from the head's
+//     and verifies with a key audit.key derives. Verify notes it and Append
+//     treats it as a lag (checkpointBehind); nothing was hidden, since an
+//     older head with a complete log removes no evidence. Anything else
+//     behind the log is still a mismatch.
 //   - Evidence is never healed. If Append finds audit.head ahead of the log
 //     (entries deleted from the end), it chains the new entry from the head, so
 //     the gap stays visible forever. If it finds the head missing, unverifiable
@@ -268,7 +277,7 @@ func (e *WriteError) Error() string {
 	b.WriteString(": ")
 	b.WriteString(e.Err.Error())
 	if e.Recorded {
-		b.WriteString(" (the event was recorded; only the head checkpoint is stale)")
+		b.WriteString(" (the event was recorded; only the checkpoint is behind: 'phantom audit verify' says so, and the next write updates it once it can, e.g. when the disk has room again)")
 	}
 	return b.String()
 }

@@ -16,8 +16,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-
-	"phantomstack.dev/shared/fsx"
 )
 
 const keyLen = 32
@@ -200,7 +198,7 @@ func newKeyState() (keyState, error) {
 // view; blocks the storage keeps elsewhere (journal, SSD remapping) are out
 // of reach of this code.
 func writeKey(dir string, ks keyState) error {
-	return fsx.WriteFileAtomic(filepath.Join(dir, KeyFile), encodeKey(ks), 0o600)
+	return writeFile(filepath.Join(dir, KeyFile), encodeKey(ks), 0o600)
 }
 
 // ratchet derives k[seq] for base <= seq <= limit from k[base]. limit bounds

@@ -254,6 +254,9 @@ func VerifyWith(dir string, o VerifyOptions) (Report, error) {
 	if m != nil {
 		v.mark = m
 	}
+	if haveKey && !ks.legacy && h.valid && ks.seq == h.seq+1 {
+		v.behind, v.headSeq, v.headMAC = true, h.seq, h.mac
+	}
 	if s.log != nil {
 		lr := newLineReader(io.LimitReader(s.log, s.size))
 		for n := 1; ; n++ {
@@ -369,6 +372,12 @@ type verifier struct {
 	a       anchor
 	pending []pend
 
+	// behind: the head may be a checkpoint whose update failed (valid, and
+	// audit.key at the key right after it); headSeen: the chain holds the
+	// head's entry. See checkpointBehind in append.go.
+	behind, headSeen    bool
+	headSeq             uint64
+	headMAC             string
 	mark                *Mark // the vault's mark, to be found in the chain
 	markSeen, markMatch bool
 	moved               map[string][]movedEntry // project → vault-moved entries not yet adopted
@@ -449,6 +458,9 @@ func (v *verifier) setAnchor(e Event, line int) {
 	v.a = anchor{seq: e.Seq, mac: e.MAC, prev: e.Prev, line: line}
 	if v.keyFor(e.Seq) != nil {
 		v.rep.Verified++
+	}
+	if v.behind && e.Seq == v.headSeq && e.MAC == v.headMAC {
+		v.headSeen = true
 	}
 	if v.mark != nil && e.Seq == v.mark.Seq {
 		v.markSeen, v.markMatch = true, e.MAC == v.mark.MAC
@@ -569,6 +581,11 @@ func (v *verifier) finish(h head) {
 	case headInvalid:
 		v.flushGeneric(v.pending)
 		v.add(0, KindHeadInvalid, fmt.Sprintf("%s does not verify (%s): the checkpoint was edited or forged, so the end of the log cannot be checked", HeadFile, h.why))
+		return
+	}
+	if verdict == headMismatch && v.headSeen && h.seq < v.a.seq {
+		v.flushNotInChain(v.pending)
+		v.rep.Notes = append(v.rep.Notes, fmt.Sprintf("%s is %s behind the log (seq %d; the log ends at seq %d): updating the checkpoint failed after the entries were written (e.g. the disk was full), so %s did not move on either; every later entry is in the log and verifies; the next append repairs both", HeadFile, entries(v.a.seq-h.seq), h.seq, v.a.seq, KeyFile))
 		return
 	}
 	if i := v.findPending(h.seq+1, h.mac); i >= 0 {

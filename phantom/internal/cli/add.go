@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"path/filepath"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -150,7 +152,7 @@ func addRun(o *AddOptions) error {
 	if env != nil {
 		setToken(env, o.Name, res.Token)
 		if err := env.save(); err != nil {
-			return fmt.Errorf("%w\n%s is stored in the vault; write its token with: phantom sync --env-file %s %s", err, o.Name, o.EnvFile, o.Name)
+			return fmt.Errorf("%w\n%s is stored in the vault; write its token with: phantom sync --env-file %s %s", err, o.Name, shellArg(o.EnvFile), o.Name)
 		}
 		res.EnvFile = env.Rel
 	}
@@ -166,7 +168,83 @@ func addRun(o *AddOptions) error {
 	if env != nil {
 		f.IO.Infof("Wrote its placeholder to %s", env.Rel)
 	}
+	// Next steps are for a person reading stderr on a terminal: programs
+	// that call add (stack writes its own env file; its sign-in tokens use
+	// --policy deny and belong in no env file) get today's output.
+	if !f.IO.IsStderrTTY() || o.Policy == "deny" {
+		return nil
+	}
+	if env == nil {
+		if err := offerEnvFile(f, p, o.Name, res.Token); err != nil {
+			return err
+		}
+	}
+	f.IO.Infof("Run your app with `phantom exec -- <your command>`: it sees the placeholder, and the proxy puts the real value on the wire.")
 	return nil
+}
+
+// offerEnvFile finishes a quick start: a value in the vault does nothing
+// until an env file holds its placeholder (phantom exec reads env files). When
+// no project env file has NAME's token yet, a person at a terminal is asked to
+// add it to the first project env file (the first that exists, else the
+// first listed); when stdin is no terminal (--stdin) the exact command that
+// does it is printed (it works as printed, from the current directory).
+func offerEnvFile(f *Factory, p *Project, name, tok string) error {
+	var target *envFile
+	for _, path := range p.Config.EnvFiles() {
+		e, err := loadEnvFile(p, path)
+		if err != nil {
+			continue // reported by the commands that read env files
+		}
+		if ent := e.File.Lookup(name); ent != nil && ent.Value == tok {
+			return nil // already there
+		}
+		if target == nil && e.Exists {
+			target = e
+		}
+	}
+	if target == nil {
+		paths := p.Config.EnvFiles()
+		if len(paths) == 0 {
+			return nil
+		}
+		e, err := loadEnvFile(p, paths[0])
+		if err != nil {
+			return nil
+		}
+		target = e
+	}
+	if !f.IO.CanPrompt() {
+		f.IO.Infof("No env file holds its placeholder yet, so your app does not see %s. Add it with: phantom sync --env-file %s %s", name, shellArg(relFromCwd(f, target.Path)), name)
+		return nil
+	}
+	ans, err := f.IO.ReadLine(fmt.Sprintf("Add %s=%s to %s? [Y/n] ", name, tok, target.Rel))
+	if err != nil {
+		return promptErr(err, "phantom add")
+	}
+	switch strings.ToLower(strings.TrimSpace(ans)) {
+	case "", "y", "yes":
+	default:
+		f.IO.Infof("Left %s alone. Add the placeholder later with: phantom sync --env-file %s %s", target.Rel, shellArg(relFromCwd(f, target.Path)), name)
+		return nil
+	}
+	setToken(target, name, tok)
+	if err := target.save(); err != nil {
+		return fmt.Errorf("%w\n%s is stored in the vault; write its token with: phantom sync --env-file %s %s", err, name, shellArg(relFromCwd(f, target.Path)), name)
+	}
+	f.IO.Infof("Wrote its placeholder to %s", target.Rel)
+	return nil
+}
+
+// relFromCwd shows an absolute path relative to the working directory, the
+// way a command typed there must name it.
+func relFromCwd(f *Factory, abs string) string {
+	if cwd, err := f.Cwd(); err == nil {
+		if r, err := filepath.Rel(cwd, abs); err == nil {
+			return r
+		}
+	}
+	return abs
 }
 
 // readValue gets the secret from stdin or a hidden prompt.

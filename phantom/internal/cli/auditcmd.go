@@ -28,7 +28,7 @@ used under another PHANTOM_HOME or a log rolled back.
 
 PHANTOM_AUDIT=0 turns logging off; audit = "required" in .phantom.toml makes
 an operation fail when its event cannot be written.`,
-		Args: cobra.NoArgs,
+		Args: groupArgs,
 		RunE: helpRun,
 	}
 	cmd.AddCommand(newAuditVerifyCmd(f), newAuditShowCmd(f), newAuditAdoptCmd(f))

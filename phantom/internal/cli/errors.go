@@ -15,6 +15,8 @@ func vaultError(err error) error {
 		return nil
 	case exitcode.Code(err) != exitcode.Failure:
 		return err
+	case errors.Is(err, vault.ErrShortPassphrase), errors.Is(err, vault.ErrEmptyPassphrase):
+		return exitcode.New(exitcode.Usage, err)
 	case errors.Is(err, vault.ErrNotFound):
 		return exitcode.New(exitcode.NotFound, err)
 	case errors.Is(err, vault.ErrLocked),

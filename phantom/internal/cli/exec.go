@@ -317,6 +317,7 @@ func planChild(f *Factory, p *Project, pl *vault.Payload, paths []string, explic
 	byToken := tokenIndex(pl)
 	plan := &childPlan{allRoutes: routes}
 	vars := map[string]string{}
+	from := map[string]string{} // key -> the env file its value came from, for hints
 	var order []string
 	for _, path := range paths {
 		e, err := loadEnvFile(p, path)
@@ -332,6 +333,7 @@ func planChild(f *Factory, p *Project, pl *vault.Payload, paths []string, explic
 				order = append(order, ent.Key)
 			}
 			vars[ent.Key] = ent.Value
+			from[ent.Key] = e.Rel
 		}
 	}
 
@@ -347,7 +349,11 @@ func planChild(f *Factory, p *Project, pl *vault.Payload, paths []string, explic
 			continue
 		}
 		if !isSecret {
-			plan.notes = append(plan.notes, fmt.Sprintf("%s holds a phm token that is not in this project's vault; the command gets the token as it is (run `phantom sync` to refresh env files)", k))
+			fix := fmt.Sprintf("%s is not in the vault: delete the line from %s, or run: phantom remove %s --env-file %s", k, from[k], k, shellArg(from[k]))
+			if pl.Secrets[k] != nil {
+				fix = fmt.Sprintf("write %s's current token with: phantom sync --env-file %s %s", k, shellArg(from[k]), k)
+			}
+			plan.notes = append(plan.notes, fmt.Sprintf("%s holds a phm token that is not in this project's vault (rotated, removed or from another project); the command gets the token as it is; %s", k, fix))
 			child[k] = val
 			continue
 		}

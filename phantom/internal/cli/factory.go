@@ -179,15 +179,16 @@ func (f *Factory) vaultOptions(p *Project) (vault.Options, error) {
 		lockWait = d
 	}
 	return vault.Options{
-		Home:        home,
-		ProjectID:   p.ID(),
-		Env:         f.Env,
-		Keyring:     f.Keyring,
-		Prompt:      f.passphrasePrompt,
-		KDF:         f.KDF,
-		Owner:       f.Command,
-		LockTimeout: lockWait,
-		Mark:        f.nextMark,
+		Home:            home,
+		ProjectID:       p.ID(),
+		Env:             f.Env,
+		Keyring:         f.Keyring,
+		Prompt:          f.passphrasePrompt,
+		WrongPassphrase: f.wrongPassphrase,
+		KDF:             f.KDF,
+		Owner:           f.Command,
+		LockTimeout:     lockWait,
+		Mark:            f.nextMark,
 	}, nil
 }
 
@@ -219,29 +220,64 @@ func (f *Factory) OpenVault(p *Project, create bool) (*vault.Vault, error) {
 	return v, nil
 }
 
-// passphrasePrompt asks for the vault passphrase on the terminal.
+// passphrasePrompt asks for the vault passphrase on the terminal. A new
+// passphrase (confirm) must be at least vault.MinPassphraseLen characters and
+// typed the same twice; a mistake says what was wrong and asks again, up to
+// newPassphraseTries times, instead of ending the command.
 func (f *Factory) passphrasePrompt(confirm bool) ([]byte, error) {
 	if !f.IO.CanPrompt() {
 		return nil, vault.ErrNoTTY
 	}
-	if confirm {
-		f.IO.Infof("No OS keychain is reachable, so this vault will be protected by a passphrase.\nChoose one you will remember: it cannot be recovered.")
-	}
-	p, err := f.IO.ReadSecret("Vault passphrase: ")
-	if err != nil {
-		return nil, err
-	}
 	if !confirm {
-		return p, nil
+		return f.IO.ReadSecret("Vault passphrase: ")
 	}
-	again, err := f.IO.ReadSecret("Repeat passphrase: ")
-	if err != nil {
-		return nil, err
+	f.IO.Infof("No OS keychain is reachable, so this vault will be protected by a passphrase.\nChoose one you will remember (at least %d characters): it cannot be recovered.", vault.MinPassphraseLen)
+	for try := 1; ; try++ {
+		left := newPassphraseTries - try
+		p, err := f.IO.ReadSecret("Vault passphrase: ")
+		if err != nil {
+			return nil, err
+		}
+		if len(p) < vault.MinPassphraseLen {
+			wipe(p)
+			if left == 0 {
+				return nil, usageErrorf("the passphrase is shorter than %d characters, %d times; nothing was changed", vault.MinPassphraseLen, newPassphraseTries)
+			}
+			f.IO.Warnf("That passphrase is shorter than %d characters; choose a longer one (%s left).", vault.MinPassphraseLen, triesLeft(left))
+			continue
+		}
+		again, err := f.IO.ReadSecret("Repeat passphrase: ")
+		if err != nil {
+			wipe(p)
+			return nil, err
+		}
+		same := string(p) == string(again)
+		wipe(again)
+		if same {
+			return p, nil
+		}
+		wipe(p)
+		if left == 0 {
+			return nil, exitcode.Errorf(exitcode.Failure, "the passphrases did not match, %d times; nothing was changed", newPassphraseTries)
+		}
+		f.IO.Warnf("The passphrases do not match; choose one and type it twice again (%s left).", triesLeft(left))
 	}
-	if string(p) != string(again) {
-		return nil, errors.New("the passphrases do not match")
+}
+
+// newPassphraseTries bounds how often a new passphrase is asked for.
+const newPassphraseTries = 3
+
+// wrongPassphrase tells the person at the terminal that the passphrase they
+// typed did not unlock the vault, before the vault asks again.
+func (f *Factory) wrongPassphrase(left int) {
+	f.IO.Warnf("Wrong passphrase, try again (%s left).", triesLeft(left))
+}
+
+func triesLeft(n int) string {
+	if n == 1 {
+		return "1 try"
 	}
-	return p, nil
+	return fmt.Sprintf("%d tries", n)
 }
 
 // auditLog returns the audit log for this process.

@@ -1,6 +1,8 @@
 package cli
 
 import (
+	"strings"
+
 	"github.com/spf13/cobra"
 
 	"phantomstack.dev/phantom/internal/audit"
@@ -52,6 +54,9 @@ func removeRun(o *RemoveOptions) error {
 	if err != nil {
 		return err
 	}
+	if o.EnvFile != "" && v.Payload().Secrets[o.Name] == nil {
+		return removeStaleLine(o, p, v.Payload())
+	}
 	var tok string
 	err = v.Update(func(pl *vault.Payload) error {
 		s := pl.Secrets[o.Name]
@@ -91,8 +96,52 @@ func removeRun(o *RemoveOptions) error {
 			continue
 		}
 		if ent := e.File.Lookup(o.Name); ent != nil && ent.Value == tok {
-			f.IO.Warnf("%s still has %s=%s…, which no longer resolves; delete the line or run: phantom remove %s --env-file %s", e.Rel, o.Name, tok[:12], o.Name, e.Rel)
+			f.IO.Warnf("%s still has %s=%s…, which no longer resolves; delete the line or run: phantom remove %s --env-file %s", e.Rel, o.Name, tok[:12], o.Name, shellArg(e.Rel))
 		}
 	}
 	return nil
+}
+
+// removeStaleLine is `remove NAME --env-file F` once NAME has left the vault,
+// the command remove's own warning suggests for the env files it left alone:
+// F's NAME line goes when it holds a phm_ token this vault does not know. A
+// line holding anything else is kept (it may be the only copy of a value),
+// and NAME not being in the vault is then exit 4 as before.
+func removeStaleLine(o *RemoveOptions, p *Project, pl *vault.Payload) error {
+	f := o.F
+	notFound := exitcode.Errorf(exitcode.NotFound, "%s is not in the vault (see: phantom list)", o.Name)
+	e, err := loadEnvFile(p, absFromCwd(f, o.EnvFile))
+	if err != nil {
+		return err
+	}
+	if !e.Exists {
+		return notFound
+	}
+	ent := e.File.Lookup(o.Name)
+	if ent == nil || !isToken(ent.Value) {
+		return notFound
+	}
+	if _, known := tokenIndex(pl)[ent.Value]; known {
+		return notFound
+	}
+	if e.File.Remove(o.Name) == 0 {
+		return notFound
+	}
+	if err := e.save(); err != nil {
+		return err
+	}
+	if o.JSON {
+		return jsonout.Write(f.IO.Out, map[string]any{"name": o.Name, "removed": false, "env_file": e.Rel})
+	}
+	f.IO.Successf("%s was already gone from the vault; removed its line from %s (its token no longer resolved)", o.Name, e.Rel)
+	return nil
+}
+
+// shellArg quotes s for a POSIX shell when it needs it, so that a command
+// phantom suggests works when pasted as printed.
+func shellArg(s string) string {
+	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-/+=:,@") == "" {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }

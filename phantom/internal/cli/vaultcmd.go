@@ -18,7 +18,7 @@ func newVaultCmd(f *Factory) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "vault",
 		Short: "Manage the vault's key (keychain or passphrase)",
-		Args:  cobra.NoArgs,
+		Args:  groupArgs,
 		RunE:  helpRun,
 	}
 	cmd.AddCommand(newRekeyCmd(f, nil))
@@ -206,6 +206,7 @@ func (f *Factory) openWithPassphrase(p *Project, opts vault.Options, cur []byte)
 		}
 		return env(k)
 	}
+	opts.WrongPassphrase = nil // asked once; a wrong one is refused below
 	opts.Prompt = func(bool) ([]byte, error) {
 		if given {
 			return nil, vault.ErrNoTTY

@@ -92,8 +92,10 @@ func whyRun(o *WhyOptions) error {
 			switch {
 			case isToken(ent.Value) && ent.Value == tok:
 				info.State, info.Reason = "protected", "the value is this secret's phm_ token"
+			case isToken(ent.Value) && tok != "":
+				info.State, info.Reason = "stale-token", "a phm_ token that is not this secret's current one (rotated, or from another project); write the current one with: phantom sync --env-file "+shellArg(e.Rel)+" "+o.Key
 			case isToken(ent.Value):
-				info.State, info.Reason = "stale-token", "a phm_ token the vault does not know (removed or rotated); run: phantom sync --env-file "+e.Rel+" "+o.Key
+				info.State, info.Reason = "stale-token", "a phm_ token the vault does not know, and "+o.Key+" is not in the vault (removed, or from another project); delete the line, or run: phantom remove "+o.Key+" --env-file "+shellArg(e.Rel)
 			case ent.Value == "":
 				info.State, info.Reason = "empty", "no value"
 			default:

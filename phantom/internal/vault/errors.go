@@ -83,6 +83,11 @@ var (
 	// ErrEmptyPassphrase: a new passphrase was empty.
 	ErrEmptyPassphrase = newSentinel("the passphrase is empty", "choose a non-empty passphrase")
 
+	// ErrShortPassphrase: a new vault's passphrase (typed, or from
+	// PHANTOM_VAULT_PASSPHRASE(_FILE)) is shorter than MinPassphraseLen.
+	ErrShortPassphrase = newSentinel("the passphrase for a new vault is shorter than 8 characters",
+		"choose a longer one (as `phantom vault rekey` requires); no vault was created")
+
 	// ErrLocked: another process holds the vault lock past the wait bound.
 	// The *Error also wraps the *fsx.LockError, which names the holder.
 	ErrLocked = newSentinel("the vault is busy",

@@ -274,6 +274,23 @@ func (c *config) promptPassphrase(confirm bool) (pw []byte, noTTY bool, err erro
 	return pw, false, nil
 }
 
+// MinPassphraseLen is the shortest passphrase a new vault accepts, typed or
+// from the environment, the same minimum `phantom vault rekey` applies to a
+// new passphrase. Existing vaults open with whatever passphrase they have.
+const MinPassphraseLen = 8
+
+// checkNewPassphrase refuses a passphrase too short for a new vault; from
+// names where it came from for the message.
+func checkNewPassphrase(pw []byte, from string) error {
+	switch {
+	case len(pw) == 0:
+		return errf(ErrEmptyPassphrase, from)
+	case len(pw) < MinPassphraseLen:
+		return errf(ErrShortPassphrase, from)
+	}
+	return nil
+}
+
 // chooseNewSource picks the key source of a vault being created (ARCHITECTURE
 // §3): PHANTOM_VAULT_PASSPHRASE (or _FILE), else the keychain if reachable, else a
 // prompted passphrase, else ErrNoKeySource. PHANTOM_REQUIRE_KEYCHAIN allows
@@ -282,11 +299,15 @@ func (c *config) promptPassphrase(confirm bool) (pw []byte, noTTY bool, err erro
 func (c *config) chooseNewSource(noKeychain string) (KeySource, []byte, error) {
 	req := c.requireKeychain()
 	if !req {
-		pw, _, err := PassphraseFromEnv(c.env)
+		pw, from, err := PassphraseFromEnv(c.env)
 		if err != nil {
 			return NoKeySource, nil, err
 		}
 		if pw != nil {
+			if err := checkNewPassphrase(pw, "from "+from); err != nil {
+				wipe(pw)
+				return NoKeySource, nil, err
+			}
 			return Passphrase, pw, nil
 		}
 	}
@@ -308,8 +329,9 @@ func (c *config) chooseNewSource(noKeychain string) (KeySource, []byte, error) {
 	if noTTY {
 		return NoKeySource, nil, errf(ErrNoKeySource, "no OS keychain ("+reason+"), neither "+EnvPassphrase+" nor "+EnvPassphraseFile+" is set, and there is no terminal to ask for a passphrase")
 	}
-	if len(pw) == 0 {
-		return NoKeySource, nil, errf(ErrEmptyPassphrase, "")
+	if err := checkNewPassphrase(pw, "typed at the prompt"); err != nil {
+		wipe(pw)
+		return NoKeySource, nil, err
 	}
 	return Passphrase, pw, nil
 }
@@ -358,6 +380,9 @@ func Probe(opts Options) (KeySource, string) {
 	req := c.requireKeychain()
 	if !req && c.envPassphraseSet() {
 		pw, from, err := PassphraseFromEnv(c.env)
+		if err == nil {
+			err = checkNewPassphrase(pw, "from "+from)
+		}
 		wipe(pw)
 		if err != nil {
 			return NoKeySource, "no vault yet; " + err.Error()

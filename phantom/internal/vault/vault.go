@@ -40,6 +40,10 @@ type Options struct {
 	// twice and return only a matching pair. It returns ErrNoTTY (or nil
 	// Prompt) when there is no terminal. The vault wipes the returned slice.
 	Prompt func(confirm bool) ([]byte, error)
+	// WrongPassphrase, if set, is called when a typed passphrase did not
+	// unlock the vault and Prompt is about to ask again, with the number of
+	// tries left, so the prompt can say the last one was wrong.
+	WrongPassphrase func(triesLeft int)
 
 	LockTimeout    time.Duration // bounded wait for the vault lock; 0: 10s
 	KeyringTimeout time.Duration // bound on every keychain call; 0: 3s
@@ -302,6 +306,9 @@ func (c *config) open() (*Vault, error) {
 	return &Vault{c: c, hdr: h, key: key, payload: p}, nil
 }
 
+// passphraseTries is how often Open asks for a typed passphrase.
+const passphraseTries = 3
+
 func (c *config) unlockForOpen(h *header) ([]byte, error) {
 	if h.source == Keychain {
 		return c.keychainKey()
@@ -322,7 +329,10 @@ func (c *config) unlockForOpen(h *header) ([]byte, error) {
 		return k, err
 	}
 	var last error
-	for try := 0; try < 3; try++ {
+	for try := 0; try < passphraseTries; try++ {
+		if last != nil && c.WrongPassphrase != nil {
+			c.WrongPassphrase(passphraseTries - try)
+		}
 		pw, noTTY, err := c.promptPassphrase(false)
 		if err != nil {
 			return nil, err
@@ -343,7 +353,7 @@ func (c *config) unlockForOpen(h *header) ([]byte, error) {
 		}
 		last = err
 	}
-	return nil, last
+	return nil, errf(ErrWrongPassphrase, fmt.Sprintf("%d typed passphrases did not unlock it", passphraseTries))
 }
 
 // Create creates a new, empty vault (ErrExists if one is there), choosing

@@ -692,7 +692,7 @@ func TestDBusEmptyNeverCallsKeyring(t *testing.T) {
 		if !confirm {
 			t.Error("create did not ask for confirmation")
 		}
-		return []byte("typed"), nil
+		return []byte("typed-passphrase"), nil
 	}
 	v := mustCreate(t, o)
 	if v.KeySource() != Passphrase {
@@ -713,7 +713,7 @@ func TestRequireKeychain(t *testing.T) {
 	for _, val := range []string{"1", "true", "TRUE", "yes", "anything"} {
 		env := map[string]string{EnvRequireKeychain: val, EnvPassphrase: testPass}
 		o := opts(t, t.TempDir(), env, kr)
-		o.Prompt = func(bool) ([]byte, error) { return []byte("typed"), nil }
+		o.Prompt = func(bool) ([]byte, error) { return []byte("typed-passphrase"), nil }
 		_, err := Create(o)
 		wantErr(t, err, ErrKeychainRequired)
 	}
@@ -788,7 +788,7 @@ func TestCreateKeychainSetFailsFallsBack(t *testing.T) {
 	if !strings.Contains(err.Error(), "failed to unlock") {
 		t.Fatalf("reason missing: %v", err)
 	}
-	o.Prompt = func(bool) ([]byte, error) { return []byte("typed"), nil }
+	o.Prompt = func(bool) ([]byte, error) { return []byte("typed-passphrase"), nil }
 	v := mustCreate(t, o)
 	defer v.Close()
 	if v.KeySource() != Passphrase || len(kr.names()) != 0 {
@@ -1212,5 +1212,59 @@ func TestAuditMarkStoredOnEveryWrite(t *testing.T) {
 	mustUpdate(t, v3, add("B", "2"))
 	if m := v3.Payload().Audit; m == nil || m.Seq != 9 {
 		t.Fatalf("no hook: mark %+v", m)
+	}
+}
+
+// TestNewVaultPassphraseMinimum: a new vault refuses a passphrase shorter
+// than MinPassphraseLen, from the environment or the prompt, and creates
+// nothing; an existing vault still opens with a short one it already has.
+func TestNewVaultPassphraseMinimum(t *testing.T) {
+	kr := newFake()
+	for _, tc := range []struct {
+		name   string
+		env    map[string]string
+		prompt string
+	}{
+		{"env", map[string]string{EnvPassphrase: "seven77"}, ""},
+		{"prompt", map[string]string{}, "seven77"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			home := t.TempDir()
+			o := opts(t, home, tc.env, kr)
+			if tc.prompt != "" {
+				o.Prompt = func(bool) ([]byte, error) { return []byte(tc.prompt), nil }
+			}
+			_, err := Create(o)
+			wantErr(t, err, ErrShortPassphrase)
+			if _, err := os.Stat(filepath.Join(home, "vaults")); err == nil {
+				entries, _ := os.ReadDir(filepath.Join(home, "vaults"))
+				for _, e := range entries {
+					if strings.HasSuffix(e.Name(), ".vault") {
+						t.Fatalf("a vault was created: %s", e.Name())
+					}
+				}
+			}
+			if src, why := Probe(o); tc.prompt == "" && (src != NoKeySource || !strings.Contains(why, "shorter than 8")) {
+				t.Fatalf("probe %v %q", src, why)
+			}
+		})
+	}
+}
+
+// TestWrongPassphraseAnnouncedBeforeRetry: each wrong typed passphrase is
+// reported through WrongPassphrase with the tries left, before the next ask.
+func TestWrongPassphraseAnnouncedBeforeRetry(t *testing.T) {
+	kr := newFake()
+	o := opts(t, t.TempDir(), envPass, kr)
+	mustCreate(t, o).Close()
+	o.Env = envOf(map[string]string{})
+	var got []int
+	asked := 0
+	o.Prompt = func(bool) ([]byte, error) { asked++; return []byte("not-the-one"), nil }
+	o.WrongPassphrase = func(left int) { got = append(got, left) }
+	_, err := Open(o)
+	wantErr(t, err, ErrWrongPassphrase)
+	if asked != 3 || fmt.Sprint(got) != "[2 1]" {
+		t.Fatalf("asked %d times, told %v", asked, got)
 	}
 }
