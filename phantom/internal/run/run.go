@@ -35,8 +35,14 @@ const (
 	ExitNotExecutable = 126
 )
 
-// drainTimeout bounds the wait for masked output after the child exits.
-const drainTimeout = 5 * time.Second
+// drainGrace is how long, once the child has exited, phantom keeps reading
+// masked output that is still arriving. What the child wrote before it
+// exited is already in the pipe and is read at once; the grace only lets a
+// last burst through. A background grandchild that still holds the pipe
+// (`sleep 60 &`) does not keep phantom waiting: like `op run` and
+// `dotenvx run`, phantom returns when the child exits (docs/decisions.md,
+// "exec returns when the child exits").
+const drainGrace = 200 * time.Millisecond
 
 // Command is one child process.
 type Command struct {
@@ -153,9 +159,12 @@ func (c *Command) Run(ctx context.Context) (int, error) {
 		go func() {
 			defer copies.Done()
 			_, err := io.Copy(mw, pr)
-			if errors.Is(err, os.ErrClosed) {
-				err = nil // drainTimeout passed; see below
+			if errors.Is(err, os.ErrDeadlineExceeded) || errors.Is(err, os.ErrClosed) {
+				err = nil // the child exited and drainGrace passed; see below
 			}
+			// Close flushes the bytes the masker held back (a possible
+			// start of a value), masked, whether or not the copy ended
+			// at end of file.
 			if cerr := mw.Close(); err == nil {
 				err = cerr
 			}
@@ -235,18 +244,17 @@ func (c *Command) Run(ctx context.Context) (int, error) {
 	}()
 	werr := cmd.Wait()
 	close(done)
-	// A grandchild left running may hold the pipes open forever; give it a
-	// bounded time to finish writing, then stop reading.
-	drained := make(chan struct{})
-	go func() { copies.Wait(); close(drained) }()
-	select {
-	case <-drained:
-	case <-time.After(drainTimeout):
-		for _, f := range readEnds {
-			f.Close()
+	// A grandchild left running may hold the pipes open forever. Everything
+	// the child wrote is in the pipe by now; read it, then stop at the
+	// deadline instead of at end of file. The deadline stops only a read
+	// that waits: a read that finds data returns it.
+	for _, f := range readEnds {
+		if err := f.SetReadDeadline(time.Now().Add(drainGrace)); err != nil {
+			// Not pollable (never on Linux or macOS): closing ends the copy.
+			time.AfterFunc(drainGrace, func() { f.Close() })
 		}
-		<-drained
 	}
+	copies.Wait()
 	for _, f := range readEnds {
 		f.Close()
 	}
