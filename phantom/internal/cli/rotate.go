@@ -2,6 +2,7 @@ package cli
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -27,6 +28,10 @@ type RotateResult struct {
 	// vault no longer has, e.g. left by a rotate interrupted between its
 	// vault write and its env rewrite) was replaced by the current one.
 	Repaired map[string][]string `json:"repaired"`
+	// RunningProxies loaded the old tokens when they started and know only
+	// those until restarted: they refuse the new tokens (403) and still
+	// accept the old ones. Each says how to restart it.
+	RunningProxies []RunningProxy `json:"running_proxies"`
 }
 
 func newRotateCmd(f *Factory, runF func(*RotateOptions) error) *cobra.Command {
@@ -148,6 +153,10 @@ func rotateRun(o *RotateOptions) error {
 			res.Repaired[e.Rel] = repaired
 		}
 	}
+	res.RunningProxies = []RunningProxy{}
+	if home, err := f.Home(); err == nil {
+		res.RunningProxies = runningProxies(home, p.ID())
+	}
 	if o.JSON {
 		if err := jsonout.Write(f.IO.Out, res); err != nil {
 			return err
@@ -159,6 +168,18 @@ func rotateRun(o *RotateOptions) error {
 		}
 		for _, rel := range sortedKeys(res.Repaired) {
 			f.IO.Infof("  repaired %d stale token(s) in %s %v (left by an interrupted rotate, or the secret was re-added)", len(res.Repaired[rel]), rel, res.Repaired[rel])
+		}
+	}
+	if n := len(res.RunningProxies); n > 0 {
+		// A proxy never rereads the vault (it holds no key), so it cannot
+		// learn the new tokens; it must be restarted.
+		f.IO.Warnf("%d running proxy(ies) of this project still hold the old tokens: until restarted they refuse the new tokens and accept the old ones", n)
+		for _, rp := range res.RunningProxies {
+			what := "phantom start"
+			if rp.Kind == "exec" {
+				what = "phantom exec " + rp.Command
+			}
+			f.IO.Warnf("  %s (pid %d, on %s since %s): %s", what, rp.PID, rp.Addr, rp.StartedAt.Format(time.RFC3339), rp.Restart)
 		}
 	}
 	if len(failed) > 0 {

@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"time"
 
 	"phantomstack.dev/phantom/internal/bodyscope"
 	"phantomstack.dev/shared/token"
@@ -43,9 +44,7 @@ func (s *Server) prepareRequest(r *http.Request, st *reqState) error {
 		sec := s.byToken[tok]
 		switch {
 		case sec == nil:
-			return "", &refusal{status: http.StatusForbidden,
-				msg:  fmt.Sprintf("the phm token in %s is not in this project's vault", where),
-				hint: "it may be from another project or rotated; run `phantom sync --env-file .env` to refresh the tokens in your env file"}
+			return "", s.unknownToken(where)
 		case !rt.allowed[sec.Name] && !(where == bodyWhere && rt.bodyOnly[sec.Name]):
 			return "", &refusal{status: http.StatusForbidden,
 				msg:  fmt.Sprintf("%s may not be sent to route %s", sec.Name, rt.Name),
@@ -308,3 +307,22 @@ func (b *limitedBody) Read(p []byte) (int, error) {
 }
 
 func (b *limitedBody) Close() error { return b.rc.Close() }
+
+// unknownToken refuses a phm token the proxy did not load. The proxy holds
+// the tokens of the vault as it was when the proxy started: after phantom
+// rotate the env files hold new tokens this proxy has never seen, and only
+// a restart loads them (docs/decisions.md, "rotate and running proxies").
+func (s *Server) unknownToken(where string) *refusal {
+	msg := fmt.Sprintf("the phm token in %s is not in this project's vault", where)
+	hint := "it is from another project or its secret was removed; `phantom status` lists such tokens and what to do"
+	if !s.opts.LoadedAt.IsZero() {
+		msg = fmt.Sprintf("the phm token in %s is not in this project's vault as this proxy loaded it at %s", where, s.opts.LoadedAt.UTC().Format(time.RFC3339))
+		restart := "restart this proxy"
+		if s.opts.RestartHint != "" {
+			restart += ": " + s.opts.RestartHint
+		}
+		hint = "if you ran `phantom rotate` since then, this proxy knows only the old tokens; " + restart +
+			". Otherwise the token is from another project or its secret was removed; `phantom status` lists such tokens and what to do"
+	}
+	return &refusal{status: http.StatusForbidden, msg: msg, hint: hint}
+}

@@ -116,6 +116,12 @@ type Options struct {
 	RefusedPeer func(PeerRefusal)
 	// Logf prints diagnostics (phantom exec -v); nil is silent.
 	Logf func(format string, args ...any)
+	// LoadedAt is when the caller read Secrets from the vault, and
+	// RestartHint how to restart this proxy. The proxy never rereads the
+	// vault (it holds no key), so after phantom rotate it knows only the
+	// old tokens; its 403 for an unknown token says so with these.
+	LoadedAt    time.Time
+	RestartHint string
 }
 
 type route struct {
