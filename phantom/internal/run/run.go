@@ -23,6 +23,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -42,7 +43,14 @@ const (
 // (`sleep 60 &`) does not keep phantom waiting: like `op run` and
 // `dotenvx run`, phantom returns when the child exits (docs/decisions.md,
 // "exec returns when the child exits").
-const drainGrace = 200 * time.Millisecond
+const drainGrace = 50 * time.Millisecond
+
+// drainMax bounds the whole drain after the child exits, for a grandchild
+// that keeps writing. The grace is renewed before every read, so the
+// child's last output (at most one pipe buffer) is never cut off by a slow
+// reader of phantom's own stdout; only a pipe that stays empty for
+// drainGrace, or drainMax in all, ends the drain.
+const drainMax = 2 * time.Second
 
 // Command is one child process.
 type Command struct {
@@ -140,6 +148,7 @@ func (c *Command) Run(ctx context.Context) (int, error) {
 	cmd.Stdin = c.Stdin
 
 	var readEnds []*os.File
+	var exitedAt atomic.Int64 // unix nanoseconds; 0 while the child runs
 	var copies sync.WaitGroup
 	var copyErr error
 	var copyMu sync.Mutex
@@ -158,9 +167,9 @@ func (c *Command) Run(ctx context.Context) (int, error) {
 		copies.Add(1)
 		go func() {
 			defer copies.Done()
-			_, err := io.Copy(mw, pr)
+			err := drainCopy(mw, pr, &exitedAt)
 			if errors.Is(err, os.ErrDeadlineExceeded) || errors.Is(err, os.ErrClosed) {
-				err = nil // the child exited and drainGrace passed; see below
+				err = nil // the child exited and the drain ended; see below
 			}
 			// Close flushes the bytes the masker held back (a possible
 			// start of a value), masked, whether or not the copy ended
@@ -248,6 +257,7 @@ func (c *Command) Run(ctx context.Context) (int, error) {
 	// the child wrote is in the pipe by now; read it, then stop at the
 	// deadline instead of at end of file. The deadline stops only a read
 	// that waits: a read that finds data returns it.
+	exitedAt.Store(time.Now().UnixNano())
 	for _, f := range readEnds {
 		if err := f.SetReadDeadline(time.Now().Add(drainGrace)); err != nil {
 			// Not pollable (never on Linux or macOS): closing ends the copy.
@@ -271,6 +281,34 @@ func (c *Command) Run(ctx context.Context) (int, error) {
 		return code, fmt.Errorf("writing the command's output: %w", copyErr)
 	}
 	return code, nil
+}
+
+// drainCopy copies r to w until end of file or, once the child has exited
+// (exitedAt set), until a read waits longer than drainGrace or drainMax has
+// passed since the exit. The deadline is set before each read, so bytes
+// already in the pipe are always read, however slowly w takes them.
+func drainCopy(w io.Writer, r *os.File, exitedAt *atomic.Int64) error {
+	buf := make([]byte, 32<<10)
+	for {
+		if at := exitedAt.Load(); at != 0 {
+			if time.Since(time.Unix(0, at)) > drainMax {
+				return os.ErrDeadlineExceeded
+			}
+			r.SetReadDeadline(time.Now().Add(drainGrace))
+		}
+		n, rerr := r.Read(buf)
+		if n > 0 {
+			if _, werr := w.Write(buf[:n]); werr != nil {
+				return werr
+			}
+		}
+		if rerr == io.EOF {
+			return nil
+		}
+		if rerr != nil {
+			return rerr
+		}
+	}
 }
 
 // ExitCode is a shell's $? for a finished process.
