@@ -87,6 +87,9 @@ func TestRotateNamesRunningProxies(t *testing.T) {
 		}
 	}
 
+	// The registration and state files hold no value.
+	s.assertNoPlaintext("sk-proj-RotateProxy0123456789abcdefGHIJ")
+
 	// The new token reaches the old proxy: a 403 that says why and what to do.
 	newTok := envToken(t, s.read(".env"), "OPENAI_API_KEY")
 	req, _ := http.NewRequest("GET", base+"/models", nil)
