@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"maps"
+	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -156,10 +157,19 @@ func execRun(o *ExecOptions) error {
 		if o.Verbose {
 			logf = func(format string, args ...any) { f.IO.Infof(format, args...) }
 		}
-		if srv, err = f.startProxy(p, plan, rec, logf); err != nil {
+		if srv, err = f.startProxy(p, plan, rec, logf, restartExec(filepath.Base(o.Args[0]))); err != nil {
 			return err
 		}
 		plan.env = mergeEnv(plan.env, srv.Env())
+		// Registered so that phantom rotate can say this proxy holds the
+		// old tokens (proxyreg.go); a failure only loses that hint.
+		if home, err := f.Home(); err == nil {
+			unregister, err := registerExecProxy(home, p.ID(), RunningProxy{PID: os.Getpid(), Addr: srv.Addr(), Command: filepath.Base(o.Args[0]), StartedAt: f.Now().UTC().Round(time.Second)})
+			if err != nil && o.Verbose {
+				f.IO.Infof("could not register this proxy for phantom rotate: %v", err)
+			}
+			defer unregister()
+		}
 	}
 	if o.Verbose {
 		if srv != nil {
@@ -248,9 +258,11 @@ func bodyGrants(f *Factory, p *Project, pl *vault.Payload, routes []catalog.Rout
 
 // startProxy starts the proxy for a plan with the project's [proxy]
 // settings (PHANTOM_PROXY_RATE and PHANTOM_PROXY_BURST override the rate).
-func (f *Factory) startProxy(p *Project, plan *childPlan, rec *auditQueue, logf func(string, ...any)) (*proxy.Server, error) {
+func (f *Factory) startProxy(p *Project, plan *childPlan, rec *auditQueue, logf func(string, ...any), restart string) (*proxy.Server, error) {
 	ps := p.Config.Proxy()
 	popts := proxy.Options{
+		LoadedAt:       f.Now(),
+		RestartHint:    restart,
 		Routes:         plan.routes,
 		Secrets:        plan.secrets,
 		BodyGrants:     plan.bodyGrants,

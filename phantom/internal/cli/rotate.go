@@ -2,6 +2,7 @@ package cli
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -23,6 +24,14 @@ type RotateOptions struct {
 type RotateResult struct {
 	Rotated []string            `json:"rotated"`
 	Files   map[string][]string `json:"files"`
+	// Repaired lists, per env file, the names whose stale token (one the
+	// vault no longer has, e.g. left by a rotate interrupted between its
+	// vault write and its env rewrite) was replaced by the current one.
+	Repaired map[string][]string `json:"repaired"`
+	// RunningProxies loaded the old tokens when they started and know only
+	// those until restarted: they refuse the new tokens (403) and still
+	// accept the old ones. Each says how to restart it.
+	RunningProxies []RunningProxy `json:"running_proxies"`
 }
 
 func newRotateCmd(f *Factory, runF func(*RotateOptions) error) *cobra.Command {
@@ -79,7 +88,7 @@ func rotateRun(o *RotateOptions) error {
 		files = append(files, e)
 	}
 	oldToNew := map[string]string{}
-	res := RotateResult{Rotated: []string{}, Files: map[string][]string{}}
+	res := RotateResult{Rotated: []string{}, Files: map[string][]string{}, Repaired: map[string][]string{}}
 	var events []audit.Event
 	err = v.Update(func(pl *vault.Payload) error {
 		names := o.Names
@@ -106,19 +115,30 @@ func rotateRun(o *RotateOptions) error {
 	if err != nil {
 		return vaultError(err)
 	}
+	// Roll forward: besides this run's old tokens, a line whose token the
+	// vault does not know but whose name is a vaulted secret is stale (a
+	// previous rotate died after its vault write, before or during its env
+	// rewrite) and gets the current token, so rerunning rotate repairs
+	// what an interrupted one left (docs/decisions.md, "rotate rolls
+	// forward").
+	pl := v.Payload()
+	known := tokenIndex(pl)
 	var failed []string
 	for _, e := range files {
 		if !e.Exists {
 			continue
 		}
-		var changed []string
+		var changed, repaired []string
 		for _, ent := range e.File.Entries() {
 			if nt, ok := oldToNew[ent.Value]; ok {
 				e.File.Set(ent.Key, nt)
 				changed = append(changed, ent.Key)
+			} else if sec := pl.Secrets[ent.Key]; sec != nil && isToken(ent.Value) && known[ent.Value] == "" {
+				e.File.Set(ent.Key, sec.Token)
+				repaired = append(repaired, ent.Key)
 			}
 		}
-		if len(changed) == 0 {
+		if len(changed)+len(repaired) == 0 {
 			continue
 		}
 		if err := e.save(); err != nil {
@@ -126,7 +146,16 @@ func rotateRun(o *RotateOptions) error {
 			failed = append(failed, e.Rel)
 			continue
 		}
-		res.Files[e.Rel] = changed
+		if len(changed) > 0 {
+			res.Files[e.Rel] = changed
+		}
+		if len(repaired) > 0 {
+			res.Repaired[e.Rel] = repaired
+		}
+	}
+	res.RunningProxies = []RunningProxy{}
+	if home, err := f.Home(); err == nil {
+		res.RunningProxies = runningProxies(home, p.ID())
 	}
 	if o.JSON {
 		if err := jsonout.Write(f.IO.Out, res); err != nil {
@@ -137,9 +166,24 @@ func rotateRun(o *RotateOptions) error {
 		for _, rel := range sortedKeys(res.Files) {
 			f.IO.Infof("  rewrote %s (%d)", rel, len(res.Files[rel]))
 		}
+		for _, rel := range sortedKeys(res.Repaired) {
+			f.IO.Infof("  repaired %d stale token(s) in %s %v (left by an interrupted rotate, or the secret was re-added)", len(res.Repaired[rel]), rel, res.Repaired[rel])
+		}
+	}
+	if n := len(res.RunningProxies); n > 0 {
+		// A proxy never rereads the vault (it holds no key), so it cannot
+		// learn the new tokens; it must be restarted.
+		f.IO.Warnf("%d running proxy(ies) of this project still hold the old tokens: until restarted they refuse the new tokens and accept the old ones", n)
+		for _, rp := range res.RunningProxies {
+			what := "phantom start"
+			if rp.Kind == "exec" {
+				what = "phantom exec " + rp.Command
+			}
+			f.IO.Warnf("  %s (pid %d, on %s since %s): %s", what, rp.PID, rp.Addr, rp.StartedAt.Format(time.RFC3339), rp.Restart)
+		}
 	}
 	if len(failed) > 0 {
-		return fmt.Errorf("could not rewrite %v; their old tokens no longer resolve. Write the new ones with: phantom sync --env-file FILE", failed)
+		return fmt.Errorf("could not rewrite %v; their old tokens no longer resolve. Fix the cause above and run phantom rotate again: it repairs stale tokens", failed)
 	}
 	return nil
 }

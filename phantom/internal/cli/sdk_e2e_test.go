@@ -163,6 +163,22 @@ func TestOfficialNodeSDKsThroughProxy(t *testing.T) {
 	if got["error"] != nil {
 		t.Errorf("the script reported an error: %v", got["error"])
 	}
+	// phantom's own 403, as each SDK shows it: the message is phantom's
+	// explanation with its hint, not a bare string.
+	for _, c := range []struct{ kind, where string }{
+		{"openai_refused", "Authorization header"},
+		{"anthropic_refused", "X-Api-Key header"},
+	} {
+		line := got[c.kind]
+		if line == nil {
+			t.Errorf("no %s line in the child's output:\n%s", c.kind, out)
+			continue
+		}
+		msg := b64field(t, line, "message_b64")
+		if intField(line, "status") != 403 || !strings.Contains(msg, "phantom proxy: the phm token in "+c.where+" is not in this project's vault") || !strings.Contains(msg, "phantom status") {
+			t.Errorf("%s: the SDK's error is %v %q; want 403 with phantom's explanation and hint", c.kind, line["status"], msg)
+		}
+	}
 
 	// What arrived upstream.
 	checkUpstream := func(name string, f *fakeUpstream, path string, want int, tok, realKey string, cred func(recordedRequest) string) {

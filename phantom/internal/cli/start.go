@@ -153,7 +153,7 @@ func startRun(o *StartOptions) error {
 	}
 	rec := newAuditQueue(f, p)
 	defer rec.close()
-	srv, err := f.startProxy(p, plan, rec, nil)
+	srv, err := f.startProxy(p, plan, rec, nil, restartStart)
 	if err != nil {
 		return err
 	}

@@ -3,6 +3,7 @@ package cli
 import (
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -60,6 +61,10 @@ type FileStatus struct {
 	Protected   int      `json:"protected"`
 	Unprotected []string `json:"unprotected"`
 	Unknown     []string `json:"unknown_tokens"`
+	// Stale are the names among Unknown that are still vaulted secrets:
+	// their line holds an old token of theirs (an interrupted rotate, or
+	// the secret was re-added). phantom rotate NAME... repairs them.
+	Stale []string `json:"stale_tokens"`
 }
 
 // ProxyStatus is the state of the proxy `phantom start` runs.
@@ -127,6 +132,7 @@ func statusRun(o *StatusOptions) error {
 	}
 	st.Vault.Path, _ = vault.Path(opts)
 	var tokens map[string]string
+	var vaulted map[string]bool
 	if _, err := os.Stat(st.Vault.Path); err == nil {
 		st.Vault.Exists = true
 		// Never prompt from status: a passphrase vault without the env var is
@@ -140,6 +146,10 @@ func statusRun(o *StatusOptions) error {
 			st.Vault.KeySource = v.KeySource().String()
 			st.Vault.Secrets = len(v.Payload().Secrets)
 			tokens = tokenIndex(v.Payload())
+			vaulted = map[string]bool{}
+			for n := range v.Payload().Secrets {
+				vaulted[n] = true
+			}
 			if m := auditMarkOf(p, v.Payload().Audit); m != nil && f.auditLog(p).Enabled() {
 				if rep, err := audit.VerifyWith(home, audit.VerifyOptions{Mark: m}); err == nil {
 					ac := &AuditCheck{OK: rep.OK(), Problems: []string{}}
@@ -163,12 +173,15 @@ func statusRun(o *StatusOptions) error {
 		if err != nil {
 			return err
 		}
-		fs := FileStatus{Path: e.Rel, Exists: e.Exists, Unprotected: []string{}, Unknown: []string{}}
+		fs := FileStatus{Path: e.Rel, Exists: e.Exists, Unprotected: []string{}, Unknown: []string{}, Stale: []string{}}
 		for _, ent := range e.File.Entries() {
 			switch {
 			case isToken(ent.Value):
 				if tokens != nil && tokens[ent.Value] == "" {
 					fs.Unknown = append(fs.Unknown, ent.Key)
+					if vaulted[ent.Key] {
+						fs.Stale = append(fs.Stale, ent.Key)
+					}
 				} else {
 					fs.Protected++
 				}
@@ -227,8 +240,17 @@ func printStatus(f *Factory, asJSON bool, st Status) error {
 		if len(fs.Unprotected) > 0 {
 			fmt.Fprintf(w, ", %s", t.Warn(fmt.Sprintf("%d in plaintext %v (run: phantom init)", len(fs.Unprotected), fs.Unprotected)))
 		}
-		if len(fs.Unknown) > 0 {
-			fmt.Fprintf(w, ", %s", t.Warn(fmt.Sprintf("%d unknown token(s) %v", len(fs.Unknown), fs.Unknown)))
+		if len(fs.Stale) > 0 {
+			fmt.Fprintf(w, ", %s", t.Warn(fmt.Sprintf("%d stale token(s) %v (run: phantom rotate %s)", len(fs.Stale), fs.Stale, strings.Join(fs.Stale, " "))))
+		}
+		if other := len(fs.Unknown) - len(fs.Stale); other > 0 {
+			var names []string
+			for _, n := range fs.Unknown {
+				if !slices.Contains(fs.Stale, n) {
+					names = append(names, n)
+				}
+			}
+			fmt.Fprintf(w, ", %s", t.Warn(fmt.Sprintf("%d unknown token(s) %v", other, names)))
 		}
 		fmt.Fprintln(w)
 	}

@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"time"
 
 	"phantomstack.dev/phantom/internal/bodyscope"
 	"phantomstack.dev/shared/token"
@@ -43,9 +44,7 @@ func (s *Server) prepareRequest(r *http.Request, st *reqState) error {
 		sec := s.byToken[tok]
 		switch {
 		case sec == nil:
-			return "", &refusal{status: http.StatusForbidden,
-				msg:  fmt.Sprintf("the phm token in %s is not in this project's vault", where),
-				hint: "it may be from another project or rotated; run `phantom sync --env-file .env` to refresh the tokens in your env file"}
+			return "", s.unknownToken(where)
 		case !rt.allowed[sec.Name] && !(where == bodyWhere && rt.bodyOnly[sec.Name]):
 			return "", &refusal{status: http.StatusForbidden,
 				msg:  fmt.Sprintf("%s may not be sent to route %s", sec.Name, rt.Name),
@@ -127,21 +126,50 @@ func (s *Server) prepareBody(r *http.Request, st *reqState, resolve func(where, 
 			_, err := io.ReadFull(r.Body, buf)
 			r.Body.Close()
 			if err != nil {
-				return &refusal{status: http.StatusBadRequest, msg: "could not read the request body: " + err.Error()}
+				return clientBodyError(err)
 			}
 			st.body = &limitedBody{rc: io.NopCloser(bytes.NewReader(buf)), limit: limit, n: int64(len(buf))}
 			st.mem = buf
 			r.Body = io.NopCloser(bytes.NewReader(buf))
 			return nil
 		}
-		st.body = &limitedBody{rc: r.Body, limit: limit}
+		rc := r.Body
+		if r.ContentLength < 0 {
+			// Unknown length (chunked): read up to smallBody before the
+			// upstream is dialled. A body that ends within it goes whole
+			// from memory, and a framing error in it is the client's 400
+			// with nothing sent upstream. A longer body streams on; a
+			// framing error later aborts the upstream request unfinished
+			// (no final chunk) and is still the client's 400 (see
+			// limitedBody.clientErr).
+			head, err := io.ReadAll(io.LimitReader(r.Body, smallBody+1))
+			if err != nil {
+				r.Body.Close()
+				return clientBodyError(err)
+			}
+			if int64(len(head)) > limit {
+				r.Body.Close()
+				return tooLarge
+			}
+			if len(head) <= smallBody {
+				r.Body.Close()
+				st.body = &limitedBody{rc: io.NopCloser(bytes.NewReader(head)), limit: limit, n: int64(len(head))}
+				st.mem = head
+				r.Body = io.NopCloser(bytes.NewReader(head))
+				r.ContentLength = int64(len(head))
+				r.TransferEncoding = nil
+				return nil
+			}
+			rc = readCloser{Reader: io.MultiReader(bytes.NewReader(head), r.Body), close: r.Body.Close}
+		}
+		st.body = &limitedBody{rc: rc, limit: limit}
 		r.Body = st.body
 		return nil
 	}
 	raw, err := io.ReadAll(io.LimitReader(r.Body, limit+1))
 	r.Body.Close()
 	if err != nil {
-		return &refusal{status: http.StatusBadRequest, msg: "could not read the request body: " + err.Error()}
+		return clientBodyError(err)
 	}
 	if int64(len(raw)) > limit {
 		return tooLarge
@@ -245,12 +273,24 @@ func replaceQuery(raw string, names map[string]bool, fn func(tok string) (string
 	return strings.Join(parts, "&"), found, nil
 }
 
+// clientBodyError is the answer to a request body the client could not
+// deliver: bad chunked framing, fewer bytes than its Content-Length, a
+// connection that ended early.
+func clientBodyError(err error) *refusal {
+	return &refusal{status: http.StatusBadRequest,
+		msg:  "could not read the request body: " + err.Error(),
+		hint: "the client sent a malformed or incomplete body; it was not forwarded as a complete request"}
+}
+
 // limitedBody counts request body bytes and fails a stream that passes the
-// limit, so the upstream sees an aborted request and the client a 413.
+// limit, so the upstream sees an aborted request and the client a 413. It
+// remembers a read error of the client's body (clientErr), so the proxy
+// answers 400 rather than blaming the upstream.
 type limitedBody struct {
-	rc       io.ReadCloser
-	limit, n int64
-	over     bool
+	rc        io.ReadCloser
+	limit, n  int64
+	over      bool
+	clientErr error
 }
 
 func (b *limitedBody) Read(p []byte) (int, error) {
@@ -260,7 +300,29 @@ func (b *limitedBody) Read(p []byte) (int, error) {
 		b.over = true
 		return 0, errBodyTooLarge
 	}
+	if err != nil && err != io.EOF && b.clientErr == nil {
+		b.clientErr = err
+	}
 	return n, err
 }
 
 func (b *limitedBody) Close() error { return b.rc.Close() }
+
+// unknownToken refuses a phm token the proxy did not load. The proxy holds
+// the tokens of the vault as it was when the proxy started: after phantom
+// rotate the env files hold new tokens this proxy has never seen, and only
+// a restart loads them (docs/decisions.md, "rotate and running proxies").
+func (s *Server) unknownToken(where string) *refusal {
+	msg := fmt.Sprintf("the phm token in %s is not in this project's vault", where)
+	hint := "it is from another project or its secret was removed; `phantom status` lists such tokens and what to do"
+	if !s.opts.LoadedAt.IsZero() {
+		msg = fmt.Sprintf("the phm token in %s is not in this project's vault as this proxy loaded it at %s", where, s.opts.LoadedAt.UTC().Format(time.RFC3339))
+		restart := "restart this proxy"
+		if s.opts.RestartHint != "" {
+			restart += ": " + s.opts.RestartHint
+		}
+		hint = "if you ran `phantom rotate` since then, this proxy knows only the old tokens; " + restart +
+			". Otherwise the token is from another project or its secret was removed; `phantom status` lists such tokens and what to do"
+	}
+	return &refusal{status: http.StatusForbidden, msg: msg, hint: hint}
+}

@@ -74,12 +74,22 @@ func (s *Server) modifyResponse(resp *http.Response) error {
 	}
 	body = readCloser{Reader: io.MultiReader(bytes.NewReader(head), idle), close: idle.Close}
 
-	if s.scrubber.Len() == 0 {
+	if s.scrubber.Len() == 0 || resp.Request.Method == http.MethodHead {
+		// Nothing to scrub, or no body (a HEAD answer's Content-Length is
+		// the length a GET would have, and stays).
 		resp.Body = body
 		return nil
 	}
-	if resp.ContentLength >= 0 && resp.ContentLength <= bufferedResponseMax && !isEventStream(resp) {
-		raw, err := io.ReadAll(io.LimitReader(body, bufferedResponseMax+1))
+	// A response with a known length, up to the larger of 1 MiB and the
+	// proxy's body limit, is read whole, scrubbed, and sent with its new
+	// Content-Length (scrubbing changes the length: a token is not as long
+	// as the value it replaces). A longer one, one of unknown length, or an
+	// event stream is scrubbed as it streams and goes chunked: its final
+	// length is not known until its last byte has been read
+	// (docs/decisions.md, "Content-Length of scrubbed responses").
+	bufMax := max(int64(bufferedResponseMax), s.opts.MaxBodyBytes)
+	if resp.ContentLength >= 0 && resp.ContentLength <= bufMax && !isEventStream(resp) {
+		raw, err := io.ReadAll(io.LimitReader(body, bufMax+1))
 		body.Close()
 		if err != nil {
 			return fmt.Errorf("reading the upstream response: %w", err)
@@ -194,10 +204,16 @@ func (s *Server) errorHandler(w http.ResponseWriter, r *http.Request, err error)
 	switch {
 	case st != nil && st.body != nil && st.body.over, errors.Is(err, errBodyTooLarge):
 		st.err = "request body too large"
-		writeJSON(w, http.StatusRequestEntityTooLarge, map[string]any{
-			"error":  fmt.Sprintf("request body larger than the proxy's limit of %d bytes", s.opts.MaxBodyBytes),
-			"status": http.StatusRequestEntityTooLarge, "route": route,
-			"hint": "raise [proxy] max_body_bytes in .phantom.toml if this is expected"})
+		writeJSON(w, http.StatusRequestEntityTooLarge, errorBody(route, http.StatusRequestEntityTooLarge,
+			fmt.Sprintf("request body larger than the proxy's limit of %d bytes", s.opts.MaxBodyBytes),
+			"raise [proxy] max_body_bytes in .phantom.toml if this is expected", ""))
+	case st != nil && st.body != nil && st.body.clientErr != nil:
+		// The client's body broke off (bad framing, short body): the
+		// upstream request was aborted unfinished; the fault is the
+		// client's, not the upstream's.
+		re := clientBodyError(st.body.clientErr)
+		st.err = re.msg
+		writeJSON(w, re.status, errorBody(route, re.status, re.msg, re.hint, ""))
 	case r.Context().Err() != nil:
 		// The client went away; there is nobody to answer.
 		if st != nil {
@@ -209,16 +225,14 @@ func (s *Server) errorHandler(w http.ResponseWriter, r *http.Request, err error)
 		if st != nil {
 			st.err = msg
 		}
-		writeJSON(w, http.StatusBadGateway, map[string]any{"error": msg, "status": http.StatusBadGateway, "route": route})
+		writeJSON(w, http.StatusBadGateway, errorBody(route, http.StatusBadGateway, msg, "", ""))
 	default:
 		msg, _ := s.scrubber.ReplaceString(err.Error())
 		if st != nil {
 			st.err = msg
 		}
 		markUnreachable(w.Header(), msg)
-		writeJSON(w, http.StatusBadGateway, map[string]any{
-			"error": "upstream request failed", "detail": msg,
-			"status": http.StatusBadGateway, "route": route})
+		writeJSON(w, http.StatusBadGateway, errorBody(route, http.StatusBadGateway, "upstream request failed", "", msg))
 	}
 	s.logf("proxy: %s %s: %v", r.Method, route, err)
 }

@@ -52,8 +52,9 @@ const (
 	DefaultIdleTimeout  = 5 * time.Minute
 	DefaultRate         = 50 // requests per second per secret, sustained
 	DefaultBurst        = 200
-	// Responses up to this size with a known length are scrubbed in one
-	// buffer and keep a Content-Length; longer or unknown ones stream.
+	// Responses with a known length up to this size, or up to
+	// MaxBodyBytes when that is larger, are scrubbed in one buffer and
+	// keep a Content-Length; longer or unknown ones stream.
 	bufferedResponseMax = 1 << 20
 )
 
@@ -115,6 +116,12 @@ type Options struct {
 	RefusedPeer func(PeerRefusal)
 	// Logf prints diagnostics (phantom exec -v); nil is silent.
 	Logf func(format string, args ...any)
+	// LoadedAt is when the caller read Secrets from the vault, and
+	// RestartHint how to restart this proxy. The proxy never rereads the
+	// vault (it holds no key), so after phantom rotate it knows only the
+	// old tokens; its 403 for an unknown token says so with these.
+	LoadedAt    time.Time
+	RestartHint string
 }
 
 type route struct {
@@ -406,7 +413,13 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	rest, ok := s.authenticate(r)
 	if !ok {
-		s.refuse(w, r, start, "", http.StatusUnauthorized, "missing or invalid proxy session token",
+		// The route is named in the path even when the token is wrong;
+		// it only picks the shape of the error body (errshape.go).
+		shape, _, _ := strings.Cut(strings.TrimPrefix(rest, "/"), "/")
+		if s.routes[shape] == nil {
+			shape = ""
+		}
+		s.refuseAs(w, r, start, shape, http.StatusUnauthorized, "missing or invalid proxy session token",
 			"send the token phantom exec put in PHANTOM_PROXY_TOKEN, in the "+HeaderToken+" header or as /_phantom/<token>/ in the path")
 		return
 	}
@@ -506,16 +519,18 @@ func (s *Server) refuse(w http.ResponseWriter, r *http.Request, start time.Time,
 // refuseFor is refuse for a request whose secrets are known (rate limit):
 // the audit event names them, though nothing went on the wire.
 func (s *Server) refuseFor(w http.ResponseWriter, r *http.Request, start time.Time, route string, secrets []string, status int, msg, hint string) {
-	body := map[string]any{"error": msg, "status": status}
-	if hint != "" {
-		body["hint"] = hint
-	}
-	if route != "" {
-		body["route"] = route
-	}
-	writeJSON(w, status, body)
+	writeJSON(w, status, errorBody(route, status, msg, hint, ""))
 	s.logf("proxy: %s %s: %d %s", r.Method, route, status, msg)
 	s.audit(Event{Route: route, Secrets: secrets, Method: r.Method, Status: status, Duration: time.Since(start), Error: msg})
+}
+
+// refuseAs answers an unauthenticated request in the error shape of the
+// route its path names; the audit event names no route, since the caller
+// was never let in.
+func (s *Server) refuseAs(w http.ResponseWriter, r *http.Request, start time.Time, shape string, status int, msg, hint string) {
+	writeJSON(w, status, errorBody(shape, status, msg, hint, ""))
+	s.logf("proxy: %s: %d %s", r.Method, status, msg)
+	s.audit(Event{Method: r.Method, Status: status, Duration: time.Since(start), Error: msg})
 }
 
 type stateKey struct{}

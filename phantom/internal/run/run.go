@@ -23,6 +23,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -35,8 +36,21 @@ const (
 	ExitNotExecutable = 126
 )
 
-// drainTimeout bounds the wait for masked output after the child exits.
-const drainTimeout = 5 * time.Second
+// drainGrace is how long, once the child has exited, phantom keeps reading
+// masked output that is still arriving. What the child wrote before it
+// exited is already in the pipe and is read at once; the grace only lets a
+// last burst through. A background grandchild that still holds the pipe
+// (`sleep 60 &`) does not keep phantom waiting: like `op run` and
+// `dotenvx run`, phantom returns when the child exits (docs/decisions.md,
+// "exec returns when the child exits").
+const drainGrace = 50 * time.Millisecond
+
+// drainMax bounds the whole drain after the child exits, for a grandchild
+// that keeps writing. The grace is renewed before every read, so the
+// child's last output (at most one pipe buffer) is never cut off by a slow
+// reader of phantom's own stdout; only a pipe that stays empty for
+// drainGrace, or drainMax in all, ends the drain.
+const drainMax = 2 * time.Second
 
 // Command is one child process.
 type Command struct {
@@ -134,6 +148,7 @@ func (c *Command) Run(ctx context.Context) (int, error) {
 	cmd.Stdin = c.Stdin
 
 	var readEnds []*os.File
+	var exitedAt atomic.Int64 // unix nanoseconds; 0 while the child runs
 	var copies sync.WaitGroup
 	var copyErr error
 	var copyMu sync.Mutex
@@ -152,10 +167,13 @@ func (c *Command) Run(ctx context.Context) (int, error) {
 		copies.Add(1)
 		go func() {
 			defer copies.Done()
-			_, err := io.Copy(mw, pr)
-			if errors.Is(err, os.ErrClosed) {
-				err = nil // drainTimeout passed; see below
+			err := drainCopy(mw, pr, &exitedAt)
+			if errors.Is(err, os.ErrDeadlineExceeded) || errors.Is(err, os.ErrClosed) {
+				err = nil // the child exited and the drain ended; see below
 			}
+			// Close flushes the bytes the masker held back (a possible
+			// start of a value), masked, whether or not the copy ended
+			// at end of file.
 			if cerr := mw.Close(); err == nil {
 				err = cerr
 			}
@@ -235,18 +253,18 @@ func (c *Command) Run(ctx context.Context) (int, error) {
 	}()
 	werr := cmd.Wait()
 	close(done)
-	// A grandchild left running may hold the pipes open forever; give it a
-	// bounded time to finish writing, then stop reading.
-	drained := make(chan struct{})
-	go func() { copies.Wait(); close(drained) }()
-	select {
-	case <-drained:
-	case <-time.After(drainTimeout):
-		for _, f := range readEnds {
-			f.Close()
+	// A grandchild left running may hold the pipes open forever. Everything
+	// the child wrote is in the pipe by now; read it, then stop at the
+	// deadline instead of at end of file. The deadline stops only a read
+	// that waits: a read that finds data returns it.
+	exitedAt.Store(time.Now().UnixNano())
+	for _, f := range readEnds {
+		if err := f.SetReadDeadline(time.Now().Add(drainGrace)); err != nil {
+			// Not pollable (never on Linux or macOS): closing ends the copy.
+			time.AfterFunc(drainGrace, func() { f.Close() })
 		}
-		<-drained
 	}
+	copies.Wait()
 	for _, f := range readEnds {
 		f.Close()
 	}
@@ -263,6 +281,34 @@ func (c *Command) Run(ctx context.Context) (int, error) {
 		return code, fmt.Errorf("writing the command's output: %w", copyErr)
 	}
 	return code, nil
+}
+
+// drainCopy copies r to w until end of file or, once the child has exited
+// (exitedAt set), until a read waits longer than drainGrace or drainMax has
+// passed since the exit. The deadline is set before each read, so bytes
+// already in the pipe are always read, however slowly w takes them.
+func drainCopy(w io.Writer, r *os.File, exitedAt *atomic.Int64) error {
+	buf := make([]byte, 32<<10)
+	for {
+		if at := exitedAt.Load(); at != 0 {
+			if time.Since(time.Unix(0, at)) > drainMax {
+				return os.ErrDeadlineExceeded
+			}
+			r.SetReadDeadline(time.Now().Add(drainGrace))
+		}
+		n, rerr := r.Read(buf)
+		if n > 0 {
+			if _, werr := w.Write(buf[:n]); werr != nil {
+				return werr
+			}
+		}
+		if rerr == io.EOF {
+			return nil
+		}
+		if rerr != nil {
+			return rerr
+		}
+	}
 }
 
 // ExitCode is a shell's $? for a finished process.

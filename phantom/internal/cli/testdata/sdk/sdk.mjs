@@ -120,4 +120,23 @@ await step('anthropic_xapikey', async () => {
   emit({ kind: 'anthropic_xapikey', id: msg.id, content, content_b64: b64(content) });
 });
 
+// A phm token the vault does not know: phantom's proxy answers 403 itself,
+// in the provider's error shape, so the SDK's error message is phantom's
+// explanation.
+const unknownTok = 'phm_' + 'ab'.repeat(32);
+for (const [kind, call] of [
+  ['openai_refused', () => new OpenAI({ apiKey: unknownTok, maxRetries: 0, timeout: 30_000 }).models.list()],
+  ['anthropic_refused', () => new Anthropic({ apiKey: unknownTok, maxRetries: 0, timeout: 30_000 }).messages.create(
+    { model: 'claude-sonnet-4-5', max_tokens: 8, messages: [{ role: 'user', content: 'hi' }] },
+    { headers: { 'x-api-key': unknownTok, authorization: null } })],
+]) {
+  try {
+    await call();
+    failed = true;
+    emit({ kind: 'error', step: kind, message: 'the proxy accepted an unknown token' });
+  } catch (err) {
+    emit({ kind, status: err?.status ?? null, message_b64: b64(String(err?.message ?? err)) });
+  }
+}
+
 process.exitCode = failed ? 1 : 0;
