@@ -45,7 +45,10 @@ func path9App(args []string) int {
 	}
 	defer func() { helper.Process.Kill(); helper.Wait() }()
 	os.WriteFile(filepath.Join(dir, "app.log"), []byte("openai base url: "+u+"\n"), 0o644)
-	os.WriteFile(filepath.Join(dir, "ready"), []byte(u), 0o600)
+	// Written whole, then renamed: the test reads "ready" as soon as it
+	// exists and must never see it half written.
+	os.WriteFile(filepath.Join(dir, "ready.tmp"), []byte(u), 0o600)
+	os.Rename(filepath.Join(dir, "ready.tmp"), filepath.Join(dir, "ready"))
 	for deadline := time.Now().Add(90 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
 		if _, err := os.Stat(filepath.Join(dir, "done")); err == nil {
 			return 0
@@ -178,7 +181,7 @@ func TestPath9_OtherUser(t *testing.T) {
 	defer finish()
 	var proxyURL string
 	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-		if b, err := os.ReadFile(filepath.Join(other.Dir, "ready")); err == nil {
+		if b, err := os.ReadFile(filepath.Join(other.Dir, "ready")); err == nil && len(b) > 0 {
 			proxyURL = string(b)
 			break
 		}
