@@ -7,6 +7,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"phantomstack.dev/phantom/internal/audit"
+	"phantomstack.dev/phantom/internal/vault"
 	"phantomstack.dev/shared/dotenv"
 	"phantomstack.dev/shared/exitcode"
 )
@@ -85,24 +86,9 @@ func unprotectRun(o *UnprotectOptions) error {
 		if !e.Exists {
 			continue
 		}
-		var keys []string
-		occ := map[string]int{}
-		for n, ent := range e.File.Entries() {
-			occ[ent.Key]++
-			name, ok := idx[ent.Value]
-			if !ok {
-				continue
-			}
-			s := pl.Secrets[name]
-			// The original text when it still decodes to the current value
-			// (byte-identical restore); otherwise a fresh encoding.
-			raw, hasRaw := s.Origins[originKey(e.Rel, occ[ent.Key])]
-			if dv, ok := dotenv.DecodeValue(raw); !hasRaw || !ok || dv != string(s.Value) || !e.File.SetRawAt(n, raw) {
-				if !e.File.SetRawAt(n, dotenv.EncodeValue(string(s.Value))) {
-					return fmt.Errorf("%s:%d: could not write %s's value back; nothing was changed", e.Rel, ent.Line, ent.Key)
-				}
-			}
-			keys = append(keys, ent.Key)
+		keys, err := restoreTokens(e, pl, idx)
+		if err != nil {
+			return err
 		}
 		if len(keys) > 0 {
 			changes = append(changes, change{e, keys})
@@ -129,4 +115,30 @@ func unprotectRun(o *UnprotectOptions) error {
 	}
 	f.IO.Successf("Restored %d value(s). The vault still holds them; 'phantom init' protects the files again.", total)
 	return nil
+}
+
+// restoreTokens replaces every token of this vault in e with its value, in
+// memory, and returns the names it restored. Each line gets back the original
+// text init took from it (its occurrence of the name in this file: see
+// originKey) when that text still decodes to the vault's value, so an
+// unchanged file comes back byte for byte; otherwise a fresh encoding.
+func restoreTokens(e *envFile, pl *vault.Payload, idx map[string]string) ([]string, error) {
+	var keys []string
+	occ := map[string]int{}
+	for n, ent := range e.File.Entries() {
+		occ[ent.Key]++
+		name, ok := idx[ent.Value]
+		if !ok {
+			continue
+		}
+		s := pl.Secrets[name]
+		raw, hasRaw := s.Origins[originKey(e.Rel, occ[ent.Key])]
+		if dv, ok := dotenv.DecodeValue(raw); !hasRaw || !ok || dv != string(s.Value) || !e.File.SetRawAt(n, raw) {
+			if !e.File.SetRawAt(n, dotenv.EncodeValue(string(s.Value))) {
+				return nil, fmt.Errorf("%s:%d: could not write %s's value back; nothing was changed", e.Rel, ent.Line, ent.Key)
+			}
+		}
+		keys = append(keys, ent.Key)
+	}
+	return keys, nil
 }
