@@ -70,11 +70,13 @@ func (f *Factory) Home() (string, error) {
 			return "", exitcode.Errorf(exitcode.Unavailable, "cannot find your home directory; set PHANTOM_HOME to a private directory")
 		}
 		home = filepath.Join(h, ".phantom")
+	} else if !filepath.IsAbs(home) {
+		// A relative path would name another directory, and so another
+		// vault, in every directory phantom runs from (docs/decisions.md).
+		abs, _ := filepath.Abs(home)
+		return "", exitcode.Errorf(exitcode.Unavailable, "PHANTOM_HOME must be an absolute path; got %q, which would point somewhere else in every directory you run phantom from.\nSet it to an absolute path (here: export PHANTOM_HOME=%s), or unset it to use ~/.phantom.", home, shellQuoteArg(abs))
 	}
-	home, err := filepath.Abs(home)
-	if err != nil {
-		return "", err
-	}
+	home = filepath.Clean(home)
 	if err := fsx.MkdirPrivate(home); err != nil {
 		return "", exitcode.Errorf(exitcode.Unavailable, "PHANTOM_HOME %s is not usable: %v\nSet PHANTOM_HOME to a directory you can write, or fix its permissions.", home, rootCause(err))
 	}
@@ -307,4 +309,13 @@ func rootCause(err error) error {
 		}
 		err = u
 	}
+}
+
+// shellQuoteArg quotes s for a POSIX shell, so a suggested command works
+// when pasted whatever the path holds.
+func shellQuoteArg(s string) string {
+	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-./+:@%,=") == "" {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
