@@ -38,6 +38,9 @@ type Factory struct {
 
 	home  string     // Home's result, checked once per command
 	marks auditMarks // where this process's audit events landed (auditmark.go)
+	// FollowSymlinks is --follow-symlinks on the commands that write env
+	// files (loadEnvFileToWrite).
+	FollowSymlinks bool
 }
 
 // NewFactory returns the production factory.

@@ -60,6 +60,7 @@ question. Running it again is safe: protected values are left alone.`,
 	cmd.Flags().StringArrayVar(&opts.From, "from", nil, "env file to protect (repeatable; default: .env and .env.local)")
 	cmd.Flags().BoolVarP(&opts.Yes, "yes", "y", false, "do not ask for confirmation")
 	cmd.Flags().BoolVar(&opts.JSON, "json", false, "print a JSON summary on stdout")
+	addFollowSymlinksFlag(cmd, f)
 	return cmd
 }
 
@@ -263,7 +264,7 @@ func initRun(o *InitOptions) error {
 
 	var files []*envFile
 	for _, path := range paths {
-		e, err := loadEnvFile(p, path)
+		e, err := f.loadEnvFileToWrite(p, path)
 		if err != nil {
 			return err
 		}

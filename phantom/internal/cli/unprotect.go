@@ -40,6 +40,7 @@ vault keeps its copy; run 'phantom init' to protect the files again.`,
 		},
 	}
 	cmd.Flags().StringArrayVar(&opts.EnvFiles, "env-file", nil, "env file to restore (repeatable; default: the project's env files)")
+	addFollowSymlinksFlag(cmd, f)
 	return cmd
 }
 
@@ -61,7 +62,7 @@ func unprotectRun(o *UnprotectOptions) error {
 	var files []*envFile
 	if len(o.EnvFiles) == 0 {
 		for _, path := range p.Config.EnvFiles() {
-			e, err := loadEnvFile(p, path)
+			e, err := f.loadEnvFileToWrite(p, path)
 			if err != nil {
 				return err
 			}
@@ -69,7 +70,7 @@ func unprotectRun(o *UnprotectOptions) error {
 		}
 	} else {
 		for _, path := range o.EnvFiles {
-			e, err := loadEnvFile(p, absFromCwd(f, path))
+			e, err := f.loadEnvFileToWrite(p, absFromCwd(f, path))
 			if err != nil {
 				return err
 			}
