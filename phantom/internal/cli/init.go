@@ -1,9 +1,11 @@
 package cli
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -391,6 +393,17 @@ func initRun(o *InitOptions) error {
 	}
 	report.GitignoreAdds = append([]string{}, added...)
 
+	// 5. .gitignore does not untrack a file git already tracks.
+	var withSecrets []string
+	for _, fr := range report.Files {
+		if len(fr.Protected)+len(fr.Already) > 0 {
+			withSecrets = append(withSecrets, fr.Path)
+		}
+	}
+	for _, rel := range trackedByGit(f, p.Dir, withSecrets) {
+		f.IO.Warnf("%s is tracked by git: it is still committed, and the repository's history holds its real values (the placeholders only reach the next commit). Stop tracking it with:\n  git rm --cached %s && git commit -m %s\nthen rotate its keys at each provider: anyone with a copy of the history has the old values.", rel, shellQuoteArg(rel), shellQuoteArg("Stop tracking "+rel))
+	}
+
 	if o.JSON {
 		return jsonout.Write(f.IO.Out, report)
 	}
@@ -458,4 +471,36 @@ func promptErr(err error, what string) error {
 		return exitcode.New(exitcode.Failure, errCancelled)
 	}
 	return err
+}
+
+// trackedByGit returns the files among rels (relative to dir) that git
+// tracks in dir's repository; none when git is missing or dir is not in a
+// repository. git gets a bare environment (no PHANTOM_* variable, so no
+// passphrase, reaches it) and core.fsmonitor off, so a repository's config
+// cannot make it run a program of the repository's choosing.
+func trackedByGit(f *Factory, dir string, rels []string) []string {
+	if len(rels) == 0 {
+		return nil
+	}
+	git, err := exec.LookPath("git")
+	if err != nil {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	args := append([]string{"-c", "core.fsmonitor=false", "--literal-pathspecs", "ls-files", "-z", "--cached", "--"}, rels...)
+	cmd := exec.CommandContext(ctx, git, args...)
+	cmd.Dir = dir
+	cmd.Env = []string{"PATH=" + f.Env("PATH"), "HOME=" + f.Env("HOME"), "LC_ALL=C", "GIT_TERMINAL_PROMPT=0", "GIT_OPTIONAL_LOCKS=0"}
+	out, err := cmd.Output()
+	if err != nil {
+		return nil
+	}
+	var tracked []string
+	for _, rel := range strings.Split(string(out), "\x00") {
+		if rel != "" {
+			tracked = append(tracked, filepath.FromSlash(rel))
+		}
+	}
+	return tracked
 }
