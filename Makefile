@@ -22,6 +22,7 @@ FUZZ_TARGETS := \
 	./phantom/internal/vault:FuzzDecode:30000x \
 	./phantom/internal/vault:FuzzPayloadJSON:50000x \
 	./phantom/internal/config:FuzzLoad:30000x \
+	./phantom/internal/cli:FuzzInitUnprotect:15000x \
 	./phantom/internal/audit:FuzzVerify:4000x \
 	./phantom/internal/scrub:FuzzStreamEqualsBuffered:30000x \
 	./phantom/internal/scrub:FuzzEncodedStreamEqualsBuffered:20000x \

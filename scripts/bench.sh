@@ -3,7 +3,9 @@
 # in keychain mode and in passphrase mode, against the targets
 #   keychain mode    ≤ 15 ms
 #   passphrase mode  ≤ Argon2id cost (vault.DefaultKDF, measured here) + 15 ms
-# plus `phantom version` as the bare process-start cost.
+# plus `phantom version` as the bare process-start cost, and `phantom init`
+# on a 100,000-line .env with 1,000 secrets next to `cat` of that file and
+# `phantom list` (BENCH_INIT_RUNS, default 5).
 #
 # Speed is reported, never asserted: OVER marks a median above its target,
 # and the script still exits 0. It exits non-zero only when something broke
@@ -213,6 +215,41 @@ awk -v c="$cold_med" '$2 == "passphrase" { l = $1; sub(/\(/, " (", l); s = s spr
 	END { if (s) print "passphrase median minus the cold Argon2id cost: " s }' "$results"
 printf 'Every command time includes the process start (phantom version).\n'
 printf 'add (update) replaces the value of one existing secret; add (new) adds a new name on every run.\n'
+
+# ---------------------------------------------------------------------------
+# phantom init on a large env file: 100,000 lines, 1,000 of them secrets, in
+# passphrase mode. init must stay linear in the file (issue 13 item 12: it was
+# O(lines x secrets), minutes for this file). Shown next to two baselines:
+# cat of the same file, and phantom list in the same project (process start
+# plus opening the vault, which init pays too). Each init run first copies
+# the plaintext file back over the protected one (cp included in the time),
+# so every run protects all 1,000 values again.
+printf '\n== phantom init on a 100,000-line .env\n' >&2
+INIT_RUNS=${BENCH_INIT_RUNS:-5}
+big="$tmp/init-big"
+mkdir -p "$big/app"
+awk 'BEGIN { for (i = 1; i <= 100000; i++)
+	if (i % 100 == 0) printf "SERVICE_%d_SECRET_KEY=sk-bench-%08d-abcdefghijklmnopqrstuvwxyz\n", i, i
+	else printf "SETTING_%d=value-%d\n", i, i }' > "$big/big.env"
+(
+	export PHANTOM_HOME="$big/phantom-home" PHANTOM_VAULT_PASSPHRASE=bench-passphrase-not-secret
+	unset DBUS_SESSION_BUS_ADDRESS
+	cd "$big/app"
+	cp ../big.env .env && phantom init --yes >/dev/null 2>"$big/init.err" ||
+		{ cat "$big/init.err" >&2; die "init: phantom init --yes on the large file failed"; }
+	cmdbench -runs "$INIT_RUNS" -warmup 1 -name cat -- cat ../big.env > "$big/lines" ||
+		die "timing cat failed"
+	cmdbench -runs "$INIT_RUNS" -warmup 1 -name list -- phantom list >> "$big/lines" ||
+		die "timing phantom list failed"
+	cmdbench -runs "$INIT_RUNS" -warmup 1 -name init -- sh -c 'cp ../big.env .env && exec phantom init --yes' >> "$big/lines" ||
+		die "timing phantom init failed"
+)
+printf '\nphantom init on a .env of 100,000 lines, 1,000 of them secrets (passphrase mode; median and p90 of %s runs)\n\n' "$INIT_RUNS"
+awk '{
+	label = $1 == "cat" ? "cat .env (read only)" : $1 == "list" ? "phantom list (start + vault)" : "phantom init --yes"
+	printf "%-30s %7.1f ms %7.1f ms\n", label, $2, $3
+}' "$big/lines"
+printf 'init protects every value again on each run (the plaintext file is copied back first).\n'
 
 # ---------------------------------------------------------------------------
 # phantom exec and the proxy: proxybench measures each target side by side

@@ -362,3 +362,35 @@ func TestSetRawAtRestoresBytes(t *testing.T) {
 		t.Fatalf("DecodeValue = %q %v", v, ok)
 	}
 }
+
+// TestSetEntriesIsLinear: SetEntries over many entries of a large file costs
+// about one Parse of it, not one per entry (init on 100k lines with 1,000
+// secrets took minutes when every token reparsed the file; issue 13 item
+// 12). Counted in allocations rather than time, so load cannot flake it;
+// make bench measures the time.
+func TestSetEntriesIsLinear(t *testing.T) {
+	var b strings.Builder
+	vals := map[int]string{}
+	for i := 0; i < 5000; i++ {
+		if i%10 == 0 {
+			fmt.Fprintf(&b, "SECRET_%d='sk-%d'\n", i, i)
+			vals[i] = "phm_" + strings.Repeat("ab", 32)
+		} else {
+			fmt.Fprintf(&b, "SETTING_%d=value-%d\n", i, i)
+		}
+	}
+	src := []byte(b.String())
+	parse := testing.AllocsPerRun(3, func() { Parse(src) })
+	set := testing.AllocsPerRun(3, func() { Parse(src).SetEntries(vals) })
+	// One Parse to load, one to check the batch, plus the batch itself.
+	if set > 4*parse {
+		t.Fatalf("SetEntries of %d entries allocated %.0f times, Parse alone %.0f: it reparses per entry", len(vals), set, parse)
+	}
+	got := Parse(src)
+	got.SetEntries(vals)
+	for n, e := range got.Entries() {
+		if v, ok := vals[n]; ok && e.Value != v {
+			t.Fatalf("entry %d reads %q", n, e.Value)
+		}
+	}
+}

@@ -302,3 +302,68 @@ func DecodeValue(raw string) (string, bool) {
 	}
 	return es[0].Value, true
 }
+
+// SetEntries gives the n-th entry (counting in Entries order) the value
+// vals[n], for every n in vals, with the same quoting and guarantees as Set;
+// indexes out of range are ignored. It parses the file once for the whole
+// batch instead of once per entry, so protecting every line of a large file
+// stays linear. When the batch does not read back exactly (a rewritten value
+// would change how a neighbouring line parses) it falls back to rewriting one
+// entry at a time, checking each as Set does.
+func (f *File) SetEntries(vals map[int]string) {
+	if len(vals) == 0 {
+		return
+	}
+	type edit struct {
+		line  int
+		value string
+	}
+	var edits []edit
+	feol := ""
+	n := 0
+	var b []byte
+	for i := range f.lines {
+		l := &f.lines[i]
+		v, ok := vals[n]
+		if l.kind != kindEntry || !ok {
+			if l.kind == kindEntry {
+				n++
+			}
+			b = append(b, l.raw...)
+			continue
+		}
+		n++
+		edits = append(edits, edit{i, v})
+		eol := lineEnding(l.raw)
+		if eol == "" {
+			if feol == "" {
+				feol = f.eol()
+			}
+			eol = feol
+		}
+		c := candidates(v, l.quote, eol)[0]
+		b = append(append(append(b, l.raw[:l.vs]...), c...), l.raw[l.ve:]...)
+	}
+	if len(edits) == 0 {
+		return
+	}
+	g := Parse(b)
+	ok := len(g.lines) == len(f.lines)
+	for j, k := 0, 0; ok && j < len(f.lines); j++ {
+		if k < len(edits) && edits[k].line == j {
+			gl := &g.lines[j]
+			ok = gl.kind == kindEntry && gl.key == f.lines[j].key && gl.value == edits[k].value
+			k++
+			continue
+		}
+		ok = sameLine(&g.lines[j], &f.lines[j])
+	}
+	if ok {
+		*f = *g
+		return
+	}
+	// setLine keeps the number of lines, so the indexes stay valid.
+	for _, e := range edits {
+		f.setLine(e.line, e.value)
+	}
+}

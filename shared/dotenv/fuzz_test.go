@@ -92,6 +92,18 @@ func FuzzSet(f *testing.F) {
 			t.Fatal("Set returned false for a present key")
 		}
 		out := p.Bytes()
+		// SetEntries on the same entries, in one batch, writes the same bytes.
+		batch := Parse(src)
+		idx := map[int]string{}
+		for n, e := range es {
+			if e.Key == key {
+				idx[n] = value
+			}
+		}
+		batch.SetEntries(idx)
+		if got := batch.Bytes(); !bytes.Equal(got, out) {
+			t.Fatalf("SetEntries(%s, %q) = %q, Set gave %q (from %q)", key, value, got, out, src)
+		}
 		q := Parse(out)
 		if len(q.Entries()) != len(es) || len(q.Problems) != len(Parse(src).Problems) {
 			t.Fatalf("Set(%s, %q) changed the structure:\n%q\n%q", key, value, src, out)

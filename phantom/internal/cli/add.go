@@ -74,6 +74,7 @@ phantom exec ever receives them.`,
 	cmd.Flags().StringVar(&opts.EnvFile, "env-file", "", "also write NAME's token into this env file")
 	cmd.Flags().StringVar(&opts.Policy, "policy", "", "also set NAME's exec policy in .phantom.toml: proxy, inject or deny")
 	cmd.Flags().BoolVar(&opts.JSON, "json", false, "print a JSON result on stdout")
+	addFollowSymlinksFlag(cmd, f)
 	return cmd
 }
 
@@ -115,7 +116,7 @@ func addRun(o *AddOptions) error {
 
 	var env *envFile
 	if o.EnvFile != "" {
-		env, err = loadEnvFile(p, absFromCwd(f, o.EnvFile))
+		env, err = f.loadEnvFileToWrite(p, absFromCwd(f, o.EnvFile))
 		if err != nil {
 			return err
 		}

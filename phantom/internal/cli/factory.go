@@ -38,6 +38,9 @@ type Factory struct {
 
 	home  string     // Home's result, checked once per command
 	marks auditMarks // where this process's audit events landed (auditmark.go)
+	// FollowSymlinks is --follow-symlinks on the commands that write env
+	// files (loadEnvFileToWrite).
+	FollowSymlinks bool
 }
 
 // NewFactory returns the production factory.
@@ -70,11 +73,13 @@ func (f *Factory) Home() (string, error) {
 			return "", exitcode.Errorf(exitcode.Unavailable, "cannot find your home directory; set PHANTOM_HOME to a private directory")
 		}
 		home = filepath.Join(h, ".phantom")
+	} else if !filepath.IsAbs(home) {
+		// A relative path would name another directory, and so another
+		// vault, in every directory phantom runs from (docs/decisions.md).
+		abs, _ := filepath.Abs(home)
+		return "", exitcode.Errorf(exitcode.Unavailable, "PHANTOM_HOME must be an absolute path; got %q, which would point somewhere else in every directory you run phantom from.\nSet it to an absolute path (here: export PHANTOM_HOME=%s), or unset it to use ~/.phantom.", home, shellQuoteArg(abs))
 	}
-	home, err := filepath.Abs(home)
-	if err != nil {
-		return "", err
-	}
+	home = filepath.Clean(home)
 	if err := fsx.MkdirPrivate(home); err != nil {
 		return "", exitcode.Errorf(exitcode.Unavailable, "PHANTOM_HOME %s is not usable: %v\nSet PHANTOM_HOME to a directory you can write, or fix its permissions.", home, rootCause(err))
 	}
@@ -305,14 +310,27 @@ func (f *Factory) auditLog(p *Project) *audit.Log {
 // record appends an audit event. In "required" mode a failure is returned
 // (and must fail the operation); otherwise it is a warning on stderr.
 func (f *Factory) record(p *Project, e audit.Event) error {
-	if p != nil && e.Project == "" {
-		e.Project = p.ID()
+	return f.recordBatch(p, []audit.Event{e})
+}
+
+// recordBatch records events in order under one lock and one fsync: init
+// protecting 1,000 names writes 1,000 events, and one fsync each made it
+// take seconds (issue 13 item 12).
+func (f *Factory) recordBatch(p *Project, events []audit.Event) error {
+	if len(events) == 0 {
+		return nil
+	}
+	events = append([]audit.Event(nil), events...)
+	for i := range events {
+		if p != nil && events[i].Project == "" {
+			events[i].Project = p.ID()
+		}
 	}
 	log := f.auditLog(p)
 	if log.Required() && f.Env("PHANTOM_AUDIT") == "0" {
 		return exitcode.Errorf(exitcode.Refused, "%s sets audit = \"required\", so PHANTOM_AUDIT=0 cannot turn the audit log off; nothing was changed", ConfigFile)
 	}
-	pos, err := log.Record(e)
+	pos, err := log.Record(events...)
 	f.marks.note(pos)
 	if err != nil {
 		if log.Required() {
@@ -323,16 +341,9 @@ func (f *Factory) record(p *Project, e audit.Event) error {
 	return nil
 }
 
-// recorder returns a beforeCommit hook for vault.Update that records e.
+// recorder returns a beforeCommit hook for vault.Update that records events.
 func (f *Factory) recorder(p *Project, events ...audit.Event) func() error {
-	return func() error {
-		for _, e := range events {
-			if err := f.record(p, e); err != nil {
-				return err
-			}
-		}
-		return nil
-	}
+	return func() error { return f.recordBatch(p, events) }
 }
 
 func rootCause(err error) error {
@@ -343,4 +354,13 @@ func rootCause(err error) error {
 		}
 		err = u
 	}
+}
+
+// shellQuoteArg quotes s for a POSIX shell, so a suggested command works
+// when pasted whatever the path holds.
+func shellQuoteArg(s string) string {
+	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-./+:@%,=") == "" {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }

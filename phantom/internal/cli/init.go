@@ -1,12 +1,15 @@
 package cli
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -59,6 +62,7 @@ question. Running it again is safe: protected values are left alone.`,
 	cmd.Flags().StringArrayVar(&opts.From, "from", nil, "env file to protect (repeatable; default: .env and .env.local)")
 	cmd.Flags().BoolVarP(&opts.Yes, "yes", "y", false, "do not ask for confirmation")
 	cmd.Flags().BoolVar(&opts.JSON, "json", false, "print a JSON summary on stdout")
+	addFollowSymlinksFlag(cmd, f)
 	return cmd
 }
 
@@ -79,12 +83,145 @@ type InitReport struct {
 	GitignoreAdds []string         `json:"gitignore_added"`
 }
 
+// initItem is one env-file entry whose value moves into the vault.
 type initItem struct {
 	file  *envFile
+	entry int // index in file.File.Entries()
 	key   string
 	value string
 	raw   string
-	occ   int
+	occ   int // which occurrence of key in the file, from 1 (see originKey)
+}
+
+// initPlan is what init will change, computed before anything is written.
+type initPlan struct {
+	items  []initItem
+	final  map[string]string // name → the value the vault will hold
+	files  []InitFileReport
+	differ []initDiffer
+}
+
+// initDiffer is one name with different values in two files.
+type initDiffer struct{ key, from, to string }
+
+// planInit decides which entries of files move into the vault. pl is the
+// existing vault's payload, nil for a new one.
+//
+// A name set twice in one file with two different values is refused, naming
+// both lines: the app sees only the last one, the vault holds one value per
+// name, and one token in both lines would lose the other value for good
+// (docs/decisions.md). Lines with the same value share one token and each
+// keeps its own original text for 'phantom unprotect'. An empty value is not
+// a secret: its line stays as it is.
+func planInit(files []*envFile, overrides dotenv.Overrides, pl *vault.Payload) (*initPlan, error) {
+	var idx map[string]string
+	if pl != nil {
+		idx = tokenIndex(pl)
+	}
+	plan := &initPlan{final: map[string]string{}}
+	from := map[string]string{} // name → file its final value came from
+	var conflicts []string
+	for _, e := range files {
+		fr := InitFileReport{Path: e.Rel, Protected: []string{}, Already: []string{}, Public: []string{}}
+		type seen struct {
+			value string
+			line  int
+		}
+		first := map[string]seen{}
+		reported := map[string]bool{}
+		occ := map[string]int{}
+		listed := map[string]bool{}
+		for n, ent := range e.File.Entries() {
+			occ[ent.Key]++
+			if isToken(ent.Value) {
+				fr.Already = append(fr.Already, ent.Key)
+				// A token of this very name stands for the vault's value,
+				// which a plaintext line of the same name must not replace.
+				if idx[ent.Value] == ent.Key {
+					val := string(pl.Secrets[ent.Key].Value)
+					if s, ok := first[ent.Key]; ok && s.value != val && !reported[ent.Key] {
+						conflicts = append(conflicts, fmt.Sprintf("%s: %s on line %d and line %d hold different values", e.Rel, ent.Key, s.line, ent.Line))
+						reported[ent.Key] = true
+					} else if !ok {
+						first[ent.Key] = seen{val, ent.Line}
+					}
+				}
+				continue
+			}
+			if v := dotenv.Classify(ent.Key, ent.Value, overrides); v.Class != dotenv.Secret || ent.Value == "" {
+				fr.Public = append(fr.Public, ent.Key)
+				continue
+			}
+			if s, ok := first[ent.Key]; ok && s.value != ent.Value {
+				if !reported[ent.Key] {
+					conflicts = append(conflicts, fmt.Sprintf("%s: %s on line %d and line %d hold different values", e.Rel, ent.Key, s.line, ent.Line))
+					reported[ent.Key] = true
+				}
+				continue
+			} else if !ok {
+				first[ent.Key] = seen{ent.Value, ent.Line}
+			}
+			plan.items = append(plan.items, initItem{file: e, entry: n, key: ent.Key, value: ent.Value, raw: ent.Raw, occ: occ[ent.Key]})
+			if !listed[ent.Key] {
+				fr.Protected = append(fr.Protected, ent.Key)
+				listed[ent.Key] = true
+			}
+			// Different values for one name across files: the vault holds
+			// one value per name, and the later file wins, as it does when
+			// the app loads them.
+			if prev, ok := plan.final[ent.Key]; ok && prev != ent.Value && from[ent.Key] != e.Rel {
+				plan.differ = append(plan.differ, initDiffer{ent.Key, from[ent.Key], e.Rel})
+			}
+			plan.final[ent.Key] = ent.Value
+			from[ent.Key] = e.Rel
+		}
+		plan.files = append(plan.files, fr)
+	}
+	if len(conflicts) > 0 {
+		return nil, exitcode.Errorf(exitcode.Refused, "cannot protect a name set twice in one file with different values:\n  %s\nAn app reads only the last line, and the vault holds one value per name, so one of the values would be lost. Delete the line you do not need (or rename it), then run phantom init again. Nothing was changed.", strings.Join(conflicts, "\n  "))
+	}
+	return plan, nil
+}
+
+// applyInit puts the planned values and each line's original text into pl
+// and returns the token of every name.
+func applyInit(pl *vault.Payload, items []initItem, final map[string]string, now time.Time) map[string]string {
+	tokens := map[string]string{}
+	for _, it := range items {
+		s := pl.Secrets[it.key]
+		if s == nil {
+			s = &vault.Secret{Token: newToken(), CreatedAt: now}
+			pl.Secrets[it.key] = s
+		}
+		if s.Origins == nil {
+			s.Origins = map[string]string{}
+		}
+		s.Origins[originKey(it.file.Rel, it.occ)] = it.raw
+		tokens[it.key] = s.Token
+	}
+	for name, value := range final {
+		s := pl.Secrets[name]
+		if string(s.Value) != value {
+			s.Value = []byte(value)
+			s.UpdatedAt = now
+		}
+	}
+	return tokens
+}
+
+// setInitTokens replaces each planned entry's value with its token: one
+// batch per file, so a file is parsed once however many secrets it has.
+func setInitTokens(items []initItem, tokens map[string]string) {
+	batches := map[*envFile]map[int]string{}
+	for _, it := range items {
+		if batches[it.file] == nil {
+			batches[it.file] = map[int]string{}
+		}
+		batches[it.file][it.entry] = tokens[it.key]
+	}
+	for e, b := range batches {
+		e.File.SetEntries(b)
+	}
 }
 
 func initRun(o *InitOptions) error {
@@ -129,7 +266,7 @@ func initRun(o *InitOptions) error {
 
 	var files []*envFile
 	for _, path := range paths {
-		e, err := loadEnvFile(p, path)
+		e, err := f.loadEnvFileToWrite(p, path)
 		if err != nil {
 			return err
 		}
@@ -156,37 +293,18 @@ func initRun(o *InitOptions) error {
 	public := f.approvedPublic(p, v, ov.Public)
 
 	// Plan: which values move into the vault.
-	overrides := dotenv.Overrides{Secret: ov.Secret, Public: public}
-	var items []initItem
-	report := InitReport{ProjectID: p.ID(), Dir: p.Dir, Created: created}
-	for _, e := range files {
-		fr := InitFileReport{Path: e.Rel, Protected: []string{}, Already: []string{}, Public: []string{}}
-		occ := map[string]int{}
-		for _, ent := range e.File.Entries() {
-			occ[ent.Key]++
-			if isToken(ent.Value) {
-				fr.Already = append(fr.Already, ent.Key)
-				continue
-			}
-			v := dotenv.Classify(ent.Key, ent.Value, overrides)
-			if v.Class != dotenv.Secret || ent.Value == "" {
-				fr.Public = append(fr.Public, ent.Key)
-				continue
-			}
-			items = append(items, initItem{file: e, key: ent.Key, value: ent.Value, raw: ent.Raw, occ: occ[ent.Key]})
-			fr.Protected = append(fr.Protected, ent.Key)
-		}
-		report.Files = append(report.Files, fr)
+	var pl *vault.Payload
+	if v != nil {
+		pl = v.Payload()
 	}
-
-	// Different values for one name across files: the vault holds one value
-	// per name, and the later file wins, as it does when the app loads them.
-	final := map[string]string{}
-	for _, it := range items {
-		if prev, ok := final[it.key]; ok && prev != it.value {
-			f.IO.Warnf("%s has different values in different files; the vault keeps the one from %s (the original text of each file is kept for 'phantom unprotect')", it.key, it.file.Rel)
-		}
-		final[it.key] = it.value
+	plan, err := planInit(files, dotenv.Overrides{Secret: ov.Secret, Public: public}, pl)
+	if err != nil {
+		return err
+	}
+	items, final := plan.items, plan.final
+	report := InitReport{ProjectID: p.ID(), Dir: p.Dir, Created: created, Files: plan.files}
+	for _, d := range plan.differ {
+		f.IO.Warnf("%s has different values in %s and %s. The vault holds one value per name and keeps the one from %s (the file loaded later); both files get its token, so the value in %s is not kept, and 'phantom unprotect' writes %s's value into both.", d.key, d.from, d.to, d.to, d.from, d.to)
 	}
 
 	if !o.JSON {
@@ -252,26 +370,7 @@ func initRun(o *InitOptions) error {
 			events = append(events, audit.Event{Op: "secret.add", Name: name, Detail: "init"})
 		}
 		err = v.Update(func(pl *vault.Payload) error {
-			now := f.Now().UTC()
-			for _, it := range items {
-				s := pl.Secrets[it.key]
-				if s == nil {
-					s = &vault.Secret{Token: newToken(), CreatedAt: now}
-					pl.Secrets[it.key] = s
-				}
-				if s.Origins == nil {
-					s.Origins = map[string]string{}
-				}
-				s.Origins[originKey(it.file.Rel, it.occ)] = it.raw
-				tokens[it.key] = s.Token
-			}
-			for name, value := range final {
-				s := pl.Secrets[name]
-				if string(s.Value) != value {
-					s.Value = []byte(value)
-					s.UpdatedAt = now
-				}
-			}
+			tokens = applyInit(pl, items, final, f.Now().UTC())
 			return nil
 		}, f.recorder(p, events...))
 		if err != nil {
@@ -280,9 +379,7 @@ func initRun(o *InitOptions) error {
 	}
 
 	// 3. The env files: placeholders replace values, nothing else changes.
-	for _, it := range items {
-		it.file.File.Set(it.key, tokens[it.key])
-	}
+	setInitTokens(items, tokens)
 	for _, e := range files {
 		if err := e.save(); err != nil {
 			return fmt.Errorf("%w\nThe values are already in the vault; run 'phantom init' again to finish.", err)
@@ -295,6 +392,17 @@ func initRun(o *InitOptions) error {
 		f.IO.Warnf("could not update .gitignore: %v", err)
 	}
 	report.GitignoreAdds = append([]string{}, added...)
+
+	// 5. .gitignore does not untrack a file git already tracks.
+	var withSecrets []string
+	for _, fr := range report.Files {
+		if len(fr.Protected)+len(fr.Already) > 0 {
+			withSecrets = append(withSecrets, fr.Path)
+		}
+	}
+	for _, rel := range trackedByGit(f, p.Dir, withSecrets) {
+		f.IO.Warnf("%s is tracked by git: it is still committed, and the repository's history holds its real values (the placeholders only reach the next commit). Stop tracking it with:\n  git rm --cached %s && git commit -m %s\nthen rotate its keys at each provider: anyone with a copy of the history has the old values.", rel, shellQuoteArg(rel), shellQuoteArg("Stop tracking "+rel))
+	}
 
 	if o.JSON {
 		return jsonout.Write(f.IO.Out, report)
@@ -363,4 +471,36 @@ func promptErr(err error, what string) error {
 		return exitcode.New(exitcode.Failure, errCancelled)
 	}
 	return err
+}
+
+// trackedByGit returns the files among rels (relative to dir) that git
+// tracks in dir's repository; none when git is missing or dir is not in a
+// repository. git gets a bare environment (no PHANTOM_* variable, so no
+// passphrase, reaches it) and core.fsmonitor off, so a repository's config
+// cannot make it run a program of the repository's choosing.
+func trackedByGit(f *Factory, dir string, rels []string) []string {
+	if len(rels) == 0 {
+		return nil
+	}
+	git, err := exec.LookPath("git")
+	if err != nil {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	args := append([]string{"-c", "core.fsmonitor=false", "--literal-pathspecs", "ls-files", "-z", "--cached", "--"}, rels...)
+	cmd := exec.CommandContext(ctx, git, args...)
+	cmd.Dir = dir
+	cmd.Env = []string{"PATH=" + f.Env("PATH"), "HOME=" + f.Env("HOME"), "LC_ALL=C", "GIT_TERMINAL_PROMPT=0", "GIT_OPTIONAL_LOCKS=0"}
+	out, err := cmd.Output()
+	if err != nil {
+		return nil
+	}
+	var tracked []string
+	for _, rel := range strings.Split(string(out), "\x00") {
+		if rel != "" {
+			tracked = append(tracked, filepath.FromSlash(rel))
+		}
+	}
+	return tracked
 }

@@ -101,11 +101,17 @@ func TestRevealNeedsTTYAndTypedConfirmation(t *testing.T) {
 
 func TestUnprotectRestoresOriginalBytes(t *testing.T) {
 	s := newSandbox(t, "PHANTOM_VAULT_PASSPHRASE=pty-pass-123456")
-	original := "# app\r\nexport OPENAI_API_KEY='" + ptySecret + "' # key\r\nPORT=1\r\nDB_PASSWORD=\"p@ss word\\n2\"\r\n"
+	// A name set twice with one value shares a token and each line gets its
+	// own text back; an empty line of that name stays empty (issue 13 item 1).
+	original := "# app\r\nSTRIPE_SECRET_KEY=\r\nexport OPENAI_API_KEY='" + ptySecret + "' # key\r\nPORT=1\r\nDB_PASSWORD=\"p@ss word\\n2\"\r\n" +
+		"STRIPE_SECRET_KEY=sk_live_dup0123456789abcdef\r\nSTRIPE_SECRET_KEY='sk_live_dup0123456789abcdef' # again\r\n"
 	s.write(".env", original)
 	s.mustRun("", "init", "--yes")
-	if strings.Contains(s.read(".env"), ptySecret) {
+	if strings.Contains(s.read(".env"), ptySecret) || strings.Contains(s.read(".env"), "sk_live_dup") {
 		t.Fatal("init left the value")
+	}
+	if !strings.Contains(s.read(".env"), "\r\nSTRIPE_SECRET_KEY=\r\n") {
+		t.Fatalf("init wrote into the empty line:\n%s", s.read(".env"))
 	}
 	// Without a terminal: refused, file untouched.
 	protected := s.read(".env")

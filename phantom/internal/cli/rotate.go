@@ -58,6 +58,7 @@ The env files rewritten are the project's (.phantom.toml env_files, default
 	}
 	cmd.Flags().StringArrayVar(&opts.EnvFiles, "env-file", nil, "another env file to rewrite (repeatable)")
 	cmd.Flags().BoolVar(&opts.JSON, "json", false, "print a JSON result on stdout")
+	addFollowSymlinksFlag(cmd, f)
 	return cmd
 }
 
@@ -74,14 +75,14 @@ func rotateRun(o *RotateOptions) error {
 	// Load the files first so a bad path fails before anything changes.
 	var files []*envFile
 	for _, path := range p.Config.EnvFiles() {
-		e, err := loadEnvFile(p, path)
+		e, err := f.loadEnvFileToWrite(p, path)
 		if err != nil {
 			return err
 		}
 		files = append(files, e)
 	}
 	for _, path := range o.EnvFiles {
-		e, err := loadEnvFile(p, absFromCwd(f, path))
+		e, err := f.loadEnvFileToWrite(p, absFromCwd(f, path))
 		if err != nil {
 			return err
 		}

@@ -53,6 +53,7 @@ values.`,
 	}
 	cmd.Flags().StringVar(&opts.EnvFile, "env-file", "", "the env file to write tokens into (required)")
 	cmd.Flags().BoolVar(&opts.JSON, "json", false, "print a JSON result on stdout")
+	addFollowSymlinksFlag(cmd, f)
 	return cmd
 }
 
@@ -80,7 +81,7 @@ func syncRun(o *SyncOptions) error {
 	if len(missing) > 0 {
 		return exitcode.Errorf(exitcode.NotFound, "not in the vault: %s (nothing was written; see: phantom list)", strings.Join(missing, ", "))
 	}
-	e, err := loadEnvFile(p, absFromCwd(f, o.EnvFile))
+	e, err := f.loadEnvFileToWrite(p, absFromCwd(f, o.EnvFile))
 	if err != nil {
 		return err
 	}

@@ -7,6 +7,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"phantomstack.dev/phantom/internal/audit"
+	"phantomstack.dev/phantom/internal/vault"
 	"phantomstack.dev/shared/dotenv"
 	"phantomstack.dev/shared/exitcode"
 )
@@ -39,6 +40,7 @@ vault keeps its copy; run 'phantom init' to protect the files again.`,
 		},
 	}
 	cmd.Flags().StringArrayVar(&opts.EnvFiles, "env-file", nil, "env file to restore (repeatable; default: the project's env files)")
+	addFollowSymlinksFlag(cmd, f)
 	return cmd
 }
 
@@ -60,7 +62,7 @@ func unprotectRun(o *UnprotectOptions) error {
 	var files []*envFile
 	if len(o.EnvFiles) == 0 {
 		for _, path := range p.Config.EnvFiles() {
-			e, err := loadEnvFile(p, path)
+			e, err := f.loadEnvFileToWrite(p, path)
 			if err != nil {
 				return err
 			}
@@ -68,7 +70,7 @@ func unprotectRun(o *UnprotectOptions) error {
 		}
 	} else {
 		for _, path := range o.EnvFiles {
-			e, err := loadEnvFile(p, absFromCwd(f, path))
+			e, err := f.loadEnvFileToWrite(p, absFromCwd(f, path))
 			if err != nil {
 				return err
 			}
@@ -85,24 +87,9 @@ func unprotectRun(o *UnprotectOptions) error {
 		if !e.Exists {
 			continue
 		}
-		var keys []string
-		occ := map[string]int{}
-		for n, ent := range e.File.Entries() {
-			occ[ent.Key]++
-			name, ok := idx[ent.Value]
-			if !ok {
-				continue
-			}
-			s := pl.Secrets[name]
-			// The original text when it still decodes to the current value
-			// (byte-identical restore); otherwise a fresh encoding.
-			raw, hasRaw := s.Origins[originKey(e.Rel, occ[ent.Key])]
-			if dv, ok := dotenv.DecodeValue(raw); !hasRaw || !ok || dv != string(s.Value) || !e.File.SetRawAt(n, raw) {
-				if !e.File.SetRawAt(n, dotenv.EncodeValue(string(s.Value))) {
-					return fmt.Errorf("%s:%d: could not write %s's value back; nothing was changed", e.Rel, ent.Line, ent.Key)
-				}
-			}
-			keys = append(keys, ent.Key)
+		keys, err := restoreTokens(e, pl, idx)
+		if err != nil {
+			return err
 		}
 		if len(keys) > 0 {
 			changes = append(changes, change{e, keys})
@@ -129,4 +116,30 @@ func unprotectRun(o *UnprotectOptions) error {
 	}
 	f.IO.Successf("Restored %d value(s). The vault still holds them; 'phantom init' protects the files again.", total)
 	return nil
+}
+
+// restoreTokens replaces every token of this vault in e with its value, in
+// memory, and returns the names it restored. Each line gets back the original
+// text init took from it (its occurrence of the name in this file: see
+// originKey) when that text still decodes to the vault's value, so an
+// unchanged file comes back byte for byte; otherwise a fresh encoding.
+func restoreTokens(e *envFile, pl *vault.Payload, idx map[string]string) ([]string, error) {
+	var keys []string
+	occ := map[string]int{}
+	for n, ent := range e.File.Entries() {
+		occ[ent.Key]++
+		name, ok := idx[ent.Value]
+		if !ok {
+			continue
+		}
+		s := pl.Secrets[name]
+		raw, hasRaw := s.Origins[originKey(e.Rel, occ[ent.Key])]
+		if dv, ok := dotenv.DecodeValue(raw); !hasRaw || !ok || dv != string(s.Value) || !e.File.SetRawAt(n, raw) {
+			if !e.File.SetRawAt(n, dotenv.EncodeValue(string(s.Value))) {
+				return nil, fmt.Errorf("%s:%d: could not write %s's value back; nothing was changed", e.Rel, ent.Line, ent.Key)
+			}
+		}
+		keys = append(keys, ent.Key)
+	}
+	return keys, nil
 }
