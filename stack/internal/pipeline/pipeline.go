@@ -340,7 +340,7 @@ func rollback(steps Steps, st Store, j *Journal, written, unsure bool, cause err
 		}
 	}
 	if unsure {
-		re.Kept = fmt.Sprintf("the interrupted add may have created %q upstream before it was stopped, and this run could not look; its journal is kept, so the next stack add %s looks for that name again instead of creating a second one", j.Name, j.Service)
+		re.Kept = fmt.Sprintf("the journal of the interrupted add is kept (its planned name %q), so the next stack add %s looks for anything that run created under that name instead of creating a second one", j.Name, j.Service)
 	}
 	if len(kept) == 0 && !resourceLeft && !unsure {
 		if err := st.Delete(j.Service); err != nil {

@@ -477,7 +477,7 @@ func TestRunResumeFailingLookupKeepsJournal(t *testing.T) {
 	run(context.Background(), st, w, req)
 	w.failLookup = true
 	_, err, _ := run(context.Background(), st, w, req)
-	if err == nil || !strings.Contains(err.Error(), `may have created "app-supabase-x1"`) {
+	if err == nil || !strings.Contains(err.Error(), `journal of the interrupted add is kept (its planned name "app-supabase-x1")`) {
 		t.Fatalf("err = %v", err)
 	}
 	if j, ok := st.journals["supabase"]; !ok || j.Name != "app-supabase-x1" {
