@@ -193,6 +193,9 @@ func addOne(o *AddOptions) (*AddResult, error) {
 	}
 	p, err := f.Providers.Get(o.Service)
 	if err != nil {
+		if s := config.Nearest(o.Service, f.Providers.Names()); s != "" {
+			return nil, exitcode.Errorf(exitcode.Failure, "unknown service %q; did you mean %q? `stack providers` lists what this build can set up", o.Service, s)
+		}
 		return nil, exitcode.Errorf(exitcode.Failure, "unknown service %q; `stack providers` lists what this build can set up", o.Service)
 	}
 	info := p.Info()

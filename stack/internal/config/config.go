@@ -267,16 +267,24 @@ func strList(v any) ([]string, error) {
 }
 
 func hint(k string, valid []string) string {
-	best, bestD := "", 3
-	for _, v := range valid {
-		if d := distance(k, v); d < bestD {
-			best, bestD = v, d
-		}
-	}
+	best := Nearest(k, valid)
 	if best == "" {
 		return ""
 	}
 	return fmt.Sprintf("; did you mean %q?", best)
+}
+
+// Nearest returns the name in valid closest to got, or "" when none is within
+// two edits (cobra's SuggestionsMinimumDistance default), for "did you mean"
+// on unknown keys and provider names (`stack add opnai`).
+func Nearest(got string, valid []string) string {
+	best, bestD := "", 3
+	for _, v := range valid {
+		if d := distance(strings.ToLower(got), strings.ToLower(v)); d < bestD {
+			best, bestD = v, d
+		}
+	}
+	return best
 }
 
 // distance is the Levenshtein distance, for "did you mean".
