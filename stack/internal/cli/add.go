@@ -107,6 +107,9 @@ func addRun(o *AddOptions) error {
 	if err != nil {
 		return err
 	}
+	if r != nil && !o.DryRun {
+		o.F.approveAfterAdd(o.JSON, r.Provider)
+	}
 	if o.JSON {
 		return writeJSON(o.F, r)
 	}
@@ -160,6 +163,13 @@ func addAllRun(o *AddOptions) error {
 			continue
 		}
 		results = append(results, *r)
+	}
+	if len(results) > 0 && !o.DryRun {
+		var provs []string
+		for _, r := range results {
+			provs = append(provs, r.Provider)
+		}
+		f.approveAfterAdd(o.JSON, provs...)
 	}
 	if o.JSON {
 		if err := writeJSON(f, results); err != nil {

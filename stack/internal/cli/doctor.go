@@ -99,6 +99,8 @@ func doctorRun(f *Factory, asJSON bool) error {
 	if err != nil {
 		return err
 	}
+	f.routeOverrides(pc, c.Providers()...)
+	f.approveRoutes(ctx, pc, asJSON)
 	var rep DoctorReport
 	n := len(c.SecretSlots())
 	err = f.IO.RunTask(ctx, term.Task{Title: fmt.Sprintf("Checking %d secret(s) with their providers", n)}, func(ctx context.Context, _ term.Progress) error {

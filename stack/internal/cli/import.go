@@ -159,6 +159,9 @@ func importRun(f *Factory, from string, asJSON, secretsOnly bool) error {
 	if err := f.saveConfig(c); err != nil {
 		return exitcode.New(exitcode.Failure, err)
 	}
+	// As at the end of stack add: the services just declared get their
+	// STACK_*_API_URL routes, and what phantom waits for is approved.
+	f.approveAfterAdd(asJSON, slices.Collect(maps.Keys(res.Services))...)
 	if asJSON {
 		return writeJSON(f, res)
 	}

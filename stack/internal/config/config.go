@@ -362,6 +362,15 @@ func (c *Config) Slots() []string {
 	return out
 }
 
+// Providers returns the provider of every service.
+func (c *Config) Providers() []string {
+	var out []string
+	for _, n := range c.Names() {
+		out = append(out, c.Services[n].Provider)
+	}
+	return out
+}
+
 // SecretSlots returns every declared secret slot.
 func (c *Config) SecretSlots() []string {
 	var out []string
