@@ -81,6 +81,9 @@ func (f *Factory) approveAfterAdd(jsonOut bool, provs ...string) {
 // vault). Without a terminal nobody can approve, so stack prints the command.
 // jsonOut keeps stdout for stack's JSON: phantom's output goes to stderr.
 func (f *Factory) approveRoutes(ctx context.Context, pc *phantomctl.Client, jsonOut bool) {
+	if !pc.HasProject() {
+		return // no .phantom.toml: no route to approve, and phantom says so itself
+	}
 	p, err := pc.Pending(ctx)
 	if err != nil {
 		f.IO.Warnf("stack could not ask phantom whether routes wait for approval: %v\nIf stack exec stops with exit 5, run: phantom trust", err)
