@@ -119,9 +119,9 @@ run stack add openai
 unset OPENAI_API_KEY
 run cat .stack.toml
 run cat .env.local
-printf '\n[routes.openai]\nupstream = "%s"\n' "$upstream_url" >> .phantom.toml
+run grep -A2 'routes.openai' .phantom.toml
 demoapi approve
-printf '%s(route to the stand-in approved, as above)%s\n' "$dim" "$off"
+printf '%s(stack pointed phantom'"'"'s openai route at the stand-in, as STACK_OPENAI_API_URL says; approved, as above)%s\n' "$dim" "$off"
 : > "$upstream_log"
 run stack exec -- demoapi app
 printf '%s$ cat upstream.log   # the real key went on the wire; the app and its output saw only the token%s\n' "$dim" "$off"
@@ -183,7 +183,6 @@ must stack add aws
 unset AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY
 run grep -e VERCEL_ -e AWS_ -e S3_ .env.local
 
-printf '\n[routes.vercel]\nupstream = "%s"\n' "$FAKECLOUD_VERCEL_API_URL" >> .phantom.toml
 printf '\n[aws]\nsts_endpoint = "%s"\n' "$FAKECLOUD_AWS_ENDPOINT_URL" >> .phantom.toml
 demoapi approve
 note "phantom's vercel route, the supabase route's SUPABASE_URL (not a https://<ref>.supabase.co project URL), and the STS endpoint phantom asks for the app's short-lived AWS credentials ([aws] sts_endpoint) go to the sandbox: approved, as above"

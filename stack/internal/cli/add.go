@@ -113,6 +113,9 @@ func addRun(o *AddOptions) error {
 	if err != nil {
 		return err
 	}
+	if r != nil && !o.DryRun {
+		o.F.approveAfterAdd(o.JSON, r.Provider)
+	}
 	if o.JSON {
 		return writeJSON(o.F, r)
 	}
@@ -170,6 +173,13 @@ func addAllRun(o *AddOptions) error {
 		}
 		results = append(results, *r)
 	}
+	if len(results) > 0 && !o.DryRun {
+		var provs []string
+		for _, r := range results {
+			provs = append(provs, r.Provider)
+		}
+		f.approveAfterAdd(o.JSON, provs...)
+	}
 	if o.JSON {
 		if err := writeJSON(f, results); err != nil {
 			return err
@@ -202,6 +212,9 @@ func addOne(o *AddOptions) (*AddResult, error) {
 	}
 	p, err := f.Providers.Get(o.Service)
 	if err != nil {
+		if s := config.Nearest(o.Service, f.Providers.Names()); s != "" {
+			return nil, exitcode.Errorf(exitcode.Failure, "unknown service %q; did you mean %q? `stack providers` lists what this build can set up", o.Service, s)
+		}
 		return nil, exitcode.Errorf(exitcode.Failure, "unknown service %q; `stack providers` lists what this build can set up", o.Service)
 	}
 	info := p.Info()

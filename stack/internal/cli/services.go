@@ -378,6 +378,13 @@ func envReport(f *Factory) (*EnvReport, error) {
 			}
 		}
 	}
+	for _, slot := range c.Env {
+		declared[slot] = true
+		rep.Declared = append(rep.Declared, EnvSlot{Service: "[env]", Slot: slot, InVault: inVault[slot]})
+		if !inVault[slot] {
+			rep.Missing = append(rep.Missing, slot)
+		}
+	}
 	for _, n := range c.Names() {
 		for _, l := range c.Services[n].Login {
 			declared[l] = true // stack's own sign-in for that service

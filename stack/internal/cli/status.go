@@ -152,7 +152,7 @@ func statusRun(o *StatusOptions) error {
 
 func drift(c *config.Config, names []string) *StatusDrift {
 	d := &StatusDrift{}
-	declared := c.SecretSlots()
+	declared := append(c.SecretSlots(), c.Env...)
 	for _, s := range declared {
 		d.Declared++
 		if !slices.Contains(names, s) {

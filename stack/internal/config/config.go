@@ -69,9 +69,13 @@ type Service struct {
 
 // Config is a project's stack configuration.
 type Config struct {
-	Dir       string
-	Template  string
-	Services  map[string]*Service
+	Dir      string
+	Template string
+	Services map[string]*Service
+	// Env are the vault keys the project uses that no service provides
+	// ([env] secrets: what `stack import` moved into phantom, e.g.
+	// DATABASE_URL or PORT), declared so `stack env diff` counts them.
+	Env       []string
 	order     []string // services as they appear in .stack.toml
 	src       []byte   // .stack.toml as read (for text edits)
 	ProjectID string
@@ -94,7 +98,8 @@ func (e *Error) Error() string {
 }
 
 var (
-	topKeys     = []string{"stack", "services"}
+	topKeys     = []string{"stack", "services", "env"}
+	envKeys     = []string{"secrets"}
 	stackKeys   = []string{"version", "template"}
 	serviceKeys = []string{"provider", "secrets", "config", "mcp"}
 	localSvc    = []string{"resource_id", "region", "created_at", "created_by", "meta"}
@@ -183,6 +188,27 @@ func parse(src []byte, known Known) (*Config, error) {
 		}
 		c.Template = s
 	}
+	if v, ok := raw["env"]; ok {
+		t, ok := v.(map[string]any)
+		if !ok {
+			return nil, bad("env", "env must be a table ([env] with secrets = [...])")
+		}
+		for k, val := range t {
+			if !slices.Contains(envKeys, k) {
+				return nil, bad(k, "unknown key %q in [env]%s", k, hint(k, envKeys))
+			}
+			list, err := strList(val)
+			if err != nil {
+				return nil, bad("[env]", "env.secrets %v", err)
+			}
+			for _, slot := range list {
+				if !envName.MatchString(slot) {
+					return nil, bad(slot, "env.secrets: %q is not an env var name (letters, digits and _, not starting with a digit)", slot)
+				}
+			}
+			c.Env = list
+		}
+	}
 	svcs, _ := raw["services"].(map[string]any)
 	if raw["services"] != nil && svcs == nil {
 		return nil, bad("services", "services must be a table of [services.<name>] tables")
@@ -252,6 +278,11 @@ func parse(src []byte, known Known) (*Config, error) {
 			owner[slot] = n
 		}
 	}
+	for _, slot := range c.Env {
+		if o, dup := owner[slot]; dup {
+			return nil, bad(slot, "slot %s is declared by both %s and [env]", slot, o)
+		}
+	}
 	return c, nil
 }
 
@@ -272,16 +303,24 @@ func strList(v any) ([]string, error) {
 }
 
 func hint(k string, valid []string) string {
-	best, bestD := "", 3
-	for _, v := range valid {
-		if d := distance(k, v); d < bestD {
-			best, bestD = v, d
-		}
-	}
+	best := Nearest(k, valid)
 	if best == "" {
 		return ""
 	}
 	return fmt.Sprintf("; did you mean %q?", best)
+}
+
+// Nearest returns the name in valid closest to got, or "" when none is within
+// two edits (cobra's SuggestionsMinimumDistance default), for "did you mean"
+// on unknown keys and provider names (`stack add opnai`).
+func Nearest(got string, valid []string) string {
+	best, bestD := "", 3
+	for _, v := range valid {
+		if d := distance(strings.ToLower(got), strings.ToLower(v)); d < bestD {
+			best, bestD = v, d
+		}
+	}
+	return best
 }
 
 // distance is the Levenshtein distance, for "did you mean".
@@ -324,6 +363,15 @@ func (c *Config) Slots() []string {
 	for _, n := range c.Names() {
 		out = append(out, c.Services[n].Secrets...)
 		out = append(out, c.Services[n].Config...)
+	}
+	return out
+}
+
+// Providers returns the provider of every service.
+func (c *Config) Providers() []string {
+	var out []string
+	for _, n := range c.Names() {
+		out = append(out, c.Services[n].Provider)
 	}
 	return out
 }
@@ -476,6 +524,54 @@ func (c *Config) SetService(s *Service) {
 		c.order = append(c.order, s.Name)
 	}
 	c.Services[s.Name] = s
+}
+
+// AddEnv declares names in [env] secrets (keys no service provides), keeping
+// the ones already there; only the [env] table's text changes.
+func (c *Config) AddEnv(names ...string) {
+	list := slices.Clone(c.Env)
+	for _, n := range names {
+		if !slices.Contains(list, n) {
+			list = append(list, n)
+		}
+	}
+	if len(list) == len(c.Env) {
+		return
+	}
+	q := make([]string, len(list))
+	for i, v := range list {
+		q[i] = fmt.Sprintf("%q", v)
+	}
+	block := "[env]\n# Keys in phantom's vault that no service provides (stack import).\nsecrets = [" + strings.Join(q, ", ") + "]\n"
+	if start, end, ok := tableSpan(c.src, "env"); ok {
+		if end < len(c.src) {
+			block += "\n"
+		}
+		c.src = append(append(append([]byte{}, c.src[:start]...), block...), c.src[end:]...)
+	} else {
+		src := bytes.TrimRight(c.src, "\n")
+		c.src = append(append(src, "\n\n"...), block...)
+	}
+	c.Env = list
+}
+
+// tableSpan finds the text of the top-level table [name] up to the next
+// table header.
+func tableSpan(src []byte, name string) (start, end int, ok bool) {
+	hdr := regexp.MustCompile(`(?m)^[ \t]*\[[^\]]*\][^\n]*\n?`)
+	locs := hdr.FindAllIndex(src, -1)
+	for i, l := range locs {
+		h := strings.TrimSpace(string(src[l[0]:l[1]]))
+		if strings.TrimSpace(strings.TrimPrefix(strings.SplitN(h, "]", 2)[0], "[")) != name {
+			continue
+		}
+		end = len(src)
+		if i+1 < len(locs) {
+			end = locs[i+1][0]
+		}
+		return l[0], end, true
+	}
+	return 0, 0, false
 }
 
 // RemoveService deletes a service's text from .stack.toml.

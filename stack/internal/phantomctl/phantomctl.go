@@ -213,6 +213,30 @@ func (c *Client) Add(ctx context.Context, name string, value []byte, envFile str
 	return err
 }
 
+// Store is Add for callers that report the result themselves: phantom's
+// own "Added"/"Updated" lines stay off the terminal (add --json), and
+// created tells whether the vault had no entry of that name before.
+func (c *Client) Store(ctx context.Context, name string, value []byte, envFile string) (created bool, err error) {
+	if len(value) == 0 {
+		return false, fmt.Errorf("no value for %s", name)
+	}
+	args := []string{"add", name, "--stdin", "--json"}
+	if envFile != "" {
+		args = append(args, "--env-file", envFile)
+	}
+	out, err := c.run(ctx, value, args...)
+	if err != nil {
+		return false, err
+	}
+	var res struct {
+		Created bool `json:"created"`
+	}
+	if err := json.Unmarshal(out, &res); err != nil {
+		return false, fmt.Errorf("phantom add --json printed no JSON: %v", err)
+	}
+	return res.Created, nil
+}
+
 // AddPolicy stores value as name, on stdin, and sets name's exec policy in
 // .phantom.toml first (phantom add --policy; capability add-policy). stack
 // stores its own sign-in tokens with "deny", so no app receives them.
