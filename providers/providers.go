@@ -5,7 +5,7 @@
 // Provider code talks to its upstream over HTTP and to the user through the
 // narrow Env it is given. It never shells out to phantom, never writes files
 // and never calls os.Exit: secret values leave a provider only as return
-// values, which stack hands to phantom on stdin (ARCHITECTURE §6, §7).
+// values, which stack hands to phantom on stdin (docs/architecture.md §6, §7).
 package providers
 
 import (
@@ -16,7 +16,7 @@ import (
 	"time"
 )
 
-// Policy is how phantom releases a secret at exec time (ARCHITECTURE §5).
+// Policy is how phantom releases a secret at exec time (docs/architecture.md §5).
 type Policy = string
 
 // The phantom policies a Slot may ask for. An empty policy leaves the choice

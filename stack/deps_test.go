@@ -11,7 +11,7 @@ import (
 	"testing"
 )
 
-// The module dependency rules of ARCHITECTURE §2, checked on the real import
+// The module dependency rules of docs/architecture.md §2, checked on the real import
 // graph (`go list -deps -test`, so test-only imports count too):
 //
 //   - phantom imports no stack, providers or templates package;
@@ -128,7 +128,7 @@ func (r depRule) violations(graph map[string][]string) []string {
 	for pkg, imports := range graph {
 		for _, imp := range imports {
 			if r.forbids(basePath(imp)) {
-				out = append(out, pkg+" imports "+imp+" (ARCHITECTURE §2: "+r.explain()+")")
+				out = append(out, pkg+" imports "+imp+" (docs/architecture.md §2: "+r.explain()+")")
 			}
 		}
 	}

@@ -22,7 +22,7 @@ import (
 // STACK_SUPABASE_API_URL overrides it (a local sandbox).
 const DefaultAPIURL = "https://api.supabase.com"
 
-// Base-URL overrides (ARCHITECTURE §7).
+// Base-URL overrides (docs/architecture.md §7).
 const (
 	APIURLEnv = "STACK_SUPABASE_API_URL"
 	// ProjectURLEnv is a template for a project's data API URL (the value

@@ -7,7 +7,7 @@ import (
 	"fmt"
 )
 
-// The codes of phantom's CLI contract (ARCHITECTURE §6). stack uses the same
+// The codes of phantom's CLI contract (docs/architecture.md §6). stack uses the same
 // numbers where the meaning matches and adds its own above them.
 const (
 	OK          = 0

@@ -40,7 +40,7 @@ const (
 	AuditRequired = "required" // refuse to work when the audit log cannot be written
 )
 
-// Secret policies ([secrets.NAME] policy); see ARCHITECTURE.md §5.
+// Secret policies ([secrets.NAME] policy); see docs/architecture.md §5.
 const (
 	PolicyProxy  = "proxy"  // the child keeps the phm token; the proxy puts the value on the wire
 	PolicyInject = "inject" // the child gets the real value at spawn

@@ -1,4 +1,4 @@
-// Package proxy is phantom's loopback reverse proxy (ARCHITECTURE §5.1).
+// Package proxy is phantom's loopback reverse proxy (docs/architecture.md §5.1).
 //
 // A child started by `phantom exec` holds phm tokens, not secret values. Its
 // SDKs' base URLs point here; the proxy checks the per-run session token,

@@ -1,7 +1,7 @@
 // Package vault stores a project's secrets in one encrypted file,
 // $PHANTOM_HOME/vaults/<project_id>.vault (directory 0700, file 0600), with
 // writes serialised by the lock file <project_id>.lock beside it
-// (ARCHITECTURE §3).
+// (docs/architecture.md §3).
 //
 // # Envelope
 //

@@ -291,7 +291,7 @@ func checkNewPassphrase(pw []byte, from string) error {
 	return nil
 }
 
-// chooseNewSource picks the key source of a vault being created (ARCHITECTURE
+// chooseNewSource picks the key source of a vault being created (docs/architecture.md
 // §3): PHANTOM_VAULT_PASSPHRASE (or _FILE), else the keychain if reachable, else a
 // prompted passphrase, else ErrNoKeySource. PHANTOM_REQUIRE_KEYCHAIN allows
 // only the keychain. noKeychain carries the reason when the keychain already

@@ -357,7 +357,7 @@ func (c *config) unlockForOpen(h *header) ([]byte, error) {
 }
 
 // Create creates a new, empty vault (ErrExists if one is there), choosing
-// the key source by ARCHITECTURE §3: PHANTOM_VAULT_PASSPHRASE, else the
+// the key source by docs/architecture.md §3: PHANTOM_VAULT_PASSPHRASE, else the
 // keychain if reachable, else a prompted passphrase, else ErrNoKeySource.
 func Create(opts Options) (*Vault, error) {
 	c, err := newConfig(opts)

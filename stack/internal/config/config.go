@@ -1,4 +1,4 @@
-// Package config reads and edits a project's two stack files (ARCHITECTURE
+// Package config reads and edits a project's two stack files (docs/architecture.md
 // §7): .stack.toml, the committed shape (which services, which provider,
 // which slot names), and .stack.local.toml, the gitignored instance data
 // (resource ids, regions, timestamps). Neither ever holds a secret value.

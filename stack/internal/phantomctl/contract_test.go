@@ -16,7 +16,7 @@ import (
 )
 
 // The contract test runs this package against the real phantom binary built
-// from this repository, for every call of the ARCHITECTURE §6 table.
+// from this repository, for every call of the docs/architecture.md §6 table.
 
 var (
 	buildOnce sync.Once

@@ -1,5 +1,5 @@
 // Package phantomctl is the only code in stack that talks to phantom, and it
-// does so only through the phantom CLI (ARCHITECTURE §6): it finds the
+// does so only through the phantom CLI (docs/architecture.md §6): it finds the
 // binary, checks its protocol and capabilities, sends secret values on stdin
 // (never in argv), reads --json output only, lets phantom's own messages
 // through on stderr, and turns phantom's exit codes into errors that say what

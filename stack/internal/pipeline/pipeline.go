@@ -1,5 +1,5 @@
 // Package pipeline runs `stack add` for one service as a journaled sequence
-// of steps (ARCHITECTURE §7): planned → created → secrets stored → files
+// of steps (docs/architecture.md §7): planned → created → secrets stored → files
 // written → done. The journal is saved after every step that changes the
 // world, so
 //

@@ -284,7 +284,7 @@ func runProxyOnly(upstream string, n int, seed uint64, rawOnly bool) error {
 // layout as the proxy (its own process, loopback, keep-alive to the same
 // upstream). It is the cost of one extra net/http hop on this machine with
 // nothing of phantom's: the lowest added latency a proxy built on the
-// standard library (ARCHITECTURE §2) can reach here.
+// standard library (docs/architecture.md §2) can reach here.
 func runFloorOnly(upstream string) error {
 	u, err := url.Parse(upstream)
 	if err != nil || upstream == "" {
