@@ -12,43 +12,10 @@ import (
 )
 
 // runOnPTY runs phantom with stdin, stdout and stderr on one pseudo-terminal,
-// like a user at a shell, typing input after the prompt appears.
+// like a user at a shell, typing input once waitFor is on screen.
 func (s *sandbox) runOnPTY(input, waitFor string, args ...string) (string, int) {
 	s.t.Helper()
-	cmd := exec.Command(s.bin, args...)
-	cmd.Dir = s.dir
-	cmd.Env = append(s.env, "TERM=xterm")
-	f, err := pty.Start(cmd)
-	if err != nil {
-		s.t.Fatalf("pty: %v", err)
-	}
-	defer f.Close()
-	var out bytes.Buffer
-	done := make(chan struct{})
-	go func() { io.Copy(&out, f); close(done) }()
-	// Type only once the prompt is on screen, as a person would.
-	deadline := time.Now().Add(20 * time.Second)
-	for !strings.Contains(out.String(), waitFor) && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
-	}
-	f.Write([]byte(input))
-	werr := make(chan error, 1)
-	go func() { werr <- cmd.Wait() }()
-	select {
-	case err = <-werr:
-	case <-time.After(30 * time.Second):
-		cmd.Process.Kill()
-		s.t.Fatalf("phantom %v did not finish; screen:\n%s", args, out.String())
-	}
-	select {
-	case <-done:
-	case <-time.After(2 * time.Second):
-	}
-	code := 0
-	if ee, ok := err.(*exec.ExitError); ok {
-		code = ee.ExitCode()
-	}
-	return out.String(), code
+	return s.runOnPTYSteps([]ptyStep{{waitFor, input}}, args...)
 }
 
 const ptySecret = "sk-test-pty-reveal-0123456789abcdef"
