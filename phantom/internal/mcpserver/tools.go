@@ -49,7 +49,9 @@ func (s *server) check(ctx context.Context, _ *mcp.CallToolRequest, in CheckIn) 
 		args = append(args, "--staged")
 	}
 	r, err := s.run(ctx, dir, args...)
-	if err == nil && r.code == 2 && strings.Contains(r.stderr, `unknown command "check"`) {
+	// A build without check: cobra stops at the root command ("unknown
+	// command", or --json as an unknown root flag, with the root's usage).
+	if err == nil && r.code == 2 && (strings.Contains(r.stderr, `unknown command "check"`) || strings.Contains(r.stderr, "Run 'phantom --help'")) {
 		return refusal("phantom_check: this phantom build (%s) has no 'check' command yet, so nothing was scanned. Update phantom; until then 'phantom status' lists plaintext secrets in env files.", s.o.Version)
 	}
 	return s.resultOf(r, err, args, 1)
@@ -186,19 +188,22 @@ func inside(dir, file string) (string, error) {
 		p = filepath.Join(dir, p)
 	}
 	p = filepath.Clean(p)
-	real := p
-	if r, err := filepath.EvalSymlinks(p); err == nil {
-		real = r
-	} else if !os.IsNotExist(err) {
-		return "", fmt.Errorf("%s: %v", file, err)
-	} else {
+	outside := func(q string) bool {
+		rel, err := filepath.Rel(dir, q)
+		return err != nil || rel == "." || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) || filepath.IsAbs(rel)
+	}
+	if outside(p) {
+		return "", fmt.Errorf("%s is outside the project %s; phantom only protects env files inside it", file, dir)
+	}
+	real, err := filepath.EvalSymlinks(p)
+	if os.IsNotExist(err) {
 		return "", fmt.Errorf("%s does not exist in %s", file, dir)
 	}
-	for _, q := range []string{p, real} {
-		rel, err := filepath.Rel(dir, q)
-		if err != nil || rel == "." || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) || filepath.IsAbs(rel) {
-			return "", fmt.Errorf("%s is outside the project %s; phantom only protects env files inside it", file, dir)
-		}
+	if err != nil {
+		return "", fmt.Errorf("%s: %v", file, err)
+	}
+	if outside(real) {
+		return "", fmt.Errorf("%s is outside the project %s (it resolves to %s); phantom only protects env files inside it", file, dir, real)
 	}
 	rel, _ := filepath.Rel(dir, p)
 	return rel, nil
