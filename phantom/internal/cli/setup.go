@@ -8,6 +8,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"reflect"
 	"regexp"
@@ -169,12 +170,9 @@ func setupRun(o *SetupOptions) error {
 		}
 		dir = p.Dir
 	} else {
-		exe, err := os.Executable()
+		exe, err := mcpCommandPath()
 		if err != nil {
 			return exitcode.Errorf(exitcode.Unavailable, "cannot find phantom's own path for %s's configuration: %v", c.name, err)
-		}
-		if r, err := filepath.EvalSymlinks(exe); err == nil {
-			exe = r
 		}
 		command = exe
 	}
@@ -250,6 +248,23 @@ type mcpEntry struct {
 	Type    string   `json:"type,omitempty"` // VS Code: "stdio"
 	Command string   `json:"command"`
 	Args    []string `json:"args"`
+}
+
+// mcpCommandPath is the path this phantom was started by: the PATH entry when run
+// by name, not resolved through symlinks, so a package manager's link keeps
+// working after an upgrade; else the running binary.
+func mcpCommandPath() (string, error) {
+	a := os.Args[0]
+	if !strings.ContainsRune(a, filepath.Separator) {
+		if p, err := exec.LookPath(a); err == nil {
+			return filepath.Abs(p)
+		}
+	} else if abs, err := filepath.Abs(a); err == nil {
+		if fi, err := os.Stat(abs); err == nil && fi.Mode().IsRegular() {
+			return abs, nil
+		}
+	}
+	return os.Executable()
 }
 
 func mcpJSONEntry(c mcpClient, command string) mcpEntry {
