@@ -397,7 +397,12 @@ func TestMCPCheck_PendingCheckCommand(t *testing.T) {
 	if res.StructuredContent == nil {
 		t.Fatalf("phantom_check returned no structured report: %s", text(res))
 	}
-	wantOK(t, call(t, cs, rec, "phantom_check", map[string]any{"staged": true}))
+	if out, err := exec.Command("git", "-C", p.dir, "init", "-q").CombinedOutput(); err != nil {
+		t.Fatalf("git init: %v\n%s", err, out)
+	}
+	if res := call(t, cs, rec, "phantom_check", map[string]any{"staged": true}); res.IsError || res.StructuredContent == nil {
+		t.Fatalf("phantom_check staged: %s", text(res))
+	}
 }
 
 func TestMCPRefusals(t *testing.T) {
