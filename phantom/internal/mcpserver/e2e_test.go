@@ -489,6 +489,25 @@ func TestMCPConfirmGateWithoutElicitation(t *testing.T) {
 		t.Fatalf("protect_env did not protect extra.env: %v", res)
 	}
 	wantOK(t, call(t, cs, rec, "phantom_init", map[string]any{"confirm": true}))
+	// A subdirectory of the project is not a new project.
+	os.MkdirAll(filepath.Join(p.dir, "sub"), 0o755)
+	wantError(t, call(t, cs, rec, "phantom_init", map[string]any{"project_dir": "sub", "confirm": true}), "is inside the phantom project")
+	if _, err := os.Stat(filepath.Join(p.dir, "sub", ".phantom.toml")); err == nil {
+		t.Fatal("init created a nested project")
+	}
+	// A new directory becomes a project.
+	fresh := filepath.Join(t.TempDir(), "fresh")
+	os.MkdirAll(fresh, 0o755)
+	freshValue := "fk_" + randHex(12)
+	p.values = append(p.values, freshValue)
+	os.WriteFile(filepath.Join(fresh, ".env"), []byte("FRESH_API_KEY="+freshValue+"\n"), 0o600)
+	wantOK(t, call(t, cs, rec, "phantom_init", map[string]any{"project_dir": fresh, "confirm": true}))
+	if _, err := os.Stat(filepath.Join(fresh, ".phantom.toml")); err != nil {
+		t.Fatal("init did not create the project")
+	}
+	if b, _ := os.ReadFile(filepath.Join(fresh, ".env")); !strings.Contains(string(b), "phm_") {
+		t.Fatalf("init left .env unprotected: %s", b)
+	}
 }
 
 func TestMCPElicitation(t *testing.T) {

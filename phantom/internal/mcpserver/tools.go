@@ -150,6 +150,15 @@ func (s *server) initProject(ctx context.Context, req *mcp.CallToolRequest, in I
 	if err != nil {
 		return refusal("%v", err)
 	}
+	// phantom init joins the project a directory is inside: say so rather
+	// than ask the user about one directory and protect another.
+	if _, err := os.Lstat(filepath.Join(dir, ConfigFile)); err != nil {
+		for d := filepath.Dir(dir); d != filepath.Dir(d); d = filepath.Dir(d) {
+			if _, err := os.Lstat(filepath.Join(d, ConfigFile)); err == nil {
+				return refusal("phantom_init: %s is inside the phantom project %s; call phantom_init (or phantom_protect_env) with project_dir %s. Nothing was done.", dir, d, d)
+			}
+		}
+	}
 	g := gateSpec{tool: "phantom_init", confirm: in.Confirm, dir: dir,
 		message: fmt.Sprintf("Protect the env files of %s with phantom? Their secret values move into the encrypted vault and phm_ tokens take their place.", dir),
 		command: "phantom init", args: in}
