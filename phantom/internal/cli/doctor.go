@@ -104,7 +104,11 @@ func doctorRun(o *DoctorOptions) error {
 
 	st, err := doctorStatus(f)
 	if err != nil {
-		return err
+		add(DoctorCheck{Name: "vault", Status: "fail", Detail: firstLine(err.Error()), Fix: "phantom status shows the same error"})
+		for _, n := range []string{"env-files", "gitignore", "hook", "mcp", "audit"} {
+			add(DoctorCheck{Name: n, Status: "skip", Detail: "needs the project's status"})
+		}
+		return doctorFinish(o, rep)
 	}
 	add(vaultCheck(st))
 	add(envFilesCheck(st))

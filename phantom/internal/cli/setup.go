@@ -152,7 +152,20 @@ func (f *Factory) clientPath(c mcpClient, dir string) (string, error) {
 	return filepath.Join(h, c.rel), nil
 }
 
+// setupRun is setup; with --json a failure is JSON on stdout too (the
+// message also goes to stderr, as for every command).
 func setupRun(o *SetupOptions) error {
+	err := setupDo(o)
+	if err != nil && o.JSON {
+		var silent exitcode.Silent
+		if !errors.As(err, &silent) {
+			_ = jsonout.Write(o.F.IO.Out, map[string]any{"client": o.Client, "error": err.Error(), "exit_code": exitcode.Code(err)})
+		}
+	}
+	return err
+}
+
+func setupDo(o *SetupOptions) error {
 	f := o.F
 	if o.Client == "" {
 		return usageErrorf("--client is required: one of %s (e.g. phantom setup --client claude)", strings.Join(clientNames(), ", "))

@@ -342,6 +342,12 @@ func TestMCPListToolsSchemas(t *testing.T) {
 // CLI's JSON, names only.
 func TestMCPReadTools(t *testing.T) {
 	p := newProject(t)
+	// A secret left in plaintext: status, why and doctor report its name only.
+	late := "lt_" + randHex(16)
+	p.values = append(p.values, late)
+	if err := os.WriteFile(filepath.Join(p.dir, ".env.local"), []byte("LATE_SECRET_TOKEN="+late+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	rec := &recorder{}
 	cs := p.connect(rec, clientOpts{})
 
@@ -358,12 +364,19 @@ func TestMCPReadTools(t *testing.T) {
 	if st["initialized"] != true {
 		t.Fatalf("status: %v", st)
 	}
+	if !strings.Contains(text(call(t, cs, rec, "phantom_status", map[string]any{})), `"unprotected":["LATE_SECRET_TOKEN"]`) {
+		t.Fatal("status does not name the plaintext secret")
+	}
 	why := wantOK(t, call(t, cs, rec, "phantom_why", map[string]any{"key": "OPENAI_API_KEY"}))
 	if why["in_vault"] != true {
 		t.Fatalf("why: %v", why)
 	}
+	if !strings.Contains(text(call(t, cs, rec, "phantom_why", map[string]any{"key": "LATE_SECRET_TOKEN"})), "plaintext-secret") {
+		t.Fatal("why does not call the plaintext secret one")
+	}
+	// doctor exits 1 here (a plaintext secret): its report is the answer.
 	doc := call(t, cs, rec, "phantom_doctor", map[string]any{})
-	if _, ok := doc.StructuredContent.(map[string]any); !ok || !strings.Contains(text(doc), `"checks"`) {
+	if doc.IsError || !strings.Contains(text(doc), `"status":"fail"`) || !strings.Contains(text(doc), "LATE_SECRET_TOKEN") {
 		t.Fatalf("doctor: %s", text(doc))
 	}
 	add := call(t, cs, rec, "phantom_add_secret_interactive", map[string]any{"name": "STRIPE_SECRET_KEY"})

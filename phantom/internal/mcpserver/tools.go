@@ -67,7 +67,7 @@ func (s *server) doctor(ctx context.Context, req *mcp.CallToolRequest, in Doctor
 	args := []string{"doctor", "--json"}
 	if in.Fix {
 		g := gateSpec{tool: "phantom_doctor", confirm: in.Confirm, dir: dir,
-			message: fmt.Sprintf("Let phantom doctor apply its safe fixes in %s (such as adding env files to .gitignore)?", dir),
+			message: fmt.Sprintf("Let phantom doctor apply its safe fixes in %q (such as adding env files to .gitignore)?", dir),
 			command: "phantom doctor --fix", args: in}
 		if res := s.gate(req, g); res != nil {
 			return res
@@ -113,7 +113,7 @@ func (s *server) removeSecret(ctx context.Context, req *mcp.CallToolRequest, in 
 		return refusal("%v", err)
 	}
 	g := gateSpec{tool: "phantom_remove_secret", confirm: in.Confirm, dir: dir, needsHuman: true,
-		message: fmt.Sprintf("Delete the secret %s from the vault of %s? Its value is gone for good and its phm_ token stops working.", in.Name, dir),
+		message: fmt.Sprintf("Delete the secret %s from the vault of %q? Its value is gone for good and its phm_ token stops working.", in.Name, dir),
 		command: "phantom remove " + in.Name, args: in}
 	if res := s.gate(req, g); res != nil {
 		return res
@@ -137,7 +137,7 @@ func (s *server) rotate(ctx context.Context, req *mcp.CallToolRequest, in Rotate
 	}
 	command := strings.TrimSpace("phantom rotate " + strings.Join(in.Names, " "))
 	g := gateSpec{tool: "phantom_rotate", confirm: in.Confirm, dir: dir, needsHuman: true,
-		message: fmt.Sprintf("Issue new phm_ tokens for %s in %s? The old tokens stop working and running phantom proxies need a restart.", what, dir),
+		message: fmt.Sprintf("Issue new phm_ tokens for %s in %q? The old tokens stop working and running phantom proxies need a restart.", what, dir),
 		command: command, args: in}
 	if res := s.gate(req, g); res != nil {
 		return res
@@ -160,7 +160,7 @@ func (s *server) initProject(ctx context.Context, req *mcp.CallToolRequest, in I
 		}
 	}
 	g := gateSpec{tool: "phantom_init", confirm: in.Confirm, dir: dir,
-		message: fmt.Sprintf("Protect the env files of %s with phantom? Their secret values move into the encrypted vault and phm_ tokens take their place.", dir),
+		message: fmt.Sprintf("Protect the env files of %q with phantom? Their secret values move into the encrypted vault and phm_ tokens take their place.", dir),
 		command: "phantom init", args: in}
 	if res := s.gate(req, g); res != nil {
 		return res
@@ -178,7 +178,7 @@ func (s *server) protectEnv(ctx context.Context, req *mcp.CallToolRequest, in Pr
 		return refusal("phantom_protect_env: %v. Nothing was done.", err)
 	}
 	g := gateSpec{tool: "phantom_protect_env", confirm: in.Confirm, dir: dir,
-		message: fmt.Sprintf("Protect %s in %s with phantom? Its secret values move into the encrypted vault and phm_ tokens take their place.", rel, dir),
+		message: fmt.Sprintf("Protect %q in %q with phantom? Its secret values move into the encrypted vault and phm_ tokens take their place.", rel, dir),
 		command: "phantom init --from " + shellQuote(rel), args: in}
 	if res := s.gate(req, g); res != nil {
 		return res
