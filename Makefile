@@ -23,6 +23,8 @@ FUZZ_TARGETS := \
 	./phantom/internal/vault:FuzzPayloadJSON:50000x \
 	./phantom/internal/config:FuzzLoad:30000x \
 	./phantom/internal/cli:FuzzInitUnprotect:15000x \
+	./phantom/internal/cli:FuzzMergeMCPConfig:20000x \
+	./phantom/internal/mcpserver:FuzzCheckArgs:20000x \
 	./phantom/internal/audit:FuzzVerify:4000x \
 	./phantom/internal/scrub:FuzzStreamEqualsBuffered:30000x \
 	./phantom/internal/scrub:FuzzEncodedStreamEqualsBuffered:20000x \
