@@ -76,7 +76,7 @@ fuzz:
 
 # Only the end-to-end suites: testscript, real keychain, real SDKs, real binary.
 e2e:
-	$(GO) test -count=1 -timeout 20m -run 'TestScripts|TestRealKeychain|TestKeychain|TestExec|TestOfficial|TestAWSSDK|TestTrust|TestNoMasking|TestReveal|TestUnprotect|TestParallelAdd|TestDemo' ./phantom/internal/cli/ ./stack/...
+	$(GO) test -count=1 -timeout 20m -run 'TestScripts|TestRealKeychain|TestKeychain|TestExec|TestOfficial|TestAWSSDK|TestTrust|TestNoMasking|TestReveal|TestUnprotect|TestParallelAdd|TestDemo|TestMCP' ./phantom/internal/cli/ ./phantom/internal/mcpserver/ ./stack/...
 
 demo: build
 	@$(GO) build -o $(BIN)/demoapi ./phantom/internal/tools/demoapi
