@@ -183,7 +183,8 @@ func (s *server) protectEnv(ctx context.Context, req *mcp.CallToolRequest, in Pr
 	if res := s.gate(req, g); res != nil {
 		return res
 	}
-	return s.jsonResult(ctx, dir, []string{"init", "--yes", "--json", "--from", rel})
+	// --from=FILE: the value can never be read as a flag of its own.
+	return s.jsonResult(ctx, dir, []string{"init", "--yes", "--json", "--from=" + rel})
 }
 
 // inside returns file relative to dir, refusing one that is (or, through a
