@@ -271,11 +271,7 @@ func wantOK(t *testing.T, res *mcp.CallToolResult) map[string]any {
 	var m map[string]any
 	b, _ := json.Marshal(res.StructuredContent)
 	if err := json.Unmarshal(b, &m); err != nil {
-		var arr []any
-		if json.Unmarshal(b, &arr) == nil {
-			return map[string]any{"items": arr}
-		}
-		t.Fatalf("structured content is not JSON: %s", b)
+		t.Fatalf("structured content is not a JSON object: %s", b)
 	}
 	return m
 }

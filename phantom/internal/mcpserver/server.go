@@ -413,6 +413,11 @@ func (s *server) resultOf(r result, err error, args []string, okCodes ...int) *m
 	}
 	var v any
 	jsonErr := json.Unmarshal(r.stdout, &v)
+	if arr, isArr := v.([]any); isArr {
+		// structuredContent is an object for clients before protocol
+		// 2026-07-28; phantom list --json is an array.
+		v = map[string]any{"items": arr}
+	}
 	if ok && jsonErr == nil {
 		res := structured(v)
 		if r.code != 0 {

@@ -15,7 +15,7 @@ func (s *server) listSecrets(ctx context.Context, _ *mcp.CallToolRequest, in Pro
 	if err != nil {
 		return refusal("%v", err)
 	}
-	return s.jsonResult(ctx, dir, []string{"list", "--json"})
+	return s.jsonResult(ctx, dir, []string{"list", "--json"}) // {"items": [{"name", "policy", "route", ...}]}
 }
 
 func (s *server) status(ctx context.Context, _ *mcp.CallToolRequest, in ProjectIn) *mcp.CallToolResult {
