@@ -197,8 +197,11 @@ func (c *Client) Do(ctx context.Context, r Request) error {
 			e.Attempts = i + 1
 		}
 		last = err
-		if !retry || i == attempts-1 || ctx.Err() != nil {
+		if !retry || i == attempts-1 {
 			break
+		}
+		if ctx.Err() != nil {
+			return fmt.Errorf("%w (stopped before retrying: %w)", last, ctx.Err())
 		}
 		if wait <= 0 {
 			wait = c.backoff(i)
