@@ -1,21 +1,17 @@
 package supabase
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
 
 	"phantomstack.dev/providers"
 	"phantomstack.dev/providers/oauth"
+	"phantomstack.dev/providers/rest"
 )
 
 // DefaultAPIURL is the Management API (and its OAuth server);
@@ -32,47 +28,8 @@ const (
 	DefaultProjectURL = "https://{ref}.supabase.co"
 )
 
-// Retries: GETs that get 429 or 5xx are tried up to maxGETAttempts times,
-// one wait capped at maxRetryWait (Retry-After included).
-const (
-	maxGETAttempts = 4
-	maxRetryWait   = 5 * time.Second
-)
-
-// apiError is a non-2xx answer: the status and the Management API's
-// message ({"message": "…"}), never the request's token.
-type apiError struct {
-	Method, Path string
-	Status       int
-	Message      string
-}
-
-func (e *apiError) Error() string {
-	msg := fmt.Sprintf("Supabase answered HTTP %d to %s %s", e.Status, e.Method, e.Path)
-	if e.Message != "" {
-		msg += ": " + e.Message
-	}
-	return msg
-}
-
-// Unwrap maps the status onto the providers error kinds.
-func (e *apiError) Unwrap() error {
-	switch {
-	case e.Status == http.StatusUnauthorized:
-		return providers.ErrAuthInvalid
-	case e.Status == http.StatusTooManyRequests || e.Status >= 500:
-		return providers.ErrUnreachable
-	}
-	return nil
-}
-
-func statusOf(err error) int {
-	var ae *apiError
-	if errors.As(err, &ae) {
-		return ae.Status
-	}
-	return 0
-}
+// statusOf is a failed call's HTTP status (0: no answer).
+func statusOf(err error) int { return rest.StatusOf(err) }
 
 func apiURL(env providers.Env) string {
 	if u := strings.TrimSpace(env.Lookup(APIURLEnv)); u != "" {
@@ -90,20 +47,29 @@ func projectURL(env providers.Env, ref string) string {
 	return strings.TrimRight(strings.ReplaceAll(t, "{ref}", ref), "/")
 }
 
-// client makes Management API calls with one credential. When the
-// credential came from OAuth it refreshes it in place, once, on a 401 or
-// when it has expired, and retries the call (a 401 means the request was
-// not carried out, so even a POST may be sent again).
+// client makes Management API calls with one credential, through
+// providers/rest (its retry policy: idempotent calls only, on 429, 5xx or
+// no answer). When the credential came from OAuth it refreshes it in place,
+// once, on a 401 or when it has expired, and sends the call again (a 401
+// means the request was not carried out, so even a POST may be sent again).
 type client struct {
 	p    *Provider
 	env  providers.Env
-	base string
+	api  *rest.Client
 	mu   *sync.Mutex // guards cred during a refresh
 	cred *providers.Credential
 }
 
 func (p *Provider) newClient(env providers.Env, cred *providers.Credential) *client {
-	return &client{p: p, env: env, base: apiURL(env), mu: &p.mu, cred: cred}
+	c := &client{p: p, env: env, mu: &p.mu, cred: cred}
+	c.api = &rest.Client{
+		Service: "Supabase",
+		Base:    apiURL(env),
+		HTTP:    env.Client(),
+		Token:   c.token, // read per attempt: a refresh replaces it
+		Sleep:   p.sleep,
+	}
+	return c
 }
 
 func (c *client) token() []byte {
@@ -148,127 +114,25 @@ func (c *client) expired() bool {
 
 // do sends one call and decodes a JSON answer into out (when not nil).
 func (c *client) do(ctx context.Context, method, path string, q url.Values, body, out any) error {
-	var payload []byte
-	if body != nil {
-		b, err := json.Marshal(body)
-		if err != nil {
-			return err
-		}
-		payload = b
-		defer clear(payload) // a create body holds the database password
-	}
+	return c.call(ctx, rest.Request{Method: method, Path: path, Query: q, Body: body, Out: out})
+}
+
+// call sends r, refreshing an OAuth sign-in first when it has expired, and
+// once more after a 401 when it can be refreshed.
+func (c *client) call(ctx context.Context, r rest.Request) error {
 	if c.expired() && c.canRefresh() {
 		if err := c.refresh(ctx); err != nil {
 			return err
 		}
 	}
-	attempts := 1
-	if method == http.MethodGet {
-		attempts = maxGETAttempts
-	}
-	refreshed := false
-	var last error
-	for i := 0; i < attempts; i++ {
-		wait, err := c.once(ctx, method, path, q, payload, out)
-		if err == nil {
-			return nil
+	err := c.api.Do(ctx, r)
+	if statusOf(err) == http.StatusUnauthorized && c.canRefresh() {
+		if rerr := c.refresh(ctx); rerr != nil {
+			return fmt.Errorf("%v; refreshing the sign-in failed: %w", err, rerr)
 		}
-		last = err
-		if statusOf(err) == http.StatusUnauthorized && !refreshed && c.canRefresh() {
-			refreshed = true
-			if rerr := c.refresh(ctx); rerr != nil {
-				return fmt.Errorf("%v; refreshing the sign-in failed: %w", err, rerr)
-			}
-			i-- // the refreshed retry does not count as a transient retry
-			continue
-		}
-		if i == attempts-1 || !errors.Is(err, providers.ErrUnreachable) || ctx.Err() != nil {
-			break
-		}
-		if wait <= 0 {
-			wait = time.Duration(250*(1<<i)) * time.Millisecond
-		}
-		if err := c.p.sleep(ctx, min(wait, maxRetryWait)); err != nil {
-			return err
-		}
+		err = c.api.Do(ctx, r)
 	}
-	return last
-}
-
-// once is one HTTP exchange; wait is the server's Retry-After, if any.
-func (c *client) once(ctx context.Context, method, path string, q url.Values, payload []byte, out any) (time.Duration, error) {
-	u := c.base + path
-	if len(q) > 0 {
-		u += "?" + q.Encode()
-	}
-	var rd io.Reader
-	if payload != nil {
-		rd = bytes.NewReader(payload)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, u, rd)
-	if err != nil {
-		return 0, err
-	}
-	tok := c.token()
-	req.Header.Set("Authorization", "Bearer "+string(tok))
-	clear(tok)
-	req.Header.Set("Accept", "application/json")
-	if payload != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	resp, err := c.env.Client().Do(req)
-	if err != nil {
-		// Name the host only: a URL may carry a proxy session token.
-		var ue *url.Error
-		if errors.As(err, &ue) {
-			err = ue.Err
-		}
-		if ctx.Err() != nil {
-			return 0, ctx.Err()
-		}
-		return 0, fmt.Errorf("%w: %s %s on %s: %v", providers.ErrUnreachable, method, path, req.URL.Host, err)
-	}
-	defer resp.Body.Close()
-	raw, _ := io.ReadAll(io.LimitReader(resp.Body, 4<<20))
-	defer clear(raw) // an api-keys answer holds the keys
-	if resp.StatusCode/100 != 2 {
-		ae := &apiError{Method: method, Path: path, Status: resp.StatusCode}
-		var eb struct {
-			Message string `json:"message"`
-		}
-		if json.Unmarshal(raw, &eb) == nil {
-			ae.Message = truncate(eb.Message, 300)
-		}
-		var wait time.Duration
-		if s, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil && s >= 0 {
-			wait = time.Duration(s) * time.Second
-		}
-		return wait, ae
-	}
-	if out != nil && len(raw) > 0 {
-		if err := json.Unmarshal(raw, out); err != nil {
-			return 0, fmt.Errorf("Supabase's answer to %s %s is not the JSON expected: %v", method, path, err)
-		}
-	}
-	return 0, nil
-}
-
-func truncate(s string, n int) string {
-	if len(s) > n {
-		return s[:n] + "…"
-	}
-	return s
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
+	return err
 }
 
 // ---- the calls ----
@@ -348,7 +212,10 @@ func (c *client) updateDBPassword(ctx context.Context, ref string, pass []byte) 
 	body := struct {
 		Password string `json:"password"`
 	}{string(pass)}
-	return c.do(ctx, http.MethodPatch, "/v1/projects/"+url.PathEscape(ref)+"/database/password", nil, body, nil)
+	// Setting the same password again changes nothing, so the PATCH is
+	// idempotent and gets the retry policy (a resume's reset that would
+	// otherwise fail on one 503 rolls the whole add back).
+	return c.call(ctx, rest.Request{Method: http.MethodPatch, Path: "/v1/projects/" + url.PathEscape(ref) + "/database/password", Body: body, Idempotent: true})
 }
 
 type apiKey struct {

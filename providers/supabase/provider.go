@@ -116,6 +116,17 @@ func (p *Provider) sleep(ctx context.Context, d time.Duration) error {
 	return sleepCtx(ctx, d)
 }
 
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
 // Info implements providers.Provider.
 //
 // SUPABASE_URL is configuration, not a secret: it goes into .env.local as

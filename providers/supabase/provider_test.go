@@ -16,6 +16,7 @@ import (
 	"phantomstack.dev/providers"
 	supabasefake "phantomstack.dev/providers/fake/supabase"
 	"phantomstack.dev/providers/oauth"
+	"phantomstack.dev/providers/rest"
 	"phantomstack.dev/shared/token"
 )
 
@@ -551,9 +552,9 @@ func TestNeverReady(t *testing.T) {
 		}
 	}
 
-	// When that delete fails too, the error says the project is still there
-	// and how to remove it.
-	h.srv.AddFault(supabasefake.Fault{Route: "DELETE /v1/projects/{ref}", Status: 500})
+	// When that delete fails too (every attempt: a DELETE is retried), the
+	// error says the project is still there and how to remove it.
+	h.srv.AddFault(supabasefake.Fault{Route: "DELETE /v1/projects/{ref}", Status: 500, Times: -1})
 	_, err = h.p.Provision(context.Background(), h.env(), cred, providers.ProvisionRequest{Name: "slow2"})
 	prs := h.srv.Projects()
 	if len(prs) != 1 || err == nil || !strings.Contains(err.Error(), prs[0].Ref+" still exists upstream") || !strings.Contains(err.Error(), "supabase projects delete "+prs[0].Ref) {
@@ -640,16 +641,26 @@ func TestResumeAdoptsAndUse(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "database:write") || !strings.Contains(err.Error(), "Run the command again") || res.ID != ref || !h.srv.ProjectExists(ref) {
 		t.Fatalf("reset refused: %v (resource %q)", err, res.ID)
 	}
-	// The same when the resume adopted the project by its planned name:
-	// the ref comes back with the error.
-	h.srv.AddFault(supabasefake.Fault{Route: "PATCH /v1/projects/{ref}/database/password", Status: 500, Times: 1})
+	// The same when the resume adopted the project by its planned name and
+	// the reset fails on every attempt (it is retried: setting the same
+	// password again is idempotent): the ref comes back with the error.
+	h.srv.AddFault(supabasefake.Fault{Route: "PATCH /v1/projects/{ref}/database/password", Status: 500, Times: -1})
 	res, err = h.p.Provision(ctx, env, cred, providers.ProvisionRequest{Name: "myapp-supabase-ffffff", Owned: true})
-	if err == nil || res.ID != ref || !h.srv.ProjectExists(ref) {
+	if err == nil || res.ID != ref || !h.srv.ProjectExists(ref) || !strings.Contains(err.Error(), "after 4 attempts") {
 		t.Fatalf("adopted, reset failed: %v (resource %q)", err, res.ID)
 	}
+	h.srv.ClearFaults()
+	// A transient failure of the reset (503, 429) is retried by the one
+	// policy (providers/rest), and the resume goes through.
+	h.srv.AddFault(supabasefake.Fault{Route: "PATCH /v1/projects/{ref}/database/password", Status: 503, Times: 1})
+	h.srv.AddFault(supabasefake.Fault{Route: "PATCH /v1/projects/{ref}/database/password", Status: 429, Nth: 2, Times: 1, RetryAfter: time.Second})
+	patches := h.srv.Calls("PATCH /v1/projects/{ref}/database/password")
 	res, err = h.p.Provision(ctx, env, cred, providers.ProvisionRequest{UseID: ref, Owned: true})
-	if err != nil {
-		t.Fatal(err)
+	if err != nil || res.ID != ref {
+		t.Fatalf("reset after a 503 and a 429: %v", err)
+	}
+	if n := h.srv.Calls("PATCH /v1/projects/{ref}/database/password") - patches; n != 3 {
+		t.Fatalf("%d PATCH calls, want 3 (503, 429, then the reset)", n)
 	}
 	m, err = h.p.Materialize(ctx, env, cred, res)
 	if pr, _ := h.srv.Project(ref); err != nil || pr.PasswordResets != 2 || valueOf(m, SlotDBPassword) != pr.DBPass {
@@ -657,7 +668,7 @@ func TestResumeAdoptsAndUse(t *testing.T) {
 	}
 
 	// A 409 on create (the fake refuses a twin name) adopts too.
-	h.srv.AddFault(supabasefake.Fault{Route: "GET /v1/projects", Status: 500, Times: maxGETAttempts})
+	h.srv.AddFault(supabasefake.Fault{Route: "GET /v1/projects", Status: 500, Times: rest.DefaultAttempts})
 	_, err = h.p.Provision(ctx, env, cred, providers.ProvisionRequest{Name: "myapp-supabase-ffffff"})
 	if err == nil || h.srv.Created() != 1 {
 		t.Fatalf("list failing: %v", err)
@@ -747,7 +758,7 @@ func TestFaults(t *testing.T) {
 	}{
 		{"orgs 500 retried", "orgs", 500, 2, -1, nil, nil, 0, 4}, // 3 for Login, 1 for the org choice
 		{"orgs 429 retried", "orgs", 429, 1, -1, nil, nil, 0, 3},
-		{"orgs 500 persists", "orgs", 500, -1, login, []string{"HTTP 500"}, providers.ErrUnreachable, 0, maxGETAttempts},
+		{"orgs 500 persists", "orgs", 500, -1, login, []string{"HTTP 500"}, providers.ErrUnreachable, 0, rest.DefaultAttempts},
 		{"orgs 401", "orgs", 401, 1, login, []string{"rejected"}, providers.ErrAuthInvalid, 0, 1},
 		{"orgs 403", "orgs", 403, 1, login, []string{"HTTP 403"}, nil, 0, 1},
 		{"list 500 retried", "list", 500, 1, -1, nil, nil, 0, 2},
@@ -763,10 +774,11 @@ func TestFaults(t *testing.T) {
 		{"get 403 while waiting", "get", 403, 1, provision, []string{"HTTP 403", "deleted again"}, nil, 0, 0},
 		{"get 401 while waiting", "get", 401, 1, provision, []string{"HTTP 401"}, providers.ErrAuthInvalid, 0, 0},
 		{"keys 500 retried", "keys", 500, 1, -1, nil, nil, 0, 2},
-		{"keys 500 persists", "keys", 500, -1, materialize, []string{"API keys"}, providers.ErrUnreachable, 1, maxGETAttempts},
+		{"keys 500 persists", "keys", 500, -1, materialize, []string{"API keys"}, providers.ErrUnreachable, 1, rest.DefaultAttempts},
 		{"keys 403", "keys", 403, 1, materialize, []string{"HTTP 403"}, nil, 1, 1},
 		{"keys 404", "keys", 404, 1, materialize, []string{"is gone"}, nil, 1, 1},
-		{"delete 500", "delete", 500, 1, deprovision, []string{"HTTP 500"}, providers.ErrUnreachable, 1, 1},
+		{"delete 500 retried", "delete", 500, 1, -1, nil, nil, 0, 2},
+		{"delete 500 persists", "delete", 500, -1, deprovision, []string{"HTTP 500"}, providers.ErrUnreachable, 1, rest.DefaultAttempts},
 		{"delete 403", "delete", 403, 1, deprovision, []string{"owner"}, nil, 1, 1},
 		{"delete 404", "delete", 404, 1, -1, nil, nil, 1, 1},
 		{"delete 409", "delete", 409, 1, deprovision, []string{"HTTP 409"}, nil, 1, 1},

@@ -64,11 +64,9 @@ func New() *Provider { return &Provider{} }
 // Register adds the Vercel provider to r.
 func Register(r *providers.Registry) error { return r.Register(New()) }
 
+// sleep is the retry policy's wait (nil: providers/rest's timer).
 func (p *Provider) sleep() func(context.Context, time.Duration) error {
-	if p.Sleep != nil {
-		return p.Sleep
-	}
-	return sleepCtx
+	return p.Sleep
 }
 
 // Info implements providers.Provider. VERCEL_TOKEN is owned by phantom's

@@ -15,6 +15,7 @@ import (
 
 	"phantomstack.dev/providers"
 	vercelfake "phantomstack.dev/providers/fake/vercel"
+	"phantomstack.dev/providers/rest"
 	"phantomstack.dev/shared/token"
 )
 
@@ -364,8 +365,8 @@ func TestHealthcheck(t *testing.T) {
 	if hl := h.p.Healthcheck(ctx, h.env(), res, tokenSource(tok)); hl.Status != providers.StatusUnreachable {
 		t.Fatalf("500: %+v", hl)
 	}
-	if n := h.srv.Calls("GET /v9/projects/{idOrName}"); n != 1+maxGETAttempts {
-		t.Fatalf("GET retried %d times, want %d attempts", n-1, maxGETAttempts)
+	if n := h.srv.Calls("GET /v9/projects/{idOrName}"); n != 1+rest.DefaultAttempts {
+		t.Fatalf("GET retried %d times, want %d attempts", n-1, rest.DefaultAttempts)
 	}
 	h.srv.ClearFaults()
 	h.srv.AddFault(vercelfake.Fault{Route: "GET /v9/projects/{idOrName}", Status: 401})
@@ -409,13 +410,19 @@ func TestDeprovision(t *testing.T) {
 	if hl := h.p.Healthcheck(ctx, h.env(), res, tokenSource(h.srv.Token())); hl.Status != providers.StatusInvalid || !strings.Contains(hl.Detail, "project gone") {
 		t.Fatalf("gone: %+v", hl)
 	}
-	// A refusal is reported.
+	// A DELETE is idempotent: one 500 is retried (providers/rest's policy).
 	res2, _ := h.p.Provision(ctx, h.env(), cred, providers.ProvisionRequest{Name: "kept-app"})
 	h.srv.AddFault(vercelfake.Fault{Route: "DELETE /v9/projects/{idOrName}", Status: 500})
-	if err := h.p.Deprovision(ctx, h.env(), cred, res2); !errors.Is(err, providers.ErrUnreachable) {
+	if err := h.p.Deprovision(ctx, h.env(), cred, res2); err != nil || h.srv.ProjectExists(res2.ID) || h.srv.Calls("DELETE /v9/projects/{idOrName}") != 4 {
+		t.Fatalf("one 500 on delete: %v (%d calls)", err, h.srv.Calls("DELETE /v9/projects/{idOrName}"))
+	}
+	// A refusal that lasts is reported, after the policy's attempts.
+	res3, _ := h.p.Provision(ctx, h.env(), cred, providers.ProvisionRequest{Name: "kept-app-2"})
+	h.srv.AddFault(vercelfake.Fault{Route: "DELETE /v9/projects/{idOrName}", Status: 500, Times: -1})
+	if err := h.p.Deprovision(ctx, h.env(), cred, res3); !errors.Is(err, providers.ErrUnreachable) || !strings.Contains(err.Error(), "after 4 attempts") {
 		t.Fatalf("500 on delete: %v", err)
 	}
-	if !h.srv.ProjectExists(res2.ID) {
+	if !h.srv.ProjectExists(res3.ID) {
 		t.Fatal("deleted despite the fault")
 	}
 }
@@ -628,7 +635,7 @@ func TestLostCreateAnswer(t *testing.T) {
 		if !errors.Is(err, providers.ErrUnreachable) || !strings.Contains(err.Error(), "may have been created") || !strings.Contains(err.Error(), "project "+name) {
 			t.Fatalf("look-up failure: %v", err)
 		}
-		if n := h.srv.Calls("GET /v9/projects/{idOrName}"); n != maxGETAttempts || h.srv.Calls(createRoute) != 1 {
+		if n := h.srv.Calls("GET /v9/projects/{idOrName}"); n != rest.DefaultAttempts || h.srv.Calls(createRoute) != 1 {
 			t.Fatalf("GETs %d, POSTs %d", n, h.srv.Calls(createRoute))
 		}
 	})
@@ -684,5 +691,41 @@ func TestLostCreateAnswer(t *testing.T) {
 				t.Fatalf("%s answer: %v", mode, err)
 			}
 		})
+	}
+}
+
+// TestRetryPolicy: the provider's calls go through providers/rest's one
+// policy: a GET gets its four attempts (three 502s, then the answer, after
+// the server's Retry-After), and a DELETE is retried too.
+func TestRetryPolicy(t *testing.T) {
+	h := newHarness(t, vercelfake.Options{})
+	var waits []time.Duration
+	h.p.Sleep = func(ctx context.Context, d time.Duration) error {
+		waits = append(waits, d)
+		return ctx.Err()
+	}
+	cred := h.login()
+	ctx := context.Background()
+	res, err := h.p.Provision(ctx, h.env(), cred, providers.ProvisionRequest{Name: "retried-app"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waits = nil
+	h.srv.AddFault(vercelfake.Fault{Route: "GET /v9/projects/{idOrName}", Status: 502, Times: 3, RetryAfter: 2 * time.Second})
+	got, err := h.p.Provision(ctx, h.env(), cred, providers.ProvisionRequest{UseID: res.ID})
+	if err != nil || got.ID != res.ID || h.srv.Calls("GET /v9/projects/{idOrName}") != 4 {
+		t.Fatalf("GET after three 502s: %v (%d calls)", err, h.srv.Calls("GET /v9/projects/{idOrName}"))
+	}
+	if len(waits) != 3 || waits[0] != 2*time.Second {
+		t.Fatalf("waits %v, want three honouring Retry-After: 2", waits)
+	}
+	h.srv.AddFault(vercelfake.Fault{Route: "DELETE /v9/projects/{idOrName}", Status: 503})
+	if err := h.p.Deprovision(ctx, h.env(), cred, res); err != nil || h.srv.ProjectExists(res.ID) {
+		t.Fatalf("DELETE after a 503: %v", err)
+	}
+	// A POST is never sent twice.
+	h.srv.AddFault(vercelfake.Fault{Route: "POST /v11/projects", Status: 429})
+	if _, err := h.p.Provision(ctx, h.env(), cred, providers.ProvisionRequest{Name: "rate-limited"}); !errors.Is(err, providers.ErrUnreachable) || h.srv.Calls("POST /v11/projects") != 2 {
+		t.Fatalf("POST 429: %v (%d POSTs)", err, h.srv.Calls("POST /v11/projects"))
 	}
 }

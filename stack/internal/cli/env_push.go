@@ -5,9 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"os"
@@ -19,6 +17,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"phantomstack.dev/providers"
+	"phantomstack.dev/providers/rest"
 	"phantomstack.dev/shared/dotenv"
 	"phantomstack.dev/shared/exitcode"
 	"phantomstack.dev/shared/fsx"
@@ -362,9 +361,15 @@ func envPushChild(o *EnvPushOptions) error {
 		return exitcode.New(exitcode.Failure, err)
 	}
 	api := &pushClient{
-		http:    &http.Client{Timeout: 30 * time.Second},
-		base:    proxyURL + "/_phantom/" + session + "/" + vercelRoute,
-		auth:    "Bearer " + tok,
+		api: &rest.Client{
+			Service: "Vercel",
+			// The mount's path holds the session token; providers/rest
+			// never names it in an error.
+			Base:            proxyURL + "/_phantom/" + session + "/" + vercelRoute,
+			HTTP:            &http.Client{Timeout: 30 * time.Second},
+			Token:           func() []byte { return []byte(tok) }, // a phm token: the proxy swaps it
+			ForbiddenIsAuth: true,
+		},
 		team:    svc.Meta["team_id"],
 		project: svc.ResourceID,
 	}
@@ -391,14 +396,15 @@ func envPushChild(o *EnvPushOptions) error {
 	return nil
 }
 
-// pushClient speaks the two Vercel calls env push needs.
+// pushClient speaks the two Vercel calls env push needs, through
+// providers/rest (its one retry policy, docs/architecture.md).
 type pushClient struct {
-	http          *http.Client
-	base, auth    string
+	api           *rest.Client
 	team, project string
 }
 
-func (p *pushClient) url(path string, q url.Values) string {
+// query adds the team scope (Vercel's teamId for an id, slug otherwise).
+func (p *pushClient) query(q url.Values) url.Values {
 	if p.team != "" {
 		if strings.HasPrefix(p.team, "team_") {
 			q.Set("teamId", p.team)
@@ -406,61 +412,7 @@ func (p *pushClient) url(path string, q url.Values) string {
 			q.Set("slug", p.team)
 		}
 	}
-	u := p.base + path
-	if len(q) > 0 {
-		u += "?" + q.Encode()
-	}
-	return u
-}
-
-func (p *pushClient) call(ctx context.Context, method, u string, body []byte, out any) error {
-	var rd io.Reader
-	if body != nil {
-		rd = bytes.NewReader(body)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, u, rd)
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Authorization", p.auth)
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	resp, err := p.http.Do(req)
-	if err != nil {
-		var ue *url.Error
-		if errors.As(err, &ue) {
-			err = ue.Err // the URL holds the proxy's session token
-		}
-		return fmt.Errorf("could not reach Vercel through phantom: %v", err)
-	}
-	defer resp.Body.Close()
-	raw, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	if resp.StatusCode/100 != 2 {
-		var eb struct {
-			Error struct {
-				Code    string `json:"code"`
-				Message string `json:"message"`
-				Hint    string `json:"hint"`
-			} `json:"error"`
-		}
-		msg := fmt.Sprintf("HTTP %d", resp.StatusCode)
-		if json.Unmarshal(raw, &eb) == nil && (eb.Error.Code != "" || eb.Error.Message != "") {
-			msg += " " + eb.Error.Code + ": " + truncateMsg(eb.Error.Message)
-		}
-		return fmt.Errorf("Vercel answered %s", msg)
-	}
-	if out != nil {
-		return json.Unmarshal(raw, out)
-	}
-	return nil
-}
-
-func truncateMsg(s string) string {
-	if len(s) > 300 {
-		return s[:300] + "…"
-	}
-	return s
+	return q
 }
 
 // existing is the set of keys the project already has (to say "updated").
@@ -470,7 +422,7 @@ func (p *pushClient) existing(ctx context.Context) (map[string]bool, error) {
 			Key string `json:"key"`
 		} `json:"envs"`
 	}
-	if err := p.call(ctx, http.MethodGet, p.url("/v9/projects/"+url.PathEscape(p.project)+"/env", url.Values{}), nil, &out); err != nil {
+	if err := p.api.Do(ctx, rest.Request{Method: http.MethodGet, Path: "/v9/projects/" + url.PathEscape(p.project) + "/env", Query: p.query(url.Values{}), Out: &out}); err != nil {
 		return nil, fmt.Errorf("reading the project's variables: %w", err)
 	}
 	m := map[string]bool{}
@@ -480,11 +432,15 @@ func (p *pushClient) existing(ctx context.Context) (map[string]bool, error) {
 	return m, nil
 }
 
-// upsert stores one variable (?upsert=true updates an existing one).
+// upsert stores one variable. With ?upsert=true Vercel updates a variable
+// that exists instead of refusing it, so sending the same body twice leaves
+// the same state: the call is idempotent and gets the retry policy.
 func (p *pushClient) upsert(ctx context.Context, key, value, typ string, targets []string) error {
-	body, err := json.Marshal(map[string]any{"key": key, "value": value, "type": typ, "target": targets})
-	if err != nil {
-		return err
-	}
-	return p.call(ctx, http.MethodPost, p.url("/v10/projects/"+url.PathEscape(p.project)+"/env", url.Values{"upsert": {"true"}}), body, nil)
+	return p.api.Do(ctx, rest.Request{
+		Method:     http.MethodPost,
+		Path:       "/v10/projects/" + url.PathEscape(p.project) + "/env",
+		Query:      p.query(url.Values{"upsert": {"true"}}),
+		Body:       map[string]any{"key": key, "value": value, "type": typ, "target": targets},
+		Idempotent: true,
+	})
 }
