@@ -244,7 +244,7 @@ func (c *Command) Run(ctx context.Context) (int, error) {
 				}
 				cmd.Process.Signal(s)
 			case <-ctx.Done():
-				cmd.Process.Signal(syscall.SIGTERM)
+				stopChild(cmd.Process)
 				ctx = context.Background()
 			case <-done:
 				return
