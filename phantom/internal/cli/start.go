@@ -192,11 +192,11 @@ func startRun(o *StartOptions) error {
 // startDetached starts `phantom start --daemon-child` in its own session and
 // waits until it reports that it listens.
 func startDetached(f *Factory, p *Project, home string) error {
-	// The background copy has no terminal: if the vault needs a typed
-	// passphrase it fails at once, and its message is shown below.
 	if err := detachSupported(); err != nil {
 		return err
 	}
+	// The background copy has no terminal: if the vault needs a typed
+	// passphrase it fails at once, and its message is shown below.
 	self, err := selfPath()
 	if err != nil {
 		return err
