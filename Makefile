@@ -32,7 +32,7 @@ FUZZ_TARGETS := \
 	./phantom/internal/bodyscope:FuzzFormScope:50000x \
 	./templates:FuzzParse:50000x
 
-.PHONY: all build install test unit fuzz fuzz-short demo bench lint e2e clean
+.PHONY: all build install test cross unit fuzz fuzz-short demo bench lint e2e clean
 
 all: build
 
@@ -51,9 +51,24 @@ install:
 	@gobin=$$($(GO) env GOBIN); gopath=$$($(GO) env GOPATH); \
 		echo "installed phantom and stack into $${gobin:-$${gopath%%:*}/bin}"
 
-# The whole suite: unit + end-to-end (testscript) + keychain + crash tests,
-# then every fuzz target for a fixed number of executions (about a minute in all).
-test: unit fuzz-short
+# The whole suite: the cross-platform compile check, unit + end-to-end
+# (testscript) + keychain + crash tests, then every fuzz target for a fixed
+# number of executions (about a minute in all).
+test: cross unit fuzz-short
+
+# macOS and Windows are compile-checked only (docs/platforms.md): both
+# binaries build for each target, and go vet type-checks every package,
+# tests included, as that OS sees it. No binary is written (go build of
+# two packages links them and discards the result).
+CROSS_TARGETS := darwin/amd64 darwin/arm64 windows/amd64 windows/arm64
+cross:
+	@set -e; for t in $(CROSS_TARGETS); do \
+		os=$${t%/*}; arch=$${t#*/}; echo "cross $$os/$$arch"; \
+		GOOS=$$os GOARCH=$$arch CGO_ENABLED=0 $(GO) build ./phantom/cmd/phantom ./stack/cmd/stack; \
+	done; \
+	for os in darwin windows; do \
+		echo "cross $$os: go vet"; GOOS=$$os CGO_ENABLED=0 $(GO) vet $(MODULES); \
+	done
 
 # gotestsum (pinned in tools/, outside go.work) runs go test and ends with a
 # summary that names every skipped test and why: a test may skip only when a

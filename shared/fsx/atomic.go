@@ -88,19 +88,6 @@ func containsTmp(s string) bool {
 	return false
 }
 
-// SyncDir fsyncs a directory so that a rename inside it is durable.
-func SyncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("sync directory %s: %w", dir, err)
-	}
-	return nil
-}
-
 // MkdirPrivate creates dir (and parents) with mode 0700 and tightens an
 // existing dir that is group- or world-accessible.
 func MkdirPrivate(dir string) error {

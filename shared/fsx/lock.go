@@ -6,15 +6,15 @@ import (
 	"os"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 )
 
 // ErrLockTimeout is wrapped by the error Lock returns when the wait bound passes.
 var ErrLockTimeout = errors.New("timed out waiting for lock")
 
-// Lock is an exclusive advisory lock (flock) on a lock file. The holder writes
-// its pid and command into the file so a waiter can say who holds it.
+// Lock is an exclusive lock on a lock file (flock(2) on Unix, LockFileEx on
+// Windows: lock_unix.go, lock_windows.go). The holder writes its pid and
+// command into the file so a waiter can say who holds it.
 type Lock struct {
 	f    *os.File
 	path string
@@ -47,13 +47,13 @@ func AcquireLock(path string, timeout time.Duration, owner string) (*Lock, error
 	start := time.Now()
 	delay := time.Millisecond
 	for {
-		err = syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
-		if err == nil {
-			break
-		}
-		if !errors.Is(err, syscall.EWOULDBLOCK) && !errors.Is(err, syscall.EINTR) {
+		held, err := tryLock(f)
+		if err != nil {
 			f.Close()
 			return nil, fmt.Errorf("lock %s: %w", path, err)
+		}
+		if held {
+			break
 		}
 		if time.Since(start) >= timeout {
 			holder := readHolder(path)
@@ -95,7 +95,7 @@ func (l *Lock) Release() error {
 		return nil
 	}
 	l.f.Truncate(0)
-	err := syscall.Flock(int(l.f.Fd()), syscall.LOCK_UN)
+	err := unlock(l.f)
 	cerr := l.f.Close()
 	l.f = nil
 	if err != nil {

@@ -8,7 +8,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"phantomstack.dev/shared/fsx"
@@ -75,7 +74,7 @@ func runningProxies(home, projectID string) []RunningProxy {
 			!strings.HasSuffix(m, ".exec."+strconv.Itoa(rp.PID)+".json") {
 			continue
 		}
-		if syscall.Kill(rp.PID, 0) != nil {
+		if !processAlive(rp.PID) {
 			os.Remove(m)
 			continue
 		}

@@ -100,7 +100,7 @@ func readProxyState(home, projectID string) (*ProxyState, error) {
 		os.Remove(statePath(home, projectID))
 		return nil, nil
 	}
-	if syscall.Kill(st.PID, 0) != nil {
+	if !processAlive(st.PID) {
 		os.Remove(statePath(home, projectID))
 		return nil, nil
 	}
@@ -192,6 +192,9 @@ func startRun(o *StartOptions) error {
 // startDetached starts `phantom start --daemon-child` in its own session and
 // waits until it reports that it listens.
 func startDetached(f *Factory, p *Project, home string) error {
+	if err := detachSupported(); err != nil {
+		return err
+	}
 	// The background copy has no terminal: if the vault needs a typed
 	// passphrase it fails at once, and its message is shown below.
 	self, err := selfPath()
@@ -236,7 +239,7 @@ func startDetached(f *Factory, p *Project, home string) error {
 	cmd.Dir = cwd
 	cmd.Env = env
 	cmd.ExtraFiles = extra
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	cmd.SysProcAttr = detachedAttr()
 	errFile := filepath.Join(stateDir(home), p.ID()+".log")
 	if err := fsx.MkdirPrivate(stateDir(home)); err != nil {
 		return err
@@ -367,17 +370,17 @@ func stopRun(o *StopOptions) error {
 		f.IO.Infof("No proxy is running for this project.")
 		return nil
 	}
-	if err := syscall.Kill(st.PID, syscall.SIGTERM); err != nil {
+	if err := terminate(st.PID); err != nil {
 		return exitcode.Errorf(exitcode.Failure, "could not stop the proxy (pid %d): %v", st.PID, err)
 	}
 	deadline := time.Now().Add(10 * time.Second)
 	for time.Now().Before(deadline) {
-		if syscall.Kill(st.PID, 0) != nil {
+		if !processAlive(st.PID) {
 			os.Remove(statePath(home, p.ID()))
 			f.IO.Successf("Stopped the proxy (pid %d).", st.PID)
 			return nil
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	return exitcode.Errorf(exitcode.Failure, "the proxy (pid %d) did not stop within 10s; kill it with: kill %d", st.PID, st.PID)
+	return exitcode.Errorf(exitcode.Failure, "the proxy (pid %d) did not stop within 10s; kill it with: %s", st.PID, killCommand(st.PID))
 }

@@ -1,5 +1,3 @@
-//go:build unix
-
 // Package harden keeps a phantom process's memory out of reach of other
 // processes of the same user. main calls Process before anything else:
 // every phantom process may hold the vault key or secret values.
@@ -8,7 +6,8 @@
 // also makes /proc/<pid>/mem, /proc/<pid>/environ and ptrace refuse the same
 // uid without CAP_SYS_PTRACE; macOS: ptrace PT_DENY_ATTACH), sets RLIMIT_CORE
 // to 0 (soft and hard, so a same-user prlimit cannot raise it again), and
-// never lets GOTRACEBACK above "single" apply to phantom itself.
+// never lets GOTRACEBACK above "single" apply to phantom itself. On Windows
+// only the GOTRACEBACK rule applies (harden_windows.go; docs/platforms.md).
 //
 // GOTRACEBACK is read by the Go runtime before main runs, and
 // runtime/debug.SetTraceback cannot lower the level below the environment's
@@ -25,7 +24,6 @@ import (
 	"os"
 	"slices"
 	"strings"
-	"syscall"
 )
 
 // stashEnv carries the user's GOTRACEBACK across the re-execution; the
@@ -50,10 +48,7 @@ func Process() error {
 	if err := protect(); err != nil {
 		return fmt.Errorf("could not protect this process's memory from other programs: %w", err)
 	}
-	if err := syscall.Setrlimit(syscall.RLIMIT_CORE, &syscall.Rlimit{Cur: 0, Max: 0}); err != nil {
-		return fmt.Errorf("could not turn core dumps off (RLIMIT_CORE): %w", err)
-	}
-	return nil
+	return noCoreDumps()
 }
 
 // quietTraceback reports whether a GOTRACEBACK level prints no more than
@@ -72,13 +67,4 @@ func withoutTraceback(env []string, tb string) []string {
 		return strings.HasPrefix(kv, "GOTRACEBACK=") || strings.HasPrefix(kv, stashEnv+"=")
 	})
 	return append(env, stashEnv+"="+tb)
-}
-
-func reexec(env []string) error {
-	exe, err := executable()
-	if err != nil {
-		return fmt.Errorf("GOTRACEBACK is set above \"single\" and phantom could not find its own executable to start again without it: %w; unset GOTRACEBACK and retry", err)
-	}
-	err = syscall.Exec(exe, os.Args, env)
-	return fmt.Errorf("GOTRACEBACK is set above \"single\" and phantom could not start again without it: %w; unset GOTRACEBACK and retry", err)
 }

@@ -82,11 +82,3 @@ func TestProcessDropsLoudTracebackForItselfOnly(t *testing.T) {
 		}
 	}
 }
-
-func TestQuietTraceback(t *testing.T) {
-	for tb, quiet := range map[string]bool{"": true, "none": true, "single": true, "all": false, "system": false, "crash": false, "wer": false, "1": false, "0": false} {
-		if quietTraceback(tb) != quiet {
-			t.Errorf("quietTraceback(%q) = %v", tb, !quiet)
-		}
-	}
-}

@@ -20,8 +20,6 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
-	"path/filepath"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -90,45 +88,6 @@ func (e *StartError) Error() string {
 }
 
 func (e *StartError) Unwrap() error { return e.Err }
-
-// lookPath finds name in the child's PATH, not phantom's, the way a shell
-// does: a name with a slash is used as it is. It tells "not there" (127)
-// from "there but not executable" (126).
-func lookPath(name string, env []string) (string, int) {
-	check := func(p string) int {
-		st, err := os.Stat(p)
-		switch {
-		case err != nil:
-			return ExitNotFound
-		case st.IsDir() || st.Mode().Perm()&0o111 == 0:
-			return ExitNotExecutable
-		}
-		return 0
-	}
-	if strings.Contains(name, "/") {
-		return name, check(name)
-	}
-	path := ""
-	for _, kv := range env {
-		if v, ok := strings.CutPrefix(kv, "PATH="); ok {
-			path = v
-		}
-	}
-	code := ExitNotFound
-	for _, dir := range filepath.SplitList(path) {
-		if dir == "" {
-			dir = "."
-		}
-		p := filepath.Join(dir, name)
-		switch check(p) {
-		case 0:
-			return p, 0
-		case ExitNotExecutable:
-			code = ExitNotExecutable
-		}
-	}
-	return "", code
-}
 
 // Run starts the child, waits for it, and returns its exit status. err is
 // non-nil only when the child could not be started (a *StartError) or its
@@ -244,7 +203,7 @@ func (c *Command) Run(ctx context.Context) (int, error) {
 				}
 				cmd.Process.Signal(s)
 			case <-ctx.Done():
-				cmd.Process.Signal(syscall.SIGTERM)
+				stopChild(cmd.Process)
 				ctx = context.Background()
 			case <-done:
 				return

@@ -73,7 +73,7 @@ func readPassphraseFile(path string) ([]byte, error) {
 	case !m.IsRegular() && m.Type() != os.ModeNamedPipe:
 		return nil, bad("is not a regular file or a pipe")
 	case m.Perm()&0o077 != 0:
-		return nil, bad(fmt.Sprintf("may be read or written by other users (mode %04o); make it private: chmod 600 %s", m.Perm(), path))
+		return nil, bad(sharedFileProblem(m, path))
 	}
 	buf := make([]byte, 0, 256)
 	for len(buf) <= maxPassphraseFile {

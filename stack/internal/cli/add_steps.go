@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"syscall"
 
 	"phantomstack.dev/providers"
 	"phantomstack.dev/shared/dotenv"
@@ -116,7 +115,7 @@ func addTestHook(f *Factory) func(pipeline.Phase) {
 	}
 	return func(p pipeline.Phase) {
 		if string(p) == want {
-			syscall.Kill(os.Getpid(), syscall.SIGKILL)
+			killSelf()
 			select {} // SIGKILL is not deliverable late; never continue
 		}
 	}
@@ -133,7 +132,7 @@ func statusTestHook(f *Factory, report func(string)) func(string) {
 	}
 	return func(status string) {
 		if status == want {
-			syscall.Kill(os.Getpid(), syscall.SIGKILL)
+			killSelf()
 			select {}
 		}
 		report(status)

@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"syscall"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
@@ -420,11 +419,8 @@ status are the command's.`,
 			if err != nil {
 				return err
 			}
-			// Become phantom: no process in between to lose a signal or
-			// an exit status.
-			argv := append([]string{"phantom", "exec", "--"}, args...)
-			err = syscall.Exec(pc.Bin, argv, os.Environ())
-			return exitcode.Errorf(exitcode.Failure, "could not run phantom exec: %v", err)
+			// Become phantom (exec_unix.go, exec_windows.go).
+			return execPhantom(pc.Bin, append([]string{"phantom", "exec", "--"}, args...))
 		},
 	}
 	cmd.Flags().SetInterspersed(false)

@@ -58,7 +58,7 @@ func (e *NotInstalledError) Unwrap() error { return ErrNotInstalled }
 func Find(getenv func(string) string) (string, error) {
 	if b := getenv("PHANTOM_BIN"); b != "" {
 		st, err := os.Stat(b)
-		if err != nil || st.IsDir() || st.Mode().Perm()&0o111 == 0 {
+		if err != nil || !executable(st) {
 			return "", &NotInstalledError{Detail: "PHANTOM_BIN=" + b + " is not an executable file"}
 		}
 		return b, nil

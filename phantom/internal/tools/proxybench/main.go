@@ -1,3 +1,8 @@
+//go:build unix
+
+// proxybench is run by scripts/bench.sh (make bench) on Unix only: it sets
+// RLIMIT_NOFILE and reads /proc (docs/platforms.md).
+
 // Command proxybench measures phantom's loopback proxy for scripts/bench.sh
 // (make bench), every measurement side by side with its direct baseline in
 // one run:

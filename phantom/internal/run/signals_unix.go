@@ -1,3 +1,5 @@
+//go:build unix
+
 package run
 
 import (
@@ -12,3 +14,6 @@ var forwarded = []os.Signal{
 	syscall.SIGTERM, syscall.SIGHUP, syscall.SIGUSR1, syscall.SIGUSR2,
 	syscall.SIGWINCH, syscall.SIGALRM,
 }
+
+// stopChild asks the child to end when phantom's context is cancelled.
+func stopChild(p *os.Process) { p.Signal(syscall.SIGTERM) }
