@@ -4,9 +4,9 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/rs/zerolog"
 	"github.com/zricethezav/gitleaks/v8/detect"
 	"github.com/zricethezav/gitleaks/v8/logging"
-	"github.com/rs/zerolog"
 )
 
 // The pattern layer is gitleaks v8's detect package with its default rule
