@@ -36,13 +36,13 @@ type corpusItem struct {
 }
 
 const (
-	alnum   = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
-	upper32 = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
-	hexLow  = "0123456789abcdef"
-	lower   = "abcdefghijklmnopqrstuvwxyz"
-	word    = alnum + "_"
+	alnum    = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+	upper32  = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
+	hexLow   = "0123456789abcdef"
+	lower    = "abcdefghijklmnopqrstuvwxyz"
+	word     = alnum + "_"
 	wordDash = alnum + "_-"
-	bech32  = "qpzry9x8gf2tvdw0s3jn54khce6mua7l"
+	bech32   = "qpzry9x8gf2tvdw0s3jn54khce6mua7l"
 )
 
 type gen struct{ r *rand.Rand }
@@ -120,9 +120,15 @@ var contexts = []struct {
 	ext string
 	fmt func(name, v string) string
 }{
-	{"go", func(n, v string) string { return "package config\n\n// " + n + " is used by the client.\nconst " + n + " = \"" + v + "\"\n" }},
-	{"js", func(n, v string) string { return "import { client } from './client';\n\nexport const " + n + " = '" + v + "';\nclient.init(" + n + ");\n" }},
-	{"py", func(n, v string) string { return "import requests\n\n" + n + " = \"" + v + "\"\nsession = requests.Session()\n" }},
+	{"go", func(n, v string) string {
+		return "package config\n\n// " + n + " is used by the client.\nconst " + n + " = \"" + v + "\"\n"
+	}},
+	{"js", func(n, v string) string {
+		return "import { client } from './client';\n\nexport const " + n + " = '" + v + "';\nclient.init(" + n + ");\n"
+	}},
+	{"py", func(n, v string) string {
+		return "import requests\n\n" + n + " = \"" + v + "\"\nsession = requests.Session()\n"
+	}},
 	{"yaml", func(n, v string) string { return "service:\n  name: api\n  " + n + ": " + v + "\n  replicas: 2\n" }},
 	{"sh", func(n, v string) string { return "#!/bin/sh\nset -e\nexport " + n + "=\"" + v + "\"\n./deploy.sh\n" }},
 	{"json", func(n, v string) string { return "{\n  \"name\": \"svc\",\n  \"" + n + "\": \"" + v + "\"\n}\n" }},
@@ -166,13 +172,19 @@ func genCorpus() []corpusItem {
 		func() string { return "DATABASE_URL=postgres://app:" + g.s(alnum, 14) + "@db.internal:5432/app\n" },
 		func() string { return "SESSION_SECRET=" + g.s(alnum, 32) + "\n" },
 		func() string { return "JWT_SECRET=" + g.s(alnum+"-_", 40) + "\n" },
-		func() string { return "ADMIN_PASSWORD=" + g.pick("Summer", "Winter", "Harbor", "Falcon") + g.s("0123456789", 4) + "!\n" },
+		func() string {
+			return "ADMIN_PASSWORD=" + g.pick("Summer", "Winter", "Harbor", "Falcon") + g.s("0123456789", 4) + "!\n"
+		},
 		func() string { return "SMTP_PASSWORD=\"" + g.s(alnum, 16) + "\"\n" },
 		func() string { return "export WEBHOOK_SECRET=" + g.s(hexLow, 40) + "\n" },
 		func() string { return "REDIS_URL=redis://:" + g.s(alnum, 20) + "@cache:6379/0\n" },
 		func() string { return "INTERNAL_API_TOKEN='" + g.s(alnum, 28) + "'\n" },
-		func() string { return "ENCRYPTION_KEY=" + base64.StdEncoding.EncodeToString([]byte(g.s(alnum, 24))) + "\n" },
-		func() string { return "MONGODB_URI=mongodb+srv://svc:" + g.s(alnum, 18) + "@cluster0.mongodb.net/app\n" },
+		func() string {
+			return "ENCRYPTION_KEY=" + base64.StdEncoding.EncodeToString([]byte(g.s(alnum, 24))) + "\n"
+		},
+		func() string {
+			return "MONGODB_URI=mongodb+srv://svc:" + g.s(alnum, 18) + "@cluster0.mongodb.net/app\n"
+		},
 	}
 	envNames := []string{".env", ".env.local", ".env.production", ".env.development", "prod.env"}
 	for i, mk := range envs {
@@ -181,15 +193,21 @@ func genCorpus() []corpusItem {
 	// Shapeless values only the vault knows, raw and encoded.
 	vaultForms := []func(v string) string{
 		func(v string) string { return "db = connect(host=\"db\", user=\"app\", password=\"" + v + "\")\n" },
-		func(v string) string { return "apiVersion: v1\nkind: Secret\ndata:\n  password: " + base64.StdEncoding.EncodeToString([]byte(v)) + "\n" },
+		func(v string) string {
+			return "apiVersion: v1\nkind: Secret\ndata:\n  password: " + base64.StdEncoding.EncodeToString([]byte(v)) + "\n"
+		},
 		func(v string) string { return "curl 'https://api.internal/hook?sig=" + url.QueryEscape(v) + "'\n" },
 		func(v string) string { b, _ := json.Marshal(map[string]string{"pass": v}); return string(b) + "\n" },
-		func(v string) string { return "const auth = '" + base64.URLEncoding.EncodeToString([]byte("svc:"+v)) + "';\n" },
+		func(v string) string {
+			return "const auth = '" + base64.URLEncoding.EncodeToString([]byte("svc:"+v)) + "';\n"
+		},
 		func(v string) string { return "settings.secret = \"" + hex.EncodeToString([]byte(v)) + "\"\n" },
 		func(v string) string { return "-- seed\nINSERT INTO creds VALUES ('svc', '" + v + "');\n" },
 		func(v string) string { return "LOG: login ok for svc with " + v + "\n" },
 		func(v string) string { return "<password>" + v + "</password>\n" },
-		func(v string) string { return "auth: Basic " + base64.StdEncoding.EncodeToString([]byte("admin:"+v)) + "\n" },
+		func(v string) string {
+			return "auth: Basic " + base64.StdEncoding.EncodeToString([]byte("admin:"+v)) + "\n"
+		},
 	}
 	exts := []string{"py", "yaml", "sh", "json", "js", "py", "sql", "log", "xml", "yaml"}
 	for i, f := range vaultForms {

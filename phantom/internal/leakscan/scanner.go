@@ -198,12 +198,37 @@ func (s *Scanner) Report(mode string) *Report {
 	if r.Scanned.Skipped == nil {
 		r.Scanned.Skipped = []Skipped{}
 	}
+	r.Findings = oneLeakPerLine(r.Findings)
 	slices.SortFunc(r.Findings, func(a, b Finding) int {
 		return cmpAll(strings.Compare(a.File, b.File), strings.Compare(a.Commit, b.Commit), a.Line-b.Line,
 			strings.Compare(a.Layer, b.Layer), strings.Compare(a.Rule, b.Rule), strings.Compare(a.Fingerprint, b.Fingerprint))
 	})
 	r.Clean = len(r.Findings) == 0
 	return &r
+}
+
+// oneLeakPerLine keeps, for each line, the findings of its most certain
+// layer: a vault value over an env-file entry over a pattern. A plaintext
+// SESSION_SECRET in .env is one leak, not an env finding plus a generic
+// pattern finding.
+func oneLeakPerLine(fs []Finding) []Finding {
+	type loc struct {
+		file, commit string
+		line         int
+	}
+	rank := map[string]int{LayerKnown: 3, LayerEnv: 2, LayerPattern: 1}
+	best := map[loc]int{}
+	for _, f := range fs {
+		l := loc{f.File, f.Commit, f.Line}
+		best[l] = max(best[l], rank[f.Layer])
+	}
+	out := fs[:0]
+	for _, f := range fs {
+		if rank[f.Layer] == best[loc{f.File, f.Commit, f.Line}] {
+			out = append(out, f)
+		}
+	}
+	return out
 }
 
 func cmpAll(cs ...int) int {
