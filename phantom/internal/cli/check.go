@@ -153,6 +153,13 @@ func checkRun(o *CheckOptions) error {
 		return checkFail(o, fmt.Errorf("cannot read %s: %v", leakscan.IgnoreFile, err))
 	}
 	opts.Ignore = ig
+	// Without --baseline, the project's .phantom-baseline.json applies when
+	// it exists, so the pre-commit hook honours it with no flag.
+	if o.Baseline == "" && o.WriteBaseline == "" {
+		if def := filepath.Join(root, leakscan.DefaultBaseline); fileExists(def) {
+			o.Baseline = def
+		}
+	}
 	if o.Baseline != "" && o.WriteBaseline == "" {
 		b, err := leakscan.LoadBaseline(o.Baseline)
 		if err != nil {
@@ -308,7 +315,7 @@ func printCheckHuman(f *Factory, rep *leakscan.Report) {
 		fmt.Fprintf(f.IO.ErrOut, "  %d %s a real value from this vault: remove it, and if it was ever committed or pushed, rotate it at its provider.\n", known, pluralVerb(known, "is", "are"))
 	}
 	fmt.Fprintf(f.IO.ErrOut, "  Move a secret into the vault with: phantom add NAME   (or phantom init for an env file)\n")
-	fmt.Fprintf(f.IO.ErrOut, "  Not a secret? Put phantom:allow on its line, list the path in %s, or accept today's findings with: phantom check --write-baseline .phantom-baseline.json\n", leakscan.IgnoreFile)
+	fmt.Fprintf(f.IO.ErrOut, "  Not a secret? Put phantom:allow on its line, list the path in %s, or accept today's findings with: phantom check --write-baseline "+leakscan.DefaultBaseline+"\n", leakscan.IgnoreFile)
 }
 
 func jsonMarshalIndent(v any) ([]byte, error) {

@@ -8,6 +8,10 @@ import (
 	"slices"
 )
 
+// DefaultBaseline is the baseline phantom check reads from the scan root
+// when no --baseline is given.
+const DefaultBaseline = ".phantom-baseline.json"
+
 // Baseline is a list of accepted findings (`phantom check
 // --write-baseline FILE`, read back with --baseline FILE). An entry
 // matches a finding with the same file, rule and fingerprint, wherever the
