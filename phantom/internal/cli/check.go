@@ -101,14 +101,6 @@ func checkFail(o *CheckOptions, err error) error {
 
 func checkRun(o *CheckOptions) error {
 	f := o.F
-	if len(o.Paths) > 0 && (o.Staged || o.History) {
-		// Paths limit a git scan too (a pathspec), but say so plainly.
-		for _, p := range o.Paths {
-			if strings.HasPrefix(p, "-") {
-				return checkFail(o, fmt.Errorf("%q is not a path", p))
-			}
-		}
-	}
 	cwd, err := f.Cwd()
 	if err != nil {
 		return checkFail(o, err)

@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"phantomstack.dev/phantom/internal/leakscan"
 	"phantomstack.dev/shared/exitcode"
 	"phantomstack.dev/shared/fsx"
 )
@@ -62,16 +63,21 @@ func hookInstallRun(f *Factory) error {
 	if err != nil {
 		return err
 	}
-	// --git-path hooks honours core.hooksPath and worktrees.
+	top := leakscan.GitTopLevel(cwd)
+	if top == "" {
+		return exitcode.Errorf(exitcode.NotFound, "%s is not inside a git repository, so there is no hook to install\nRun 'git init' first, or run this in your repository.", cwd)
+	}
+	// --git-path hooks honours core.hooksPath and worktrees; run from the
+	// top, where git resolves a relative core.hooksPath when it runs hooks.
 	c := exec.Command("git", "rev-parse", "--git-path", "hooks")
-	c.Dir = cwd
+	c.Dir = top
 	out, err := c.Output()
 	if err != nil {
-		return exitcode.Errorf(exitcode.NotFound, "%s is not inside a git repository, so there is no hook to install\nRun 'git init' first, or run this in your repository.", cwd)
+		return exitcode.Errorf(exitcode.Failure, "git rev-parse --git-path hooks failed in %s: %v", top, err)
 	}
 	dir := strings.TrimSpace(string(out))
 	if !filepath.IsAbs(dir) {
-		dir = filepath.Join(cwd, dir)
+		dir = filepath.Join(top, dir)
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return exitcode.Errorf(exitcode.Failure, "cannot create the hooks directory %s: %v", dir, rootCause(err))
