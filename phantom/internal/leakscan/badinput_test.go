@@ -217,3 +217,23 @@ func TestHistory(t *testing.T) {
 		t.Fatalf("history: %+v", rep)
 	}
 }
+
+// A staged line longer than git's output buffer arrives in pieces: the key
+// at its end is still found, on the right line, and a long removed line is
+// not mistaken for anything.
+func TestStagedLongLines(t *testing.T) {
+	needGit(t)
+	dir := t.TempDir()
+	git(t, dir, "init", "-q")
+	old := strings.Repeat("x;", 200<<10) + "\n"
+	os.WriteFile(filepath.Join(dir, "min.js"), []byte(old), 0o644)
+	git(t, dir, "add", ".")
+	git(t, dir, "commit", "-q", "-m", "one")
+	long := strings.Repeat("a;", 1536<<10) + " \"" + ghKey + "\"\n"
+	os.WriteFile(filepath.Join(dir, "min.js"), []byte("// header\n"+long), 0o644)
+	git(t, dir, "add", ".")
+	rep := staged(t, dir)
+	if len(rep.Findings) != 1 || rep.Findings[0].Line != 2 || rep.Findings[0].File != "min.js" {
+		t.Fatalf("%+v", rep.Findings)
+	}
+}

@@ -133,7 +133,9 @@ func (s *Scanner) parseDiff(r io.Reader, want func(string) bool) error {
 					bytesN += int64(len(p))
 				}
 				if eol {
-					newLine++
+					if feeding {
+						newLine++ // only added lines are lines of the new file
+					}
 					midLine = false
 				}
 			} else {
