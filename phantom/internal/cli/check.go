@@ -101,6 +101,7 @@ func checkFail(o *CheckOptions, err error) error {
 
 func checkRun(o *CheckOptions) error {
 	f := o.F
+	leakscan.Warm()
 	cwd, err := f.Cwd()
 	if err != nil {
 		return checkFail(o, err)
