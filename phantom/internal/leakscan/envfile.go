@@ -23,7 +23,7 @@ func IsEnvFile(name string) bool {
 func IsExampleEnv(name string) bool {
 	base := strings.ToLower(path.Base(name))
 	for _, w := range []string{"example", "sample", "template", "dist", "defaults"} {
-		if strings.Contains(base, "."+w) || strings.Contains(base, "-"+w) || strings.Contains(base, "_"+w) {
+		if strings.Contains(base, "."+w) || strings.Contains(base, "-"+w) || strings.Contains(base, "_"+w) || strings.HasPrefix(base, w+".") {
 			return true
 		}
 	}
@@ -31,10 +31,12 @@ func IsExampleEnv(name string) bool {
 }
 
 // placeholderWords mark a value someone left to be filled in.
-var placeholderWords = []string{"your", "changeme", "change_me", "change-me", "replace", "placeholder",
-	"example", "xxxx", "todo", "fixme", "dummy", "insert", "redacted", "<", "${", "$("}
+var placeholderWords = []string{"your_", "your-", "yourkey", "your ", "changeme", "change_me", "change-me",
+	"replace_me", "replace-me", "placeholder", "xxxx", "todo", "fixme", "dummy", "redacted", "..."}
 
-// isPlaceholder reports whether v is obviously not a real value.
+// isPlaceholder reports whether v is obviously not a real value: a
+// placeholder word, <angle brackets>, a ${VAR} or $(cmd) reference, or one
+// character repeated ("********").
 func isPlaceholder(v string) bool {
 	l := strings.ToLower(v)
 	for _, w := range placeholderWords {
@@ -42,7 +44,9 @@ func isPlaceholder(v string) bool {
 			return true
 		}
 	}
-	// A run of one repeated character ("********", "xxxxxxxx").
+	if strings.HasPrefix(l, "<") && strings.HasSuffix(l, ">") || strings.HasPrefix(l, "${") || strings.HasPrefix(l, "$(") {
+		return true
+	}
 	return strings.Trim(l, l[:1]) == ""
 }
 

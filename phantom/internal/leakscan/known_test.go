@@ -188,12 +188,13 @@ func TestSuppressions(t *testing.T) {
 // values, placeholders, config and template files are not.
 func TestEnvLayer(t *testing.T) {
 	tok := "phm_" + strings.Repeat("ab12", 16)
-	env := "OPENAI_API_KEY=" + tok + "\nSESSION_SECRET=q8Xr2Lm9Vt4Kp7Zs1Wd3\nPORT=3000\nEMPTY_TOKEN=\nJWT_SECRET=changeme\nDB_PASSWORD=your-password-here\n"
+	env := "OPENAI_API_KEY=" + tok + "\nSESSION_SECRET=q8Xr2Lm9Vt4Kp7Zs1Wd3\nPORT=3000\nEMPTY_TOKEN=\nJWT_SECRET=changeme\nDB_PASSWORD=your-password-here\n" +
+		"API_TOKEN=<api token>\nAUTH_SECRET=${AUTH_SECRET}\nSMTP_PASSWORD=********\nADMIN_PASSWORD=pa<ss>word-Your8\n"
 	rep := scanText(t, Options{NoPatterns: true}, "app/.env", env)
-	if len(rep.Findings) != 1 || rep.Findings[0].Secret != "SESSION_SECRET" || rep.Findings[0].Line != 2 {
+	if len(rep.Findings) != 2 || rep.Findings[0].Secret != "SESSION_SECRET" || rep.Findings[0].Line != 2 || rep.Findings[1].Secret != "ADMIN_PASSWORD" {
 		t.Fatalf(".env: %+v", rep.Findings)
 	}
-	for _, name := range []string{".env.example", ".env.sample", ".env.template", "config.example.env"} {
+	for _, name := range []string{".env.example", ".env.sample", ".env.template", "config.example.env", "example.env"} {
 		rep = scanText(t, Options{NoPatterns: true}, name, env)
 		if len(rep.Findings) != 0 {
 			t.Fatalf("%s: %+v", name, rep.Findings)
