@@ -100,6 +100,7 @@ demo: build
 
 bench: build
 	@PATH="$(BIN):$$PATH" bash scripts/bench.sh
+	@PATH="$(BIN):$$PATH" bash scripts/bench-check.sh
 
 lint:
 	@out=$$(gofmt -l shared phantom stack providers templates); \

@@ -45,9 +45,6 @@ type DoctorReport struct {
 	Checks     []DoctorCheck `json:"checks"`
 }
 
-// hookMarker is the line `phantom hook install` writes into the pre-commit
-// hook it installs.
-const hookMarker = "# installed by phantom hook install"
 
 func newDoctorCmd(f *Factory) *cobra.Command {
 	opts := &DoctorOptions{F: f}
@@ -296,7 +293,7 @@ func hookCheck(f *Factory, dir string) DoctorCheck {
 		c.Status, c.Detail, c.Fix = "warn", "no pre-commit hook ("+path+"): a commit can add a real key", "phantom hook install"
 	case err != nil:
 		c.Status, c.Detail = "warn", "cannot read "+path+": "+err.Error()
-	case !hasLine(b, hookMarker):
+	case !hasLine(b, HookMarker):
 		c.Status, c.Detail, c.Fix = "warn", path+" does not run phantom check", "phantom hook install (it keeps the existing hook)"
 	default:
 		c.Status, c.Detail = "ok", path

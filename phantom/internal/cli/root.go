@@ -97,7 +97,7 @@ func NewRootCmd(f *Factory) *cobra.Command {
 			root.AddCommand(c)
 		}
 	}
-	add("setup", newInitCmd(f, nil), newStatusCmd(f, nil), newWhyCmd(f, nil), newDoctorCmd(f), newSetupCmd(f), newMCPCmd(f))
+	add("setup", newInitCmd(f, nil), newStatusCmd(f, nil), newWhyCmd(f, nil), newCheckCmd(f, nil), newHookCmd(f), newDoctorCmd(f), newSetupCmd(f), newMCPCmd(f))
 	add("secrets", newAddCmd(f, nil), newRemoveCmd(f, nil), newListCmd(f, nil), newRevealCmd(f, nil), newRotateCmd(f, nil))
 	add("run", newExecCmd(f, nil), newStartCmd(f, nil), newStopCmd(f, nil), newTrustCmd(f, nil))
 	add("files", newSyncCmd(f, nil), newEnvCmd(f, nil), newUnprotectCmd(f, nil))

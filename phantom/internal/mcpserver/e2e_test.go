@@ -385,26 +385,38 @@ func TestMCPReadTools(t *testing.T) {
 	wantOK(t, call(t, cs, rec, "phantom_status", map[string]any{"project_dir": "."}))
 }
 
-// TestMCPCheck_PendingCheckCommand: LEAD — phantom_check runs `phantom
-// check --json`, which another branch of issue 14 adds. Until it is merged
-// this binary has no check command and the tool must say so clearly; once
-// it is, the same test requires a structured report (exit 0 or 1).
-func TestMCPCheck_PendingCheckCommand(t *testing.T) {
+// TestMCPCheck: phantom_check runs `phantom check --json` and returns its
+// report: a vault value leaked in an encoded form is found and named by its
+// secret, and (as every call here) no response holds any value.
+func TestMCPCheck(t *testing.T) {
 	p := newProject(t)
+	// SESSION_SECRET's value has no provider shape; only the vault knows it.
+	leak := "token = \"" + url.QueryEscape(p.values[2]) + "\"\n"
+	if err := os.WriteFile(filepath.Join(p.dir, "settings.txt"), []byte(leak), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	rec := &recorder{}
 	cs := p.connect(rec, clientOpts{})
 	res := call(t, cs, rec, "phantom_check", map[string]any{})
-	probe, _ := exec.Command(p.bin, "check", "--help").Output()
-	if !strings.Contains(string(probe), "Usage:\n  phantom check") {
-		t.Log("LEAD: phantom check is not in this build yet; asserting the clear error (merge the check branch to exercise the real scan)")
-		wantError(t, res, "no 'check' command yet")
-		return
-	}
 	if res.IsError {
 		t.Fatalf("phantom_check: %s", text(res))
 	}
-	if res.StructuredContent == nil {
+	rep, ok := res.StructuredContent.(map[string]any)
+	if !ok {
 		t.Fatalf("phantom_check returned no structured report: %s", text(res))
+	}
+	if rep["clean"] != false {
+		t.Fatalf("phantom_check: want findings, got %v", rep)
+	}
+	found := false
+	for _, f := range rep["findings"].([]any) {
+		m := f.(map[string]any)
+		if m["file"] == "settings.txt" && m["layer"] == "known-value" && m["secret"] == "SESSION_SECRET" {
+			found = true
+		}
+	}
+	if !found {
+		t.Fatalf("phantom_check did not report the encoded SESSION_SECRET in settings.txt: %v", rep["findings"])
 	}
 	if out, err := exec.Command("git", "-C", p.dir, "init", "-q").CombinedOutput(); err != nil {
 		t.Fatalf("git init: %v\n%s", err, out)

@@ -1,0 +1,1 @@
+api_key = settings.get("api_key")

@@ -1,0 +1,1 @@
+secret_key_path: /run/secrets/app_key

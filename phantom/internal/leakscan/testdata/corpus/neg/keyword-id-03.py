@@ -1,0 +1,1 @@
+secret_name = "prod/db/mkzesbfy"

@@ -1,0 +1,1 @@
+const stripe = Stripe('pk_live_WR948JjXBZGt413Av2U12vXi');

@@ -1,0 +1,1 @@
+const stripe = Stripe('pk_live_ypWfcS8qO43i7grutfofR6wu');

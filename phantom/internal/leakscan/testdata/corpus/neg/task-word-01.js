@@ -1,0 +1,1 @@
+const queue = 'risk-assessment-trliiklzekhifgqvhiaz';

@@ -1,0 +1,1 @@
+const queue = 'desk-layer-qaougtnxorxsieohoung';

@@ -1,0 +1,1 @@
+const queue = 'disk-booking-ejwhoernfocnefuejcqk';

@@ -1,0 +1,1 @@
+const queue = 'desk-usage-biwnmvhoubaeayuestqy';

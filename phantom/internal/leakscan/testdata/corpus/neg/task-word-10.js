@@ -1,0 +1,1 @@
+const queue = 'mask-me-eilfazoklkbotypqwuho';

@@ -1,0 +1,1 @@
+const queue = 'ask-runner-uvxngqjydnxvhkuevvio';

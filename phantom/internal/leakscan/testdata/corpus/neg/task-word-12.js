@@ -1,0 +1,1 @@
+const queue = 'task-usage-qftcdqtlemkfnmsthmui';

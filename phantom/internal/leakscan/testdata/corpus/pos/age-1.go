@@ -1,0 +1,4 @@
+package config
+
+// ageKey is used by the client.
+const ageKey = "AGE-SECRET-KEY-1HNK4MNL9EDTTX2H4VUANRKEH6YG5GPPXXLSF39QR9RLDKY5T0JRM39WX03"

@@ -1,0 +1,4 @@
+package config
+
+// awsKey is used by the client.
+const awsKey = "AKIASS77OGJMVVOOAMAE"

@@ -1,0 +1,4 @@
+import requests
+
+githubFineGrainedKey = "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"
+session = requests.Session()

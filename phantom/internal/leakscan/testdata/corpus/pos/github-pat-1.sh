@@ -1,0 +1,4 @@
+#!/bin/sh
+set -e
+export githubPatKey="ghp_iKDnxlIoBtZIzKZerIuGcVwQ3U5V1drxgxLb"
+./deploy.sh

@@ -1,0 +1,4 @@
+#!/bin/sh
+set -e
+export huggingfaceKey="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"
+./deploy.sh

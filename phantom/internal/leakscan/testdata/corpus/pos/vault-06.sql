@@ -1,0 +1,2 @@
+-- seed
+INSERT INTO creds VALUES ('svc', 'correct-horse/982#efyc');
