@@ -9,7 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"phantomstack.dev/phantom/internal/buildinfo"
+	"phantomstack.dev/shared/buildinfo"
 )
 
 const rootLong = `phantom keeps your real secret values in an encrypted vault and leaves
@@ -69,7 +69,7 @@ func NewRootCmd(f *Factory) *cobra.Command {
 		Use:           "phantom",
 		Short:         "Keep secrets out of .env files, logs and your AI agent's context",
 		Long:          rootLong,
-		Version:       buildinfo.Version,
+		Version:       buildinfo.Current(),
 		SilenceErrors: true,
 		SilenceUsage:  true,
 		// Commands take explicit args; an unknown one is a usage error.

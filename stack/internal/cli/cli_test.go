@@ -8,9 +8,9 @@ import (
 	"testing"
 
 	"phantomstack.dev/providers"
+	"phantomstack.dev/shared/buildinfo"
 	"phantomstack.dev/shared/exitcode"
 	"phantomstack.dev/shared/term"
-	"phantomstack.dev/stack/internal/buildinfo"
 )
 
 type result struct {
