@@ -90,3 +90,51 @@ func TestOneLinkerFlagVersionsBothBinaries(t *testing.T) {
 		}
 	}
 }
+
+// TestTyposSuggestTheSameInBothBinaries runs one typo table through the real
+// phantom and stack binaries: both suggest through shared/suggest (one
+// distance, where a swap of two letters is one edit), in the same words, with
+// the same exit codes, for commands, subcommands and stack's provider names.
+func TestTyposSuggestTheSameInBothBinaries(t *testing.T) {
+	bins, project := buildBoth(t), t.TempDir()
+	if _, errOut, code := runBin(t, bins, project, "stack", "init"); code != 0 {
+		t.Fatalf("stack init: %d %s", code, errOut)
+	}
+	type typo struct {
+		bins []string // the binaries that have this command line
+		args []string
+		code int
+		want string // "" when nothing may be suggested
+	}
+	both := []string{"phantom", "stack"}
+	for _, tc := range []typo{
+		{both, []string{"lsit"}, 2, `unknown command "lsit" for "BIN" (did you mean "list"?)`},
+		{both, []string{"LIST"}, 2, `unknown command "LIST" for "BIN" (did you mean "list"?)`},
+		{both, []string{"stauts"}, 2, `unknown command "stauts" for "BIN" (did you mean "status"?)`},
+		{both, []string{"verison"}, 2, `unknown command "verison" for "BIN" (did you mean "version"?)`},
+		{both, []string{"frobnicate"}, 2, ""},
+		{[]string{"phantom"}, []string{"vault", "rekeyy"}, 2, `unknown command "rekeyy" for "phantom vault" (did you mean "rekey"?)`},
+		{[]string{"phantom"}, []string{"audit", "verfy"}, 2, `unknown command "verfy" for "phantom audit" (did you mean "verify"?)`},
+		{[]string{"phantom"}, []string{"rmeove"}, 2, `(did you mean "remove"?)`},
+		{[]string{"stack"}, []string{"templats"}, 2, `unknown command "templats" for "stack" (did you mean "templates"?)`},
+		{[]string{"stack"}, []string{"env", "shwo"}, 2, `unknown command "shwo" for "stack env" (did you mean "show"?)`},
+		{[]string{"stack"}, []string{"add", "opnai"}, 1, `unknown service "opnai"; did you mean "openai"?`},
+		{[]string{"stack"}, []string{"add", "SUPABSE"}, 1, `did you mean "supabase"?`},
+		{[]string{"stack"}, []string{"add", "nosuch"}, 1, ""},
+		{[]string{"stack"}, []string{"templates", "show", "ai-ap"}, 1, `did you mean "ai-app"?`},
+	} {
+		for _, bin := range tc.bins {
+			out, errOut, code := runBin(t, bins, project, bin, tc.args...)
+			name := bin + " " + strings.Join(tc.args, " ")
+			if code != tc.code || out != "" {
+				t.Errorf("%s: exit %d, stdout %q; want exit %d and nothing on stdout", name, code, out, tc.code)
+			}
+			switch want := strings.ReplaceAll(tc.want, "BIN", bin); {
+			case want == "" && strings.Contains(errOut, "did you mean"):
+				t.Errorf("%s suggests something: %q", name, errOut)
+			case want != "" && !strings.Contains(errOut, want):
+				t.Errorf("%s: stderr %q lacks %q", name, errOut, want)
+			}
+		}
+	}
+}

@@ -14,6 +14,7 @@ import (
 
 	"phantomstack.dev/providers"
 	"phantomstack.dev/shared/exitcode"
+	"phantomstack.dev/shared/suggest"
 	"phantomstack.dev/shared/term"
 	"phantomstack.dev/stack/internal/config"
 	"phantomstack.dev/stack/internal/phantomctl"
@@ -212,7 +213,7 @@ func addOne(o *AddOptions) (*AddResult, error) {
 	}
 	p, err := f.Providers.Get(o.Service)
 	if err != nil {
-		if s := config.Nearest(o.Service, f.Providers.Names()); s != "" {
+		if s := suggest.Nearest(o.Service, f.Providers.Names()); s != "" {
 			return nil, exitcode.Errorf(exitcode.Failure, "unknown service %q; did you mean %q? `stack providers` lists what this build can set up", o.Service, s)
 		}
 		return nil, exitcode.Errorf(exitcode.Failure, "unknown service %q; `stack providers` lists what this build can set up", o.Service)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"phantomstack.dev/shared/cmdutil"
 	"phantomstack.dev/shared/exitcode"
 	"phantomstack.dev/shared/term"
 )
@@ -74,20 +75,14 @@ func isUsageError(err error) bool {
 }
 
 // noArgs rejects positional arguments: on a command with subcommands as an
-// unknown subcommand (with a suggestion), otherwise as an unexpected argument.
+// unknown subcommand (with phantom's "did you mean", cmdutil.UnknownCommand),
+// otherwise as an unexpected argument.
 func noArgs(cmd *cobra.Command, args []string) error {
 	if len(args) == 0 {
 		return nil
 	}
 	if cmd.HasAvailableSubCommands() {
-		msg := fmt.Sprintf("unknown command %q for %q", args[0], cmd.CommandPath())
-		if cmd.SuggestionsMinimumDistance <= 0 {
-			cmd.SuggestionsMinimumDistance = 2 // cobra's own default, applied only in Find
-		}
-		if s := cmd.SuggestionsFor(args[0]); len(s) > 0 {
-			msg += fmt.Sprintf(" (did you mean %q?)", s[0])
-		}
-		return usageErrorf("%s", msg)
+		return usageErrorf("%s", cmdutil.UnknownCommand(cmd, args[0]))
 	}
 	return usageErrorf("%q takes no arguments, got %q", cmd.CommandPath(), strings.Join(args, " "))
 }
