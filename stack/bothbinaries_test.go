@@ -138,3 +138,63 @@ func TestTyposSuggestTheSameInBothBinaries(t *testing.T) {
 		}
 	}
 }
+
+// TestJSONFailuresPrintJSON runs failing commands of both real binaries with
+// --json: stdout is still exactly one JSON document, with the reason in
+// "error" (jsonout.WriteFailure, or the command's own report), and the exit
+// code is the command's. A command-line mistake (exit 2, caught before the
+// command runs) prints nothing on stdout, as before.
+func TestJSONFailuresPrintJSON(t *testing.T) {
+	bins, empty, project := buildBoth(t), t.TempDir(), t.TempDir()
+	if _, errOut, code := runBin(t, bins, project, "stack", "init"); code != 0 {
+		t.Fatalf("stack init: %d %s", code, errOut)
+	}
+	for _, tc := range []struct {
+		dir  string
+		bin  string
+		args []string
+		code int
+	}{
+		{empty, "phantom", []string{"list", "--json"}, 4},
+		{empty, "phantom", []string{"remove", "NOPE", "--json"}, 4},
+		{empty, "phantom", []string{"why", "NOPE", "--json"}, 4},
+		{empty, "phantom", []string{"sync", "--env-file", ".env", "--json"}, 4},
+		{empty, "phantom", []string{"vault", "rekey", "--to", "passphrase", "--json"}, 4},
+		{empty, "stack", []string{"list", "--json"}, 1},
+		{empty, "stack", []string{"templates", "show", "nope", "--json"}, 1},
+		{empty, "stack", []string{"projects", "remove", "nosuch", "--json"}, 1},
+		{empty, "stack", []string{"env", "export", "--example", "--json"}, 1},
+		{project, "stack", []string{"info", "nosuch", "--json"}, 1},
+		{project, "stack", []string{"add", "opnai", "--json"}, 1},
+		{project, "stack", []string{"doctor", "--json"}, 1}, // its own report, with "error"
+	} {
+		name := tc.bin + " " + strings.Join(tc.args, " ")
+		out, errOut, code := runBin(t, bins, tc.dir, tc.bin, tc.args...)
+		if code != tc.code {
+			t.Errorf("%s: exit %d, want %d (stderr %q)", name, code, tc.code, errOut)
+		}
+		dec := json.NewDecoder(strings.NewReader(out))
+		var doc map[string]any
+		if err := dec.Decode(&doc); err != nil || dec.More() {
+			t.Errorf("%s: stdout is not one JSON document (%v): %q", name, err, out)
+			continue
+		}
+		if msg, _ := doc["error"].(string); msg == "" || !strings.Contains(errOut, firstLine(msg)) {
+			t.Errorf("%s: \"error\" = %q, want the reason stderr gives: %q", name, doc["error"], errOut)
+		}
+		if ec, ok := doc["exit_code"]; ok && ec != float64(tc.code) {
+			t.Errorf("%s: exit_code %v, want %d", name, ec, tc.code)
+		}
+	}
+	// A usage error is caught before the command runs: nothing on stdout.
+	for _, bin := range []string{"phantom", "stack"} {
+		if out, _, code := runBin(t, bins, empty, bin, "list", "--json", "--bogus"); code != 2 || out != "" {
+			t.Errorf("%s list --json --bogus: exit %d, stdout %q", bin, code, out)
+		}
+	}
+}
+
+func firstLine(s string) string {
+	line, _, _ := strings.Cut(s, "\n")
+	return line
+}

@@ -41,7 +41,7 @@ files are left alone and phantom tells you which of them still mention NAME.`,
 	}
 	cmd.Flags().StringVar(&opts.EnvFile, "env-file", "", "also remove NAME's line from this env file")
 	addFollowSymlinksFlag(cmd, f)
-	cmd.Flags().BoolVar(&opts.JSON, "json", false, "print a JSON result on stdout")
+	jsonout.AddFlag(cmd, &opts.JSON, "print a JSON result on stdout")
 	return cmd
 }
 

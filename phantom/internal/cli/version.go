@@ -59,7 +59,7 @@ capabilities that tools such as stack check before calling phantom.`,
 			return versionRun(opts)
 		},
 	}
-	cmd.Flags().BoolVar(&opts.JSON, "json", false, "print JSON")
+	jsonout.AddFlag(cmd, &opts.JSON, "print JSON")
 	return cmd
 }
 

@@ -14,6 +14,7 @@ import (
 
 	"phantomstack.dev/providers"
 	"phantomstack.dev/shared/exitcode"
+	"phantomstack.dev/shared/jsonout"
 	"phantomstack.dev/shared/suggest"
 	"phantomstack.dev/shared/term"
 	"phantomstack.dev/stack/internal/config"
@@ -96,7 +97,7 @@ stack did not write is replaced only with --force. --no-mcp skips this.`,
 	}
 	cmd.Flags().StringVar(&o.Use, "use", "", "attach to the existing resource ID instead of creating one")
 	cmd.Flags().BoolVarP(&o.Yes, "yes", "y", false, "do not ask for confirmation")
-	cmd.Flags().BoolVar(&o.JSON, "json", false, "print the result as JSON")
+	jsonout.AddFlag(cmd, &o.JSON, "print the result as JSON")
 	cmd.Flags().BoolVar(&o.NoMCP, "no-mcp", false, "do not add the provider's MCP server to .mcp.json")
 	cmd.Flags().BoolVar(&o.Force, "force", false, "replace a .mcp.json entry of the same name that stack did not write")
 	cmd.Flags().BoolVar(&o.NoVerify, "no-verify", false, "API-key services: store the key without checking it with the provider (recorded as unverified; stack doctor checks it later)")

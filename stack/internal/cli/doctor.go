@@ -19,6 +19,7 @@ import (
 
 	"phantomstack.dev/providers"
 	"phantomstack.dev/shared/exitcode"
+	"phantomstack.dev/shared/jsonout"
 	"phantomstack.dev/shared/term"
 	"phantomstack.dev/stack/internal/config"
 	"phantomstack.dev/stack/internal/phantomctl"
@@ -100,7 +101,7 @@ own directory, and exits 1 when any of them fails.`,
 			return doctorRun(f, asJSON, strict)
 		},
 	}
-	cmd.Flags().BoolVar(&asJSON, "json", false, "print the report as JSON (schema in docs/stack.md)")
+	jsonout.AddFlag(cmd, &asJSON, "print the report as JSON (schema in docs/stack.md)")
 	cmd.Flags().BoolVar(&all, "all", false, "check every registered project (stack projects list)")
 	cmd.Flags().BoolVar(&strict, "strict", false, "fail on unverifiable slots too: every secret must be proven")
 	cmd.Flags().BoolVar(&probe, "probe", false, "")

@@ -37,7 +37,7 @@ func newVersionCmd(f *Factory, runF func(*VersionOptions) error) *cobra.Command 
 			return versionRun(opts)
 		},
 	}
-	cmd.Flags().BoolVar(&opts.JSON, "json", false, "print JSON")
+	jsonout.AddFlag(cmd, &opts.JSON, "print JSON")
 	return cmd
 }
 
