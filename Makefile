@@ -5,8 +5,7 @@ GO       ?= go
 BIN      := $(CURDIR)/bin
 MODULES  := ./shared/... ./phantom/... ./stack/... ./providers/... ./templates/...
 VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
-LDFLAGS  := -s -w -X phantomstack.dev/phantom/internal/buildinfo.Version=$(VERSION) \
-            -X phantomstack.dev/stack/internal/buildinfo.Version=$(VERSION)
+LDFLAGS  := -s -w -X phantomstack.dev/shared/buildinfo.Version=$(VERSION)
 # `make fuzz FUZZTIME=10m` fuzzes every target for that long. `make test`
 # runs each for a fixed number of executions instead (the count after the
 # target's name): a wall-clock -fuzztime can fail with a spurious "context

@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strings"
 	"sync"
+
+	"phantomstack.dev/shared/suggest"
 )
 
 // ErrUnknown is wrapped by Registry.Get when no provider has the name.
@@ -51,7 +53,8 @@ func (r *Registry) Register(p Provider) error {
 }
 
 // Get returns the provider called name. An unknown name gives an error that
-// wraps ErrUnknown and lists the known names.
+// wraps ErrUnknown, suggests the nearest name (shared/suggest, as everywhere
+// in stack and phantom) and lists the known names.
 func (r *Registry) Get(name string) (Provider, error) {
 	r.mu.RLock()
 	p, ok := r.m[name]
@@ -63,7 +66,11 @@ func (r *Registry) Get(name string) (Provider, error) {
 	if len(names) == 0 {
 		return nil, fmt.Errorf("%w %q: no providers are registered", ErrUnknown, name)
 	}
-	return nil, fmt.Errorf("%w %q; available: %s", ErrUnknown, name, strings.Join(names, ", "))
+	hint := ""
+	if s := suggest.Nearest(name, names); s != "" {
+		hint = fmt.Sprintf(" (did you mean %q?)", s)
+	}
+	return nil, fmt.Errorf("%w %q%s; available: %s", ErrUnknown, name, hint, strings.Join(names, ", "))
 }
 
 // All returns every provider sorted by name.

@@ -70,8 +70,11 @@ func TestRegistryGetUnknownListsNames(t *testing.T) {
 	if !errors.Is(err, providers.ErrUnknown) {
 		t.Fatalf("err = %v, want ErrUnknown", err)
 	}
-	if !strings.Contains(err.Error(), `"opneai"`) || !strings.Contains(err.Error(), "github, openai") {
-		t.Errorf("error %q should name the input and the sorted choices", err)
+	if !strings.Contains(err.Error(), `"opneai" (did you mean "openai"?)`) || !strings.Contains(err.Error(), "github, openai") {
+		t.Errorf("error %q should name the input, the nearest name and the sorted choices", err)
+	}
+	if _, err := r.Get("nosuch"); err == nil || strings.Contains(err.Error(), "did you mean") {
+		t.Errorf("far-off name: %v", err)
 	}
 
 	var empty providers.Registry

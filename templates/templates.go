@@ -26,6 +26,8 @@ import (
 	"sync"
 
 	"github.com/BurntSushi/toml"
+
+	"phantomstack.dev/shared/suggest"
 )
 
 //go:embed templates/*.toml
@@ -86,7 +88,7 @@ func Get(name string) (Template, error) {
 	}
 	names := Names()
 	hint := ""
-	if s := closest(name, names); s != "" {
+	if s := suggest.Nearest(name, names); s != "" {
 		hint = fmt.Sprintf(" (did you mean %q?)", s)
 	}
 	return Template{}, fmt.Errorf("%w %q%s; valid templates: %s", ErrUnknown, name, hint, strings.Join(names, ", "))
@@ -163,7 +165,7 @@ func Parse(file string, data []byte) (Template, error) {
 		k := und[0]
 		table, key := strings.Join(k[:len(k)-1], "."), k[len(k)-1]
 		msg := fmt.Sprintf("%s: unknown key %q", file, k.String())
-		if s := closest(key, validKeys[table]); s != "" {
+		if s := suggest.Nearest(key, validKeys[table]); s != "" {
 			msg += fmt.Sprintf(" (did you mean %q?)", s)
 		} else if valid, ok := validKeys[table]; ok {
 			msg += fmt.Sprintf(" (valid keys here: %s)", strings.Join(valid, ", "))
@@ -218,41 +220,4 @@ func (t Template) Validate() error {
 		}
 	}
 	return nil
-}
-
-// closest returns the candidate within edit distance 2 of s (or having s as
-// a prefix), or "" when none is close.
-func closest(s string, candidates []string) string {
-	best, bestD := "", 3
-	for _, c := range candidates {
-		d := distance(s, c)
-		if s != "" && strings.HasPrefix(c, s) && d > 1 {
-			d = 1
-		}
-		if d < bestD {
-			best, bestD = c, d
-		}
-	}
-	return best
-}
-
-// distance is the Levenshtein distance between a and b.
-func distance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
 }

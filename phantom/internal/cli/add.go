@@ -73,7 +73,7 @@ phantom exec ever receives them.`,
 	cmd.Flags().BoolVar(&opts.Stdin, "stdin", false, "read the value from standard input")
 	cmd.Flags().StringVar(&opts.EnvFile, "env-file", "", "also write NAME's token into this env file")
 	cmd.Flags().StringVar(&opts.Policy, "policy", "", "also set NAME's exec policy in .phantom.toml: proxy, inject or deny")
-	cmd.Flags().BoolVar(&opts.JSON, "json", false, "print a JSON result on stdout")
+	jsonout.AddFlag(cmd, &opts.JSON, "print a JSON result on stdout")
 	addFollowSymlinksFlag(cmd, f)
 	return cmd
 }

@@ -52,7 +52,7 @@ func newAuditVerifyCmd(f *Factory) *cobra.Command {
 			return auditVerifyRun(opts)
 		},
 	}
-	cmd.Flags().BoolVar(&opts.JSON, "json", false, "print JSON")
+	jsonout.AddFlag(cmd, &opts.JSON, "print JSON")
 	return cmd
 }
 
@@ -155,7 +155,7 @@ func newAuditShowCmd(f *Factory) *cobra.Command {
 		},
 	}
 	cmd.Flags().IntVarP(&opts.Last, "last", "n", 50, "show the last N events (0 for all)")
-	cmd.Flags().BoolVar(&opts.JSON, "json", false, "print JSON")
+	jsonout.AddFlag(cmd, &opts.JSON, "print JSON")
 	return cmd
 }
 

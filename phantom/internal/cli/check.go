@@ -12,8 +12,8 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"phantomstack.dev/phantom/internal/buildinfo"
 	"phantomstack.dev/phantom/internal/leakscan"
+	"phantomstack.dev/shared/buildinfo"
 	"phantomstack.dev/shared/dotenv"
 	"phantomstack.dev/shared/exitcode"
 	"phantomstack.dev/shared/fsx"
@@ -79,7 +79,7 @@ Exit status: 0 nothing found, 1 findings, 2 error.`,
 	fl := cmd.Flags()
 	fl.BoolVar(&opts.Staged, "staged", false, "scan what is staged for the next commit (the index), added lines only; env files whole")
 	fl.BoolVar(&opts.History, "history", false, "scan the lines every commit of HEAD added")
-	fl.BoolVar(&opts.JSON, "json", false, "print the report as JSON")
+	jsonout.AddFlag(cmd, &opts.JSON, "print the report as JSON")
 	fl.BoolVar(&opts.SARIF, "sarif", false, "print the report as SARIF 2.1.0")
 	fl.StringVar(&opts.Baseline, "baseline", "", "accept the findings listed in `FILE`")
 	fl.StringVar(&opts.WriteBaseline, "write-baseline", "", "write today's findings to `FILE` and exit 0")
@@ -210,7 +210,7 @@ func checkRun(o *CheckOptions) error {
 			return err
 		}
 	case o.SARIF:
-		if err := jsonout.Write(f.IO.Out, leakscan.SARIF(rep, buildinfo.Version)); err != nil {
+		if err := jsonout.Write(f.IO.Out, leakscan.SARIF(rep, buildinfo.Current())); err != nil {
 			return err
 		}
 	default:

@@ -45,7 +45,6 @@ type DoctorReport struct {
 	Checks     []DoctorCheck `json:"checks"`
 }
 
-
 func newDoctorCmd(f *Factory) *cobra.Command {
 	opts := &DoctorOptions{F: f}
 	cmd := &cobra.Command{
@@ -74,7 +73,7 @@ the command it names.`,
 			return doctorRun(opts)
 		},
 	}
-	cmd.Flags().BoolVar(&opts.JSON, "json", false, "print the report as JSON")
+	jsonout.AddFlag(cmd, &opts.JSON, "print the report as JSON")
 	cmd.Flags().BoolVar(&opts.Fix, "fix", false, "apply the safe fixes (add env files to .gitignore)")
 	return cmd
 }

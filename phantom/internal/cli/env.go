@@ -42,7 +42,7 @@ value, so the file is safe to commit and tells a teammate what to set.`,
 		},
 	}
 	cmd.Flags().StringVarP(&opts.Output, "output", "o", ".env.example", "file to write")
-	cmd.Flags().BoolVar(&opts.JSON, "json", false, "print a JSON summary on stdout")
+	jsonout.AddFlag(cmd, &opts.JSON, "print a JSON summary on stdout")
 	return cmd
 }
 

@@ -61,7 +61,7 @@ question. Running it again is safe: protected values are left alone.`,
 	}
 	cmd.Flags().StringArrayVar(&opts.From, "from", nil, "env file to protect (repeatable; default: .env and .env.local)")
 	cmd.Flags().BoolVarP(&opts.Yes, "yes", "y", false, "do not ask for confirmation")
-	cmd.Flags().BoolVar(&opts.JSON, "json", false, "print a JSON summary on stdout")
+	jsonout.AddFlag(cmd, &opts.JSON, "print a JSON summary on stdout")
 	addFollowSymlinksFlag(cmd, f)
 	return cmd
 }

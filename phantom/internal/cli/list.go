@@ -47,7 +47,7 @@ shown; use 'phantom reveal NAME' on your own terminal for that.`,
 			return listRun(opts)
 		},
 	}
-	cmd.Flags().BoolVar(&opts.JSON, "json", false, "print JSON")
+	jsonout.AddFlag(cmd, &opts.JSON, "print JSON")
 	return cmd
 }
 

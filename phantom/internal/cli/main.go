@@ -11,7 +11,10 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/spf13/cobra"
+
 	"phantomstack.dev/shared/exitcode"
+	"phantomstack.dev/shared/jsonout"
 	"phantomstack.dev/shared/term"
 )
 
@@ -53,18 +56,30 @@ func Run(f *Factory, args []string) int {
 	root.SetIn(f.IO.In)
 	root.SetOut(f.IO.Out) // --help and completion scripts are what the user asked for
 	root.SetErr(f.IO.ErrOut)
+	// Once the command line is parsed, a command run with --json gets a
+	// stdout that notices whether its result was printed, so a failure
+	// still leaves one JSON document there (jsonout.WriteFailure).
+	out := f.IO.Out
+	defer func() { f.IO.Out = out }()
+	root.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error {
+		f.IO.Out = jsonout.Track(cmd, out)
+		return nil
+	}
 	cmd, err := root.ExecuteC()
 	if err == nil {
 		return exitcode.OK
 	}
 	var silent exitcode.Silent
 	if errors.As(err, &silent) {
+		// The command has said why on stderr.
+		jsonout.WriteFailure(f.IO.Out, cmd, errors.New("failed; stderr says why"), silent.Code)
 		return silent.Code
 	}
 	code := exitcode.Code(err)
 	if isUsageError(err) {
 		code = exitcode.Usage
 	}
+	jsonout.WriteFailure(f.IO.Out, cmd, err, code)
 	fmt.Fprintf(f.IO.ErrOut, "%s %s\n", f.IO.Theme().Fail("error:"), err)
 	if code == exitcode.Usage && cmd != nil {
 		fmt.Fprintf(f.IO.ErrOut, "Run '%s --help' for usage.\n", cmd.CommandPath())

@@ -11,8 +11,8 @@ import (
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 	"github.com/spf13/cobra"
 
-	"phantomstack.dev/phantom/internal/buildinfo"
 	"phantomstack.dev/phantom/internal/mcpserver"
+	"phantomstack.dev/shared/buildinfo"
 	"phantomstack.dev/shared/exitcode"
 )
 
@@ -44,7 +44,7 @@ names (it must hold .phantom.toml).`,
 			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			t := &mcp.IOTransport{Reader: io.NopCloser(f.IO.In), Writer: nopWriteCloser{f.IO.Out}}
-			err = mcpserver.Run(ctx, mcpserver.Options{Exe: exe, Dir: dir, Env: f.Environ(), Version: buildinfo.Version}, t)
+			err = mcpserver.Run(ctx, mcpserver.Options{Exe: exe, Dir: dir, Env: f.Environ(), Version: buildinfo.Current()}, t)
 			if err != nil && ctx.Err() == nil {
 				return fmt.Errorf("mcp server: %w", err)
 			}

@@ -40,7 +40,8 @@ files are left alone and phantom tells you which of them still mention NAME.`,
 		},
 	}
 	cmd.Flags().StringVar(&opts.EnvFile, "env-file", "", "also remove NAME's line from this env file")
-	cmd.Flags().BoolVar(&opts.JSON, "json", false, "print a JSON result on stdout")
+	addFollowSymlinksFlag(cmd, f)
+	jsonout.AddFlag(cmd, &opts.JSON, "print a JSON result on stdout")
 	return cmd
 }
 
@@ -57,6 +58,15 @@ func removeRun(o *RemoveOptions) error {
 	if o.EnvFile != "" && v.Payload().Secrets[o.Name] == nil {
 		return removeStaleLine(o, p, v.Payload())
 	}
+	// The env file is loaded (and a symlink out of the project refused
+	// without --follow-symlinks, docs/decisions.md) before the vault
+	// changes, so a refusal leaves both as they were.
+	var e *envFile
+	if o.EnvFile != "" {
+		if e, err = f.loadEnvFileToWrite(p, absFromCwd(f, o.EnvFile)); err != nil {
+			return err
+		}
+	}
 	var tok string
 	err = v.Update(func(pl *vault.Payload) error {
 		s := pl.Secrets[o.Name]
@@ -71,11 +81,7 @@ func removeRun(o *RemoveOptions) error {
 		return vaultError(err)
 	}
 	removedFrom := ""
-	if o.EnvFile != "" {
-		e, err := loadEnvFile(p, absFromCwd(f, o.EnvFile))
-		if err != nil {
-			return err
-		}
+	if e != nil {
 		if e.Exists && e.File.Remove(o.Name) > 0 {
 			if err := e.save(); err != nil {
 				return err
@@ -110,7 +116,7 @@ func removeRun(o *RemoveOptions) error {
 func removeStaleLine(o *RemoveOptions, p *Project, pl *vault.Payload) error {
 	f := o.F
 	notFound := exitcode.Errorf(exitcode.NotFound, "%s is not in the vault (see: phantom list)", o.Name)
-	e, err := loadEnvFile(p, absFromCwd(f, o.EnvFile))
+	e, err := f.loadEnvFileToWrite(p, absFromCwd(f, o.EnvFile))
 	if err != nil {
 		return err
 	}

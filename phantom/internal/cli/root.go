@@ -1,15 +1,10 @@
 package cli
 
 import (
-	"fmt"
-	"slices"
-	"sort"
-	"strconv"
-	"strings"
-
 	"github.com/spf13/cobra"
 
-	"phantomstack.dev/phantom/internal/buildinfo"
+	"phantomstack.dev/shared/buildinfo"
+	"phantomstack.dev/shared/cmdutil"
 )
 
 const rootLong = `phantom keeps your real secret values in an encrypted vault and leaves
@@ -30,37 +25,13 @@ back only where they are needed, never into a file.`
 func helpRun(cmd *cobra.Command, args []string) error { return cmd.Help() }
 
 // groupArgs rejects positional arguments on a command with subcommands as an
-// unknown subcommand, with cobra's typo suggestion (Levenshtein distance 2,
-// or a SuggestFor alias): cobra itself suggests only for commands whose Args
-// is nil, and ours set Args so that an unknown subcommand exits 2. stack's
-// noArgs (stack/internal/cli/main.go) words it the same way.
+// unknown subcommand, with the "did you mean" stack gives too
+// (cmdutil.UnknownCommand).
 func groupArgs(cmd *cobra.Command, args []string) error {
 	if len(args) == 0 {
 		return nil
 	}
-	msg := fmt.Sprintf("unknown command %q for %q", args[0], cmd.CommandPath())
-	if cmd.SuggestionsMinimumDistance <= 0 {
-		cmd.SuggestionsMinimumDistance = 2 // cobra's own default, applied only in Find
-	}
-	if s := cmd.SuggestionsFor(args[0]); len(s) > 0 {
-		// Plain Levenshtein counts a swap of two letters as 2, so "lsit" is
-		// as close to "init" as to "list": name every candidate, swaps first.
-		sort.SliceStable(s, func(i, j int) bool { return sameLetters(s[i], args[0]) && !sameLetters(s[j], args[0]) })
-		q := make([]string, len(s))
-		for i, c := range s {
-			q[i] = strconv.Quote(c)
-		}
-		msg += fmt.Sprintf(" (did you mean %s?)", strings.Join(q, " or "))
-	}
-	return usageErrorf("%s", msg)
-}
-
-// sameLetters reports whether a and b are anagrams: a typo that swapped letters.
-func sameLetters(a, b string) bool {
-	x, y := []byte(strings.ToLower(a)), []byte(strings.ToLower(b))
-	slices.Sort(x)
-	slices.Sort(y)
-	return string(x) == string(y)
+	return usageErrorf("%s", cmdutil.UnknownCommand(cmd, args[0]))
 }
 
 // NewRootCmd builds the command tree.
@@ -69,7 +40,7 @@ func NewRootCmd(f *Factory) *cobra.Command {
 		Use:           "phantom",
 		Short:         "Keep secrets out of .env files, logs and your AI agent's context",
 		Long:          rootLong,
-		Version:       buildinfo.Version,
+		Version:       buildinfo.Current(),
 		SilenceErrors: true,
 		SilenceUsage:  true,
 		// Commands take explicit args; an unknown one is a usage error.

@@ -57,7 +57,7 @@ The env files rewritten are the project's (.phantom.toml env_files, default
 		},
 	}
 	cmd.Flags().StringArrayVar(&opts.EnvFiles, "env-file", nil, "another env file to rewrite (repeatable)")
-	cmd.Flags().BoolVar(&opts.JSON, "json", false, "print a JSON result on stdout")
+	jsonout.AddFlag(cmd, &opts.JSON, "print a JSON result on stdout")
 	addFollowSymlinksFlag(cmd, f)
 	return cmd
 }

@@ -106,7 +106,7 @@ the agent then passes project_dir to each tool.`,
 	}
 	cmd.Flags().StringVar(&opts.Client, "client", "", "the MCP client: "+strings.Join(clientNames(), ", "))
 	cmd.Flags().BoolVar(&opts.Print, "print", false, "print the resulting file instead of writing it")
-	cmd.Flags().BoolVar(&opts.JSON, "json", false, "print a JSON result on stdout")
+	jsonout.AddFlag(cmd, &opts.JSON, "print a JSON result on stdout")
 	return cmd
 }
 

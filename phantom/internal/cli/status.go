@@ -96,7 +96,7 @@ status does not unlock the vault when that would need a passphrase prompt.`,
 			return statusRun(opts)
 		},
 	}
-	cmd.Flags().BoolVar(&opts.JSON, "json", false, "print JSON")
+	jsonout.AddFlag(cmd, &opts.JSON, "print JSON")
 	return cmd
 }
 

@@ -52,7 +52,7 @@ values.`,
 		},
 	}
 	cmd.Flags().StringVar(&opts.EnvFile, "env-file", "", "the env file to write tokens into (required)")
-	cmd.Flags().BoolVar(&opts.JSON, "json", false, "print a JSON result on stdout")
+	jsonout.AddFlag(cmd, &opts.JSON, "print a JSON result on stdout")
 	addFollowSymlinksFlag(cmd, f)
 	return cmd
 }

@@ -74,7 +74,7 @@ too; the approval is kept in the vault and covers anything tighter.`,
 			return trustRun(opts)
 		},
 	}
-	cmd.Flags().BoolVar(&opts.JSON, "json", false, "print the pending routes as JSON and approve nothing")
+	jsonout.AddFlag(cmd, &opts.JSON, "print the pending routes as JSON and approve nothing")
 	cmd.Flags().StringArrayVar(&opts.EnvFiles, "env-file", nil, "an env file exec reads (repeatable; default: the project's env_files)")
 	return cmd
 }

@@ -71,7 +71,7 @@ with the new key, and the new file cannot be opened with the old one.`,
 	}
 	cmd.Flags().StringVar(&opts.To, "to", "", "keychain or passphrase (required)")
 	cmd.Flags().BoolVar(&opts.Stdin, "stdin", false, "read the current and the new passphrase (two lines) from standard input")
-	cmd.Flags().BoolVar(&opts.JSON, "json", false, "print a JSON result on stdout")
+	jsonout.AddFlag(cmd, &opts.JSON, "print a JSON result on stdout")
 	return cmd
 }
 

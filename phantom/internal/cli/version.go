@@ -2,13 +2,32 @@ package cli
 
 import (
 	"fmt"
-	"runtime"
 
 	"github.com/spf13/cobra"
 
-	"phantomstack.dev/phantom/internal/buildinfo"
+	"phantomstack.dev/shared/buildinfo"
 	"phantomstack.dev/shared/jsonout"
 )
+
+// Protocol is the version of the CLI contract in docs/phantom.md ("The
+// contract stack relies on"). Bump it only for incompatible changes.
+const Protocol = 1
+
+// Capabilities names the contract features this build supports, so a caller
+// can test for one instead of comparing versions.
+var Capabilities = []string{
+	"add-stdin",       // add NAME --stdin [--env-file F]
+	"add-policy",      // add NAME --policy proxy|inject|deny
+	"remove-env-file", // remove NAME [--env-file F]
+	"list-json",       // list --json
+	"sync-env-file",   // sync --env-file F [NAME...]
+	"init-yes",        // init --yes
+	"audit",           // audit verify/show
+	"exec",            // exec [--env-file F]... -- cmd: policies, proxy, masking
+	"exec-aws",        // exec serves AWS credentials (STS session credentials by default) on the container-credentials endpoint
+	"routes-trust",    // [routes.<name>] in .phantom.toml, approved with phantom trust
+	"start",           // start [-d] / stop: the proxy for a shell
+}
 
 // VersionOptions configures `phantom version`.
 type VersionOptions struct {
@@ -40,16 +59,16 @@ capabilities that tools such as stack check before calling phantom.`,
 			return versionRun(opts)
 		},
 	}
-	cmd.Flags().BoolVar(&opts.JSON, "json", false, "print JSON")
+	jsonout.AddFlag(cmd, &opts.JSON, "print JSON")
 	return cmd
 }
 
 func versionRun(o *VersionOptions) error {
 	info := VersionInfo{
-		Version:      buildinfo.Version,
-		Protocol:     buildinfo.Protocol,
-		Capabilities: buildinfo.Capabilities,
-		Go:           runtime.Version(),
+		Version:      buildinfo.Current(),
+		Protocol:     Protocol,
+		Capabilities: Capabilities,
+		Go:           buildinfo.Go(),
 		Commit:       buildinfo.Commit(),
 	}
 	if o.JSON {

@@ -485,29 +485,3 @@ func TestSaveThroughSymlink(t *testing.T) {
 		t.Fatalf("target not updated:\n%s", got)
 	}
 }
-
-func TestSuggest(t *testing.T) {
-	keys := []string{"version", "project_id", "audit", "env_files"}
-	for got, want := range map[string]string{
-		"verison":     "version",
-		"VERSION":     "version",
-		"projectid":   "project_id",
-		"project-id":  "project_id",
-		"project":     "project_id",
-		"env":         "env_files",
-		"envfiles":    "env_files",
-		"audt":        "audit",
-		"x":           "",
-		"ab":          "",
-		"environment": "",
-		"versions_x":  "version",
-		"roject_id":   "project_id",
-	} {
-		if s := suggest(got, keys); s != want {
-			t.Errorf("suggest(%q) = %q, want %q", got, s, want)
-		}
-	}
-	if d := osaDistance("ca", "ac"); d != 1 {
-		t.Errorf("transposition distance %d", d)
-	}
-}

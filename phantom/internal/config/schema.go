@@ -14,6 +14,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/BurntSushi/toml"
+
+	"phantomstack.dev/shared/suggest"
 )
 
 var errNotDir = syscall.ENOTDIR
@@ -108,7 +110,7 @@ func (ck *checker) root(root map[string]any) model {
 func (ck *checker) unknownKey(path []string, k string, v any, valid []string) {
 	full := append(slices.Clip(path), k)
 	hint := ""
-	if s := suggest(k, valid); s != "" {
+	if s := suggest.Nearest(k, valid); s != "" {
 		if len(path) == 0 && isTable(v) {
 			hint = "; did you mean [" + s + "]?"
 		} else {
@@ -142,7 +144,7 @@ func (ck *checker) known(path []string, tbl map[string]any, valid []string) {
 // key: the "unknown key" error already says what is missing.
 func misspelled(tbl map[string]any, valid []string, key string) bool {
 	for k := range tbl {
-		if !slices.Contains(valid, k) && suggest(k, valid) == key {
+		if !slices.Contains(valid, k) && suggest.Nearest(k, valid) == key {
 			return true
 		}
 	}

@@ -14,6 +14,8 @@ import (
 
 	"phantomstack.dev/providers"
 	"phantomstack.dev/shared/exitcode"
+	"phantomstack.dev/shared/jsonout"
+	"phantomstack.dev/shared/suggest"
 	"phantomstack.dev/shared/term"
 	"phantomstack.dev/stack/internal/config"
 	"phantomstack.dev/stack/internal/phantomctl"
@@ -95,7 +97,7 @@ stack did not write is replaced only with --force. --no-mcp skips this.`,
 	}
 	cmd.Flags().StringVar(&o.Use, "use", "", "attach to the existing resource ID instead of creating one")
 	cmd.Flags().BoolVarP(&o.Yes, "yes", "y", false, "do not ask for confirmation")
-	cmd.Flags().BoolVar(&o.JSON, "json", false, "print the result as JSON")
+	jsonout.AddFlag(cmd, &o.JSON, "print the result as JSON")
 	cmd.Flags().BoolVar(&o.NoMCP, "no-mcp", false, "do not add the provider's MCP server to .mcp.json")
 	cmd.Flags().BoolVar(&o.Force, "force", false, "replace a .mcp.json entry of the same name that stack did not write")
 	cmd.Flags().BoolVar(&o.NoVerify, "no-verify", false, "API-key services: store the key without checking it with the provider (recorded as unverified; stack doctor checks it later)")
@@ -212,7 +214,7 @@ func addOne(o *AddOptions) (*AddResult, error) {
 	}
 	p, err := f.Providers.Get(o.Service)
 	if err != nil {
-		if s := config.Nearest(o.Service, f.Providers.Names()); s != "" {
+		if s := suggest.Nearest(o.Service, f.Providers.Names()); s != "" {
 			return nil, exitcode.Errorf(exitcode.Failure, "unknown service %q; did you mean %q? `stack providers` lists what this build can set up", o.Service, s)
 		}
 		return nil, exitcode.Errorf(exitcode.Failure, "unknown service %q; `stack providers` lists what this build can set up", o.Service)

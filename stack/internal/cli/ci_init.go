@@ -12,6 +12,7 @@ import (
 
 	"phantomstack.dev/shared/exitcode"
 	"phantomstack.dev/shared/fsx"
+	"phantomstack.dev/shared/jsonout"
 	"phantomstack.dev/stack/internal/config"
 )
 
@@ -79,7 +80,7 @@ Needs .stack.toml, not phantom. An existing workflow is kept unless --force.`,
 		},
 	}
 	cmd.Flags().BoolVar(&o.Force, "force", false, "replace an existing workflow")
-	cmd.Flags().BoolVar(&o.JSON, "json", false, `print {"path", "written", "install", "secrets"}`)
+	jsonout.AddFlag(cmd, &o.JSON, `print {"path", "written", "install", "secrets"}`)
 	cmd.Flags().StringVar(&o.Install, "install", "", "the shell command that installs phantom and stack on the runner (Go is set up)")
 	return cmd
 }

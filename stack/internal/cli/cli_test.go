@@ -8,9 +8,10 @@ import (
 	"testing"
 
 	"phantomstack.dev/providers"
+	"phantomstack.dev/shared/buildinfo"
 	"phantomstack.dev/shared/exitcode"
+	"phantomstack.dev/shared/jsonout"
 	"phantomstack.dev/shared/term"
-	"phantomstack.dev/stack/internal/buildinfo"
 )
 
 type result struct {
@@ -181,9 +182,13 @@ func TestUnknownTemplateFails(t *testing.T) {
 	if r.out != "" {
 		t.Errorf("stdout = %q", r.out)
 	}
+	// With --json, stdout is still one JSON document: the failure.
 	r = run(t, nil, "templates", "show", "nope", "--json")
-	if r.code != exitcode.Failure || r.out != "" {
-		t.Errorf("--json unknown: %d %q", r.code, r.out)
+	if r.code != exitcode.Failure {
+		t.Errorf("--json unknown: code %d", r.code)
+	}
+	if fail := decode[jsonout.Failure](t, r.out); !strings.Contains(fail.Error, `unknown template "nope"`) || fail.ExitCode != exitcode.Failure {
+		t.Errorf("--json unknown: %+v", fail)
 	}
 }
 

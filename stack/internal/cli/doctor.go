@@ -12,13 +12,14 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
+	"golang.org/x/sync/errgroup"
 
 	"phantomstack.dev/providers"
 	"phantomstack.dev/shared/exitcode"
+	"phantomstack.dev/shared/jsonout"
 	"phantomstack.dev/shared/term"
 	"phantomstack.dev/stack/internal/config"
 	"phantomstack.dev/stack/internal/phantomctl"
@@ -67,7 +68,8 @@ type probeSlot struct {
 	Detail    string `json:"detail"`
 }
 
-// maxParallelChecks bounds concurrent upstream checks.
+// maxParallelChecks bounds concurrent upstream checks: a project with many
+// services must not open a burst of connections through phantom's proxy.
 const maxParallelChecks = 4
 
 func newDoctorCmd(f *Factory) *cobra.Command {
@@ -91,7 +93,7 @@ own directory, and exits 1 when any of them fails.`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if probe {
-				return doctorProbe(f)
+				return doctorProbe(cmd.Context(), f)
 			}
 			if all {
 				return doctorAllRun(f, asJSON, strict)
@@ -99,7 +101,7 @@ own directory, and exits 1 when any of them fails.`,
 			return doctorRun(f, asJSON, strict)
 		},
 	}
-	cmd.Flags().BoolVar(&asJSON, "json", false, "print the report as JSON (schema in docs/stack.md)")
+	jsonout.AddFlag(cmd, &asJSON, "print the report as JSON (schema in docs/stack.md)")
 	cmd.Flags().BoolVar(&all, "all", false, "check every registered project (stack projects list)")
 	cmd.Flags().BoolVar(&strict, "strict", false, "fail on unverifiable slots too: every secret must be proven")
 	cmd.Flags().BoolVar(&probe, "probe", false, "")
@@ -280,8 +282,9 @@ func doctorLine(d DoctorSlot) string {
 
 // doctorProbe runs inside `phantom exec`: the env holds phm tokens and the
 // proxy's address. Each provider's check goes to its phantom route, which
-// puts the real key on the wire; this process never sees a value.
-func doctorProbe(f *Factory) error {
+// puts the real key on the wire; this process never sees a value. It prints
+// one probeResult line per service, in declared order.
+func doctorProbe(ctx context.Context, f *Factory) error {
 	c, err := f.loadConfig()
 	if err != nil {
 		return err
@@ -301,35 +304,63 @@ func doctorProbe(f *Factory) error {
 		v := f.Env(slot)
 		return []byte(v), v != ""
 	}
-	var mu sync.Mutex
-	var wg sync.WaitGroup
-	sem := make(chan struct{}, maxParallelChecks)
+	results, err := probeServices(ctx, f, c, env, secrets)
 	enc := json.NewEncoder(f.IO.Out)
-	for _, n := range c.Names() {
+	for _, r := range results {
+		if err := enc.Encode(r); err != nil {
+			return err
+		}
+	}
+	return err
+}
+
+// probeServices runs the healthcheck of every declared service, at most
+// maxParallelChecks at a time (errgroup.SetLimit), and returns the results
+// in declared order (a service whose provider this build lacks has none).
+// When ctx ends, checks not started yet never start and the running ones
+// see it through their request context; the error is then ctx's, and only
+// the finished checks are returned.
+func probeServices(ctx context.Context, f *Factory, c *config.Config, env providers.Env, secrets providers.SecretSource) ([]probeResult, error) {
+	names := c.Names()
+	results := make([]*probeResult, len(names))
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(maxParallelChecks)
+	for i, n := range names {
 		s := c.Services[n]
 		p, err := f.Providers.Get(s.Provider)
 		if err != nil {
 			continue
 		}
-		wg.Add(1)
-		go func(n string, s *config.Service, p providers.Provider) {
-			defer wg.Done()
-			sem <- struct{}{}
-			defer func() { <-sem }()
-			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		// Go waits for a free slot; a cancelled ctx stops the loop there.
+		if gctx.Err() != nil {
+			break
+		}
+		g.Go(func() error {
+			if err := gctx.Err(); err != nil {
+				return err // cancelled while it waited for a slot
+			}
+			cctx, cancel := context.WithTimeout(gctx, 30*time.Second)
 			defer cancel()
-			h := p.Healthcheck(ctx, env, providers.Resource{ID: s.ResourceID, Region: s.Region, Meta: s.Meta}, secrets)
+			h := p.Healthcheck(cctx, env, providers.Resource{ID: s.ResourceID, Region: s.Region, Meta: s.Meta}, secrets)
 			r := probeResult{Service: n, Status: verdict(h.Status), LatencyMS: h.Latency.Milliseconds(), Detail: h.Detail}
 			for _, sh := range h.Slots {
 				r.Slots = append(r.Slots, probeSlot{Slot: sh.Slot, Status: verdict(sh.Status), LatencyMS: sh.Latency.Milliseconds(), Detail: sh.Detail})
 			}
-			mu.Lock()
-			defer mu.Unlock()
-			enc.Encode(r)
-		}(n, s, p)
+			results[i] = &r
+			return nil
+		})
 	}
-	wg.Wait()
-	return nil
+	err := g.Wait()
+	if err == nil {
+		err = ctx.Err() // cancelled between the last Go and Wait
+	}
+	out := make([]probeResult, 0, len(names))
+	for _, r := range results {
+		if r != nil {
+			out = append(out, *r)
+		}
+	}
+	return out, err
 }
 
 // proxyFailures turns an answer phantom's proxy made itself because it

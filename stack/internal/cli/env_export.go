@@ -13,6 +13,7 @@ import (
 
 	"phantomstack.dev/shared/exitcode"
 	"phantomstack.dev/shared/fsx"
+	"phantomstack.dev/shared/jsonout"
 	"phantomstack.dev/stack/internal/config"
 )
 
@@ -70,7 +71,7 @@ the file instead of writing it.`,
 	cmd.Flags().BoolVar(&o.Example, "example", false, "write the example file (the only export)")
 	cmd.Flags().BoolVar(&o.Stdout, "stdout", false, "print the file on stdout instead of writing it")
 	cmd.Flags().BoolVar(&o.Force, "force", false, "replace an existing .env.example that differs")
-	cmd.Flags().BoolVar(&o.JSON, "json", false, `print {"path", "written", "slots"}`)
+	jsonout.AddFlag(cmd, &o.JSON, `print {"path", "written", "slots"}`)
 	return cmd
 }
 

@@ -21,6 +21,7 @@ import (
 	"phantomstack.dev/shared/dotenv"
 	"phantomstack.dev/shared/exitcode"
 	"phantomstack.dev/shared/fsx"
+	"phantomstack.dev/shared/jsonout"
 	"phantomstack.dev/shared/token"
 	"phantomstack.dev/stack/internal/config"
 )
@@ -99,7 +100,7 @@ ones; then they are "encrypted". Exit 1 when any variable failed.`,
 		},
 	}
 	cmd.Flags().StringVar(&targets, "target", strings.Join(pushTargets, ","), "Vercel environments to store the variables in (comma-separated)")
-	cmd.Flags().BoolVar(&o.JSON, "json", false, "print the result as JSON (schema in docs/stack.md)")
+	jsonout.AddFlag(cmd, &o.JSON, "print the result as JSON (schema in docs/stack.md)")
 	cmd.Flags().BoolVar(&o.Child, "child", false, "")
 	cmd.Flags().MarkHidden("child")
 	return cmd

@@ -17,6 +17,7 @@ import (
 	"phantomstack.dev/providers"
 	"phantomstack.dev/shared/dotenv"
 	"phantomstack.dev/shared/exitcode"
+	"phantomstack.dev/shared/jsonout"
 	"phantomstack.dev/shared/token"
 	"phantomstack.dev/stack/internal/config"
 )
@@ -56,7 +57,7 @@ outside ` + "`stack exec`" + ` the app reads phm_ tokens for them; stack lists t
 		},
 	}
 	cmd.Flags().StringVar(&from, "from", ".env", "the env file to import")
-	cmd.Flags().BoolVar(&asJSON, "json", false, "print the result as JSON")
+	jsonout.AddFlag(cmd, &asJSON, "print the result as JSON")
 	cmd.Flags().BoolVar(&secretsOnly, "secrets-only", false, "import only keys that look like secrets; leave settings such as PORT plain")
 	return cmd
 }

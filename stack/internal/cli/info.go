@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"phantomstack.dev/shared/exitcode"
+	"phantomstack.dev/shared/jsonout"
 	"phantomstack.dev/stack/internal/config"
 	"phantomstack.dev/stack/internal/phantomctl"
 )
@@ -67,7 +68,7 @@ work upstream. --json schema: docs/stack.md.`,
 			return infoRun(o)
 		},
 	}
-	cmd.Flags().BoolVar(&o.JSON, "json", false, "print JSON (schema in docs/stack.md)")
+	jsonout.AddFlag(cmd, &o.JSON, "print JSON (schema in docs/stack.md)")
 	return cmd
 }
 

@@ -11,7 +11,9 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"phantomstack.dev/shared/cmdutil"
 	"phantomstack.dev/shared/exitcode"
+	"phantomstack.dev/shared/jsonout"
 	"phantomstack.dev/shared/term"
 )
 
@@ -33,18 +35,30 @@ func Run(f *Factory, args []string) int {
 	root.SetIn(f.IO.In)
 	root.SetOut(f.IO.Out) // --help output is what the user asked for
 	root.SetErr(f.IO.ErrOut)
+	// Once the command line is parsed, a command run with --json gets a
+	// stdout that notices whether its result was printed, so a failure
+	// still leaves one JSON document there (jsonout.WriteFailure).
+	out := f.IO.Out
+	defer func() { f.IO.Out = out }()
+	root.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error {
+		f.IO.Out = jsonout.Track(cmd, out)
+		return nil
+	}
 	cmd, err := root.ExecuteC()
 	if err == nil {
 		return exitcode.OK
 	}
 	var silent exitcode.Silent
 	if errors.As(err, &silent) {
+		// The command has said why on stderr.
+		jsonout.WriteFailure(f.IO.Out, cmd, errors.New("failed; stderr says why"), silent.Code)
 		return silent.Code
 	}
 	code := exitcode.Code(err)
 	if isUsageError(err) {
 		code = exitcode.Usage
 	}
+	jsonout.WriteFailure(f.IO.Out, cmd, err, code)
 	fmt.Fprintf(f.IO.ErrOut, "%s %s\n", f.IO.Theme().Fail("error:"), err)
 	if code == exitcode.Usage && cmd != nil {
 		fmt.Fprintf(f.IO.ErrOut, "Run '%s --help' for usage.\n", cmd.CommandPath())
@@ -74,20 +88,14 @@ func isUsageError(err error) bool {
 }
 
 // noArgs rejects positional arguments: on a command with subcommands as an
-// unknown subcommand (with a suggestion), otherwise as an unexpected argument.
+// unknown subcommand (with phantom's "did you mean", cmdutil.UnknownCommand),
+// otherwise as an unexpected argument.
 func noArgs(cmd *cobra.Command, args []string) error {
 	if len(args) == 0 {
 		return nil
 	}
 	if cmd.HasAvailableSubCommands() {
-		msg := fmt.Sprintf("unknown command %q for %q", args[0], cmd.CommandPath())
-		if cmd.SuggestionsMinimumDistance <= 0 {
-			cmd.SuggestionsMinimumDistance = 2 // cobra's own default, applied only in Find
-		}
-		if s := cmd.SuggestionsFor(args[0]); len(s) > 0 {
-			msg += fmt.Sprintf(" (did you mean %q?)", s[0])
-		}
-		return usageErrorf("%s", msg)
+		return usageErrorf("%s", cmdutil.UnknownCommand(cmd, args[0]))
 	}
 	return usageErrorf("%q takes no arguments, got %q", cmd.CommandPath(), strings.Join(args, " "))
 }

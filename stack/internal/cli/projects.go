@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"phantomstack.dev/shared/exitcode"
+	"phantomstack.dev/shared/jsonout"
 	"phantomstack.dev/stack/internal/config"
 	"phantomstack.dev/stack/internal/registry"
 )
@@ -93,7 +94,7 @@ func newProjectsListCmd(f *Factory) *cobra.Command {
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error { return projectsListRun(o) },
 	}
-	cmd.Flags().BoolVar(&o.JSON, "json", false, "print JSON")
+	jsonout.AddFlag(cmd, &o.JSON, "print JSON")
 	return cmd
 }
 
@@ -135,7 +136,7 @@ a project cloned or moved here. --json prints the stored entry.`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error { return projectsRegisterRun(o) },
 	}
-	cmd.Flags().BoolVar(&o.JSON, "json", false, "print the entry as JSON")
+	jsonout.AddFlag(cmd, &o.JSON, "print the entry as JSON")
 	return cmd
 }
 
@@ -181,7 +182,7 @@ removed entry.`,
 			return projectsRemoveRun(o)
 		},
 	}
-	cmd.Flags().BoolVar(&o.JSON, "json", false, "print the removed entry as JSON")
+	jsonout.AddFlag(cmd, &o.JSON, "print the removed entry as JSON")
 	return cmd
 }
 

@@ -55,7 +55,7 @@ absent when phantom chooses.`,
 			return providersRun(opts)
 		},
 	}
-	cmd.Flags().BoolVar(&opts.JSON, "json", false, "print JSON")
+	jsonout.AddFlag(cmd, &opts.JSON, "print JSON")
 	return cmd
 }
 

@@ -3,7 +3,7 @@ package cli
 import (
 	"github.com/spf13/cobra"
 
-	"phantomstack.dev/stack/internal/buildinfo"
+	"phantomstack.dev/shared/buildinfo"
 )
 
 const rootLong = `stack sets up the services a project runs on (Supabase, Vercel, AWS and

@@ -269,7 +269,7 @@ func newListCmd(f *Factory) *cobra.Command {
 			return w.Flush()
 		},
 	}
-	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	jsonout.AddFlag(cmd, &asJSON, "print JSON")
 	return cmd
 }
 
@@ -340,7 +340,7 @@ func newEnvCmd(f *Factory) *cobra.Command {
 				return nil
 			},
 		}
-		sub.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+		jsonout.AddFlag(sub, &asJSON, "print JSON")
 		cmd.AddCommand(sub)
 	}
 	cmd.AddCommand(newEnvExportCmd(f, nil))

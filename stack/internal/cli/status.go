@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"phantomstack.dev/shared/exitcode"
+	"phantomstack.dev/shared/jsonout"
 	"phantomstack.dev/stack/internal/config"
 	"phantomstack.dev/stack/internal/phantomctl"
 	"phantomstack.dev/stack/internal/registry"
@@ -85,7 +86,7 @@ No upstream checks (that is stack doctor). --json schema: docs/stack.md.`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error { return statusRun(o) },
 	}
-	cmd.Flags().BoolVar(&o.JSON, "json", false, "print the report as JSON (schema in docs/stack.md)")
+	jsonout.AddFlag(cmd, &o.JSON, "print the report as JSON (schema in docs/stack.md)")
 	return cmd
 }
 

@@ -3,6 +3,7 @@ package cli
 import (
 	"github.com/spf13/cobra"
 
+	"phantomstack.dev/shared/jsonout"
 	"phantomstack.dev/templates"
 )
 
@@ -43,7 +44,7 @@ on its own is "stack templates list".`,
 			return templatesListRun(listOpts)
 		},
 	}
-	cmd.Flags().BoolVar(&listOpts.JSON, "json", false, "print JSON")
+	jsonout.AddFlag(cmd, &listOpts.JSON, "print JSON")
 	cmd.AddCommand(newTemplatesListCmd(f, nil), newTemplatesShowCmd(f, nil))
 	return cmd
 }

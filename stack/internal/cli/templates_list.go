@@ -33,7 +33,7 @@ func newTemplatesListCmd(f *Factory, runF func(*TemplatesListOptions) error) *co
 			return templatesListRun(opts)
 		},
 	}
-	cmd.Flags().BoolVar(&opts.JSON, "json", false, "print JSON")
+	jsonout.AddFlag(cmd, &opts.JSON, "print JSON")
 	return cmd
 }
 

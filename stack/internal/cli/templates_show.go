@@ -47,7 +47,7 @@ list of valid names.`,
 			return templatesShowRun(opts)
 		},
 	}
-	cmd.Flags().BoolVar(&opts.JSON, "json", false, "print JSON")
+	jsonout.AddFlag(cmd, &opts.JSON, "print JSON")
 	return cmd
 }
 

@@ -2,12 +2,11 @@ package cli
 
 import (
 	"fmt"
-	"runtime"
 
 	"github.com/spf13/cobra"
 
+	"phantomstack.dev/shared/buildinfo"
 	"phantomstack.dev/shared/jsonout"
-	"phantomstack.dev/stack/internal/buildinfo"
 )
 
 // VersionOptions configures `stack version`.
@@ -38,12 +37,12 @@ func newVersionCmd(f *Factory, runF func(*VersionOptions) error) *cobra.Command 
 			return versionRun(opts)
 		},
 	}
-	cmd.Flags().BoolVar(&opts.JSON, "json", false, "print JSON")
+	jsonout.AddFlag(cmd, &opts.JSON, "print JSON")
 	return cmd
 }
 
 func versionRun(o *VersionOptions) error {
-	info := VersionInfo{Version: buildinfo.Current(), Go: runtime.Version()}
+	info := VersionInfo{Version: buildinfo.Current(), Go: buildinfo.Go()}
 	if o.JSON {
 		return jsonout.Write(o.F.IO.Out, info)
 	}

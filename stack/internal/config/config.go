@@ -28,6 +28,7 @@ import (
 	"github.com/BurntSushi/toml"
 
 	"phantomstack.dev/shared/fsx"
+	"phantomstack.dev/shared/suggest"
 	"phantomstack.dev/stack/internal/pipeline"
 )
 
@@ -303,45 +304,11 @@ func strList(v any) ([]string, error) {
 }
 
 func hint(k string, valid []string) string {
-	best := Nearest(k, valid)
+	best := suggest.Nearest(k, valid)
 	if best == "" {
 		return ""
 	}
 	return fmt.Sprintf("; did you mean %q?", best)
-}
-
-// Nearest returns the name in valid closest to got, or "" when none is within
-// two edits (cobra's SuggestionsMinimumDistance default), for "did you mean"
-// on unknown keys and provider names (`stack add opnai`).
-func Nearest(got string, valid []string) string {
-	best, bestD := "", 3
-	for _, v := range valid {
-		if d := distance(strings.ToLower(got), strings.ToLower(v)); d < bestD {
-			best, bestD = v, d
-		}
-	}
-	return best
-}
-
-// distance is the Levenshtein distance, for "did you mean".
-func distance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur := make([]int, len(b)+1)
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev = cur
-	}
-	return prev[len(b)]
 }
 
 // Names returns the services in file order (new ones last).

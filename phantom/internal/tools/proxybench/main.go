@@ -66,6 +66,8 @@ import (
 	"syscall"
 	"time"
 
+	"golang.org/x/sync/errgroup"
+
 	"phantomstack.dev/phantom/internal/catalog"
 	"phantomstack.dev/phantom/internal/proxy"
 	"phantomstack.dev/phantom/internal/scrub"
@@ -955,39 +957,29 @@ func (b *bench) memory() error {
 	var (
 		mu    sync.Mutex
 		resps []*http.Response
-		first error
-		wg    sync.WaitGroup
+		g     errgroup.Group // not WithContext: its context ends at Wait, and the streams must stay open
 	)
 	defer func() {
 		for _, r := range resps {
 			r.Body.Close()
 		}
 	}()
-	sem := make(chan struct{}, 32) // streams being opened at once
-	for i := 0; i < b.streams; i++ {
-		sem <- struct{}{}
-		mu.Lock()
-		failed := first != nil
-		mu.Unlock()
-		if failed || time.Now().After(deadline) {
-			<-sem
-			break
-		}
-		wg.Go(func() {
-			defer func() { <-sem }()
+	g.SetLimit(32) // streams being opened at once
+	var failed atomic.Bool
+	for i := 0; i < b.streams && !failed.Load() && !time.Now().After(deadline); i++ {
+		g.Go(func() error {
 			_, resp, err := t.openSSE(ctx, true)
+			if err != nil {
+				failed.Store(true)
+				return err
+			}
 			mu.Lock()
 			defer mu.Unlock()
-			if err != nil {
-				if first == nil {
-					first = err
-				}
-				return
-			}
 			resps = append(resps, resp)
+			return nil
 		})
 	}
-	wg.Wait()
+	first := g.Wait()
 	if first != nil {
 		return fmt.Errorf("opening %d streams (%d open): %w", b.streams, len(resps), first)
 	}

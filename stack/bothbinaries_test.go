@@ -1,0 +1,200 @@
+package stack_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// testVersion is what bothBinaries links into phantom and stack.
+const testVersion = "v9.8.7-onebuild"
+
+// buildBoth builds the real phantom and stack binaries with the one -X
+// flag the Makefile's LDFLAGS sets, and returns their directory.
+func buildBoth(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	cmd := exec.Command("go", "build", "-ldflags", "-X phantomstack.dev/shared/buildinfo.Version="+testVersion,
+		"-o", dir, "./phantom/cmd/phantom", "./stack/cmd/stack")
+	cmd.Dir = ".."
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("building phantom and stack: %v\n%s", err, out)
+	}
+	return dir
+}
+
+// runBin runs bin from binDir in dir, with an isolated home and nothing
+// but binDir on PATH.
+func runBin(t *testing.T, binDir, dir, bin string, args ...string) (stdout, stderr string, code int) {
+	t.Helper()
+	home := t.TempDir()
+	cmd := exec.Command(filepath.Join(binDir, bin), args...)
+	cmd.Dir = dir
+	cmd.Env = []string{"HOME=" + home, "PHANTOM_HOME=" + filepath.Join(home, ".phantom"), "STACK_HOME=" + filepath.Join(home, ".stack"),
+		"NO_COLOR=1", "PATH=" + binDir}
+	var out, errOut bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	err := cmd.Run()
+	var ee *exec.ExitError
+	switch {
+	case errors.As(err, &ee):
+		code = ee.ExitCode()
+	case err != nil:
+		t.Fatalf("%s %v: %v", bin, args, err)
+	}
+	return out.String(), errOut.String(), code
+}
+
+// TestOneLinkerFlagVersionsBothBinaries: phantom and stack share one
+// buildinfo (shared/buildinfo), so the Makefile's single -X sets the version
+// both report, in all three forms, and the --json fields stay as documented.
+func TestOneLinkerFlagVersionsBothBinaries(t *testing.T) {
+	bins, dir := buildBoth(t), t.TempDir()
+	for _, tc := range []struct{ bin, short, long string }{
+		{"phantom", "phantom " + testVersion + "\n", "phantom " + testVersion + " (protocol 1, " + runtime.Version() + ")\n"},
+		{"stack", "stack " + testVersion + "\n", "stack " + testVersion + " (" + runtime.Version() + ")\n"},
+	} {
+		if out, errOut, code := runBin(t, bins, dir, tc.bin, "--version"); code != 0 || out != tc.short {
+			t.Errorf("%s --version: %d %q %q, want %q", tc.bin, code, out, errOut, tc.short)
+		}
+		if out, errOut, code := runBin(t, bins, dir, tc.bin, "version"); code != 0 || out != tc.long {
+			t.Errorf("%s version: %d %q %q, want %q", tc.bin, code, out, errOut, tc.long)
+		}
+		out, errOut, code := runBin(t, bins, dir, tc.bin, "version", "--json")
+		var v map[string]any
+		if code != 0 || json.Unmarshal([]byte(out), &v) != nil {
+			t.Fatalf("%s version --json: %d %q %q", tc.bin, code, out, errOut)
+		}
+		if v["version"] != testVersion || v["go"] != runtime.Version() {
+			t.Errorf("%s version --json: %v", tc.bin, v)
+		}
+		keys := make([]string, 0, len(v))
+		for k := range v {
+			keys = append(keys, k)
+		}
+		want := "go version"
+		if tc.bin == "phantom" {
+			want = "capabilities go protocol version" // commit only when the build recorded one
+			if v["protocol"] != float64(1) {
+				t.Errorf("phantom protocol = %v", v["protocol"])
+			}
+		}
+		if got := strings.Join(slices.Sorted(slices.Values(keys)), " "); got != want && got != strings.Replace(want, "go", "commit go", 1) {
+			t.Errorf("%s version --json fields = %s, want %s", tc.bin, got, want)
+		}
+	}
+}
+
+// TestTyposSuggestTheSameInBothBinaries runs one typo table through the real
+// phantom and stack binaries: both suggest through shared/suggest (one
+// distance, where a swap of two letters is one edit), in the same words, with
+// the same exit codes, for commands, subcommands and stack's provider names.
+func TestTyposSuggestTheSameInBothBinaries(t *testing.T) {
+	bins, project := buildBoth(t), t.TempDir()
+	if _, errOut, code := runBin(t, bins, project, "stack", "init"); code != 0 {
+		t.Fatalf("stack init: %d %s", code, errOut)
+	}
+	type typo struct {
+		bins []string // the binaries that have this command line
+		args []string
+		code int
+		want string // "" when nothing may be suggested
+	}
+	both := []string{"phantom", "stack"}
+	for _, tc := range []typo{
+		{both, []string{"lsit"}, 2, `unknown command "lsit" for "BIN" (did you mean "list"?)`},
+		{both, []string{"LIST"}, 2, `unknown command "LIST" for "BIN" (did you mean "list"?)`},
+		{both, []string{"stauts"}, 2, `unknown command "stauts" for "BIN" (did you mean "status"?)`},
+		{both, []string{"verison"}, 2, `unknown command "verison" for "BIN" (did you mean "version"?)`},
+		{both, []string{"frobnicate"}, 2, ""},
+		{[]string{"phantom"}, []string{"vault", "rekeyy"}, 2, `unknown command "rekeyy" for "phantom vault" (did you mean "rekey"?)`},
+		{[]string{"phantom"}, []string{"audit", "verfy"}, 2, `unknown command "verfy" for "phantom audit" (did you mean "verify"?)`},
+		{[]string{"phantom"}, []string{"rmeove"}, 2, `(did you mean "remove"?)`},
+		{[]string{"stack"}, []string{"templats"}, 2, `unknown command "templats" for "stack" (did you mean "templates"?)`},
+		{[]string{"stack"}, []string{"env", "shwo"}, 2, `unknown command "shwo" for "stack env" (did you mean "show"?)`},
+		{[]string{"stack"}, []string{"add", "opnai"}, 1, `unknown service "opnai"; did you mean "openai"?`},
+		{[]string{"stack"}, []string{"add", "SUPABSE"}, 1, `did you mean "supabase"?`},
+		{[]string{"stack"}, []string{"add", "nosuch"}, 1, ""},
+		{[]string{"stack"}, []string{"templates", "show", "ai-ap"}, 1, `did you mean "ai-app"?`},
+	} {
+		for _, bin := range tc.bins {
+			out, errOut, code := runBin(t, bins, project, bin, tc.args...)
+			name := bin + " " + strings.Join(tc.args, " ")
+			if code != tc.code || out != "" {
+				t.Errorf("%s: exit %d, stdout %q; want exit %d and nothing on stdout", name, code, out, tc.code)
+			}
+			switch want := strings.ReplaceAll(tc.want, "BIN", bin); {
+			case want == "" && strings.Contains(errOut, "did you mean"):
+				t.Errorf("%s suggests something: %q", name, errOut)
+			case want != "" && !strings.Contains(errOut, want):
+				t.Errorf("%s: stderr %q lacks %q", name, errOut, want)
+			}
+		}
+	}
+}
+
+// TestJSONFailuresPrintJSON runs failing commands of both real binaries with
+// --json: stdout is still exactly one JSON document, with the reason in
+// "error" (jsonout.WriteFailure, or the command's own report), and the exit
+// code is the command's. A command-line mistake (exit 2, caught before the
+// command runs) prints nothing on stdout, as before.
+func TestJSONFailuresPrintJSON(t *testing.T) {
+	bins, empty, project := buildBoth(t), t.TempDir(), t.TempDir()
+	if _, errOut, code := runBin(t, bins, project, "stack", "init"); code != 0 {
+		t.Fatalf("stack init: %d %s", code, errOut)
+	}
+	for _, tc := range []struct {
+		dir  string
+		bin  string
+		args []string
+		code int
+	}{
+		{empty, "phantom", []string{"list", "--json"}, 4},
+		{empty, "phantom", []string{"remove", "NOPE", "--json"}, 4},
+		{empty, "phantom", []string{"why", "NOPE", "--json"}, 4},
+		{empty, "phantom", []string{"sync", "--env-file", ".env", "--json"}, 4},
+		{empty, "phantom", []string{"vault", "rekey", "--to", "passphrase", "--json"}, 4},
+		{empty, "stack", []string{"list", "--json"}, 1},
+		{empty, "stack", []string{"templates", "show", "nope", "--json"}, 1},
+		{empty, "stack", []string{"projects", "remove", "nosuch", "--json"}, 1},
+		{empty, "stack", []string{"env", "export", "--example", "--json"}, 1},
+		{project, "stack", []string{"info", "nosuch", "--json"}, 1},
+		{project, "stack", []string{"add", "opnai", "--json"}, 1},
+		{project, "stack", []string{"doctor", "--json"}, 1}, // its own report, with "error"
+	} {
+		name := tc.bin + " " + strings.Join(tc.args, " ")
+		out, errOut, code := runBin(t, bins, tc.dir, tc.bin, tc.args...)
+		if code != tc.code {
+			t.Errorf("%s: exit %d, want %d (stderr %q)", name, code, tc.code, errOut)
+		}
+		dec := json.NewDecoder(strings.NewReader(out))
+		var doc map[string]any
+		if err := dec.Decode(&doc); err != nil || dec.More() {
+			t.Errorf("%s: stdout is not one JSON document (%v): %q", name, err, out)
+			continue
+		}
+		if msg, _ := doc["error"].(string); msg == "" || !strings.Contains(errOut, firstLine(msg)) {
+			t.Errorf("%s: \"error\" = %q, want the reason stderr gives: %q", name, doc["error"], errOut)
+		}
+		if ec, ok := doc["exit_code"]; ok && ec != float64(tc.code) {
+			t.Errorf("%s: exit_code %v, want %d", name, ec, tc.code)
+		}
+	}
+	// A usage error is caught before the command runs: nothing on stdout.
+	for _, bin := range []string{"phantom", "stack"} {
+		if out, _, code := runBin(t, bins, empty, bin, "list", "--json", "--bogus"); code != 2 || out != "" {
+			t.Errorf("%s list --json --bogus: exit %d, stdout %q", bin, code, out)
+		}
+	}
+}
+
+func firstLine(s string) string {
+	line, _, _ := strings.Cut(s, "\n")
+	return line
+}
