@@ -56,7 +56,7 @@ question. Running it again is safe: protected values are left alone.`,
 			if runF != nil {
 				return runF(opts)
 			}
-			return initRun(opts)
+			return initRun(cmd.Context(), opts)
 		},
 	}
 	cmd.Flags().StringArrayVar(&opts.From, "from", nil, "env file to protect (repeatable; default: .env and .env.local)")
@@ -224,7 +224,7 @@ func setInitTokens(items []initItem, tokens map[string]string) {
 	}
 }
 
-func initRun(o *InitOptions) error {
+func initRun(ctx context.Context, o *InitOptions) error {
 	f := o.F
 	cwd, err := f.Cwd()
 	if err != nil {
@@ -282,7 +282,7 @@ func initRun(o *InitOptions) error {
 	// that the next secret pasted into .env stays in plaintext there).
 	var v *vault.Vault
 	if !created {
-		if v, err = f.openVaultIfExists(p); err != nil {
+		if v, err = f.openVaultIfExists(ctx, p); err != nil {
 			return err
 		}
 		if v != nil {
@@ -312,7 +312,7 @@ func initRun(o *InitOptions) error {
 	}
 	confirmed := false // by a person at a terminal
 	if len(items) > 0 && !o.Yes && f.IO.CanPrompt() {
-		ans, err := f.IO.ReadLine(fmt.Sprintf("Move %d value(s) into the vault and replace them with placeholders? [Y/n] ", len(items)))
+		ans, err := f.IO.ReadLine(ctx, fmt.Sprintf("Move %d value(s) into the vault and replace them with placeholders? [Y/n] ", len(items)))
 		if err != nil {
 			return exitcode.New(exitcode.Failure, fmt.Errorf("init cancelled; nothing was changed"))
 		}
@@ -349,7 +349,7 @@ func initRun(o *InitOptions) error {
 
 	// 2. The vault: values and the original text, encrypted.
 	if v == nil {
-		if v, err = f.OpenVault(p, true); err != nil {
+		if v, err = f.OpenVault(ctx, p, true); err != nil {
 			return err
 		}
 		defer v.Close()
@@ -400,7 +400,7 @@ func initRun(o *InitOptions) error {
 			withSecrets = append(withSecrets, fr.Path)
 		}
 	}
-	for _, rel := range trackedByGit(f, p.Dir, withSecrets) {
+	for _, rel := range trackedByGit(ctx, f, p.Dir, withSecrets) {
 		f.IO.Warnf("%s is tracked by git: it is still committed, and the repository's history holds its real values (the placeholders only reach the next commit). Stop tracking it with:\n  git rm --cached %s && git commit -m %s\nthen rotate its keys at each provider: anyone with a copy of the history has the old values.", rel, shellQuoteArg(rel), shellQuoteArg("Stop tracking "+rel))
 	}
 
@@ -478,7 +478,7 @@ func promptErr(err error, what string) error {
 // repository. git gets a bare environment (no PHANTOM_* variable, so no
 // passphrase, reaches it) and core.fsmonitor off, so a repository's config
 // cannot make it run a program of the repository's choosing.
-func trackedByGit(f *Factory, dir string, rels []string) []string {
+func trackedByGit(ctx context.Context, f *Factory, dir string, rels []string) []string {
 	if len(rels) == 0 {
 		return nil
 	}
@@ -486,7 +486,7 @@ func trackedByGit(f *Factory, dir string, rels []string) []string {
 	if err != nil {
 		return nil
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	args := append([]string{"-c", "core.fsmonitor=false", "--literal-pathspecs", "ls-files", "-z", "--cached", "--"}, rels...)
 	cmd := exec.CommandContext(ctx, git, args...)

@@ -4,24 +4,19 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
-	"os/signal"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"phantomstack.dev/providers"
 	"phantomstack.dev/shared/exitcode"
+	"phantomstack.dev/shared/interrupt"
 	"phantomstack.dev/shared/term"
 	"phantomstack.dev/stack/internal/config"
 	"phantomstack.dev/stack/internal/phantomctl"
 	"phantomstack.dev/stack/internal/pipeline"
 )
-
-// exitInterrupted is what a shell reports for Ctrl-C (128 + SIGINT).
-const exitInterrupted = 130
 
 // AddOptions configures `stack add`.
 type AddOptions struct {
@@ -88,9 +83,9 @@ stack did not write is replaced only with --force. --no-mcp skips this.`,
 				return runF(o)
 			}
 			if o.Service == "" {
-				return addAllRun(o)
+				return addAllRun(cmd.Context(), o)
 			}
-			return addRun(o)
+			return addRun(cmd.Context(), o)
 		},
 	}
 	cmd.Flags().StringVar(&o.Use, "use", "", "attach to the existing resource ID instead of creating one")
@@ -108,13 +103,13 @@ stack did not write is replaced only with --force. --no-mcp skips this.`,
 	return cmd
 }
 
-func addRun(o *AddOptions) error {
-	r, err := addOne(o)
+func addRun(ctx context.Context, o *AddOptions) error {
+	r, err := addOne(ctx, o)
 	if err != nil {
 		return err
 	}
 	if r != nil && !o.DryRun {
-		o.F.approveAfterAdd(o.JSON, r.Provider)
+		o.F.approveAfterAdd(ctx, o.JSON, r.Provider)
 	}
 	if o.JSON {
 		return writeJSON(o.F, r)
@@ -126,13 +121,12 @@ func addRun(o *AddOptions) error {
 // declares (a template's, a teammate's) that is not set up in this checkout,
 // one after the other, with one summary at the end. A failure rolls back
 // that service only and the next one still runs.
-func addAllRun(o *AddOptions) error {
+func addAllRun(ctx context.Context, o *AddOptions) error {
 	f := o.F
 	c, err := f.loadConfig()
 	if err != nil {
 		return err
 	}
-	ctx := context.Background()
 	pc, err := f.phantom(ctx)
 	if err != nil {
 		return err
@@ -165,8 +159,12 @@ func addAllRun(o *AddOptions) error {
 	for _, n := range todo {
 		one := *o
 		one.Service, one.JSON = n, false
-		r, err := addOne(&one)
+		r, err := addOne(ctx, &one)
 		if err != nil {
+			if ctx.Err() != nil {
+				// Ctrl-C stops the whole run, not just this service.
+				return err
+			}
 			f.IO.Warnf("%s: %v", n, err)
 			failed = append(failed, n)
 			continue
@@ -178,7 +176,7 @@ func addAllRun(o *AddOptions) error {
 		for _, r := range results {
 			provs = append(provs, r.Provider)
 		}
-		f.approveAfterAdd(o.JSON, provs...)
+		f.approveAfterAdd(ctx, o.JSON, provs...)
 	}
 	if o.JSON {
 		if err := writeJSON(f, results); err != nil {
@@ -196,12 +194,10 @@ func addAllRun(o *AddOptions) error {
 	return nil
 }
 
-func addOne(o *AddOptions) (*AddResult, error) {
+// addOne sets up one service. ctx is the command's: Ctrl-C cancels it, and
+// the pipeline then rolls back what this run created.
+func addOne(ctx context.Context, o *AddOptions) (*AddResult, error) {
 	f := o.F
-	// Ctrl-C cancels the provisioning context; the pipeline then rolls back
-	// what this run created. (The masked prompt handles Ctrl-C itself.)
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
 	c, err := f.loadConfig()
 	if err != nil {
 		return nil, err
@@ -244,7 +240,7 @@ func addOne(o *AddOptions) (*AddResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	env := f.providerEnv()
+	env := f.providerEnv(ctx)
 	opts := o.providerOptions()
 	if pending != nil {
 		if err := resumeOptions(opts, pending.Options, o.Service); err != nil {
@@ -253,9 +249,9 @@ func addOne(o *AddOptions) (*AddResult, error) {
 	}
 	cred, err := p.Login(ctx, env, providers.LoginRequest{Options: opts})
 	if err != nil {
-		if errors.Is(err, term.ErrInterrupted) || errors.Is(err, context.Canceled) {
+		if ctx.Err() != nil || errors.Is(err, term.ErrInterrupted) || errors.Is(err, context.Canceled) {
 			// Ctrl-C at the masked prompt: nothing has been stored yet.
-			return nil, exitcode.New(exitInterrupted, fmt.Errorf("interrupted; nothing was stored and %s was not changed", config.FileName))
+			return nil, exitcode.Errorf(exitcode.Interrupted, "%s; nothing was stored and %s was not changed", interrupt.By(ctx), config.FileName)
 		}
 		if errors.Is(err, providers.ErrAuthRequired) {
 			return nil, exitcode.New(exitNeedsLogin, err)
@@ -449,7 +445,7 @@ func addOne(o *AddOptions) (*AddResult, error) {
 	out, err := pipeline.Run(ctx, journals, steps, pipeline.Request{Service: o.Service, Provider: info.Name, UseID: o.Use, Name: name, Options: journalOptions(opts)}, nil)
 	if err != nil {
 		if ctx.Err() != nil {
-			return nil, exitcode.New(exitInterrupted, err)
+			return nil, exitcode.New(exitcode.Interrupted, interruptedAddError(ctx, o.Service, err))
 		}
 		return nil, exitcode.New(exitcode.Failure, err)
 	}
@@ -479,6 +475,30 @@ func addOne(o *AddOptions) (*AddResult, error) {
 	}
 	f.IO.Infof("Run your app with: stack exec -- <command>")
 	return result, nil
+}
+
+// interruptedAddError is the one line an interrupted add ends with: what
+// the rollback undid, or what it left and that the journal lets the same
+// command resume (docs/stack.md, "How stack add works").
+func interruptedAddError(ctx context.Context, service string, err error) error {
+	var re *pipeline.RollbackError
+	if !errors.As(err, &re) {
+		return fmt.Errorf("%s; %v", interrupt.By(ctx), err)
+	}
+	var b strings.Builder
+	b.WriteString(interrupt.By(ctx))
+	if len(re.Undone) > 0 {
+		fmt.Fprintf(&b, "; rolled back: %s", strings.Join(re.Undone, ", "))
+	}
+	switch {
+	case len(re.Leftover) > 0:
+		fmt.Fprintf(&b, "; left: %s; the journal keeps them: run stack add %s again to resume", strings.Join(re.Leftover, ", "), service)
+	case re.Kept != "":
+		fmt.Fprintf(&b, "; nothing was added, and the journal is kept (%s): run stack add %s again to resume", re.Kept, service)
+	default:
+		b.WriteString("; nothing was added")
+	}
+	return errors.New(b.String())
 }
 
 // providerOptions are the provider-specific flags, by name without dashes
