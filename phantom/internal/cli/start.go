@@ -24,6 +24,7 @@ import (
 	"phantomstack.dev/phantom/internal/vault"
 	"phantomstack.dev/shared/exitcode"
 	"phantomstack.dev/shared/fsx"
+	"phantomstack.dev/shared/interrupt"
 )
 
 // StartOptions configures `phantom start`.
@@ -382,7 +383,11 @@ func stopRun(ctx context.Context, o *StopOptions) error {
 			f.IO.Successf("Stopped the proxy (pid %d).", st.PID)
 			return nil
 		}
-		time.Sleep(50 * time.Millisecond)
+		select {
+		case <-time.After(50 * time.Millisecond):
+		case <-ctx.Done():
+			return exitcode.Errorf(exitcode.Interrupted, "%s while waiting for the proxy (pid %d) to stop; it was sent SIGTERM. Check with: phantom status", interrupt.By(ctx), st.PID)
+		}
 	}
 	return exitcode.Errorf(exitcode.Failure, "the proxy (pid %d) did not stop within 10s; kill it with: kill %d", st.PID, st.PID)
 }
