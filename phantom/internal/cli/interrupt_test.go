@@ -164,3 +164,73 @@ func withoutEnv(env []string, name string) []string {
 	}
 	return out
 }
+
+// TestExecForwardsEverySIGINT: phantom exec's child still gets each SIGINT,
+// the second one too, long after the first cancelled phantom's own context:
+// the one that makes a signal-aware context must not end phantom exec (it
+// would exit before the child, with the wrong status).
+func TestExecForwardsEverySIGINT(t *testing.T) {
+	s := newSandbox(t, "PHANTOM_VAULT_PASSPHRASE=interrupt-pass-123")
+	s.mustRun("", "init", "--yes")
+	script := `n=0
+trap 'n=$((n+1)); echo "got $n"; if [ $n -ge 2 ]; then exit 7; fi' INT
+echo ready
+i=0; while [ $i -lt 400 ]; do sleep 0.05; i=$((i+1)); done; exit 99`
+	cmd := exec.Command(s.bin, "exec", "--", "sh", "-c", script)
+	cmd.Dir, cmd.Env = s.dir, s.env
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	lines := make(chan string, 8)
+	go func() {
+		buf := make([]byte, 256)
+		var acc string
+		for {
+			n, err := out.Read(buf)
+			acc += string(buf[:n])
+			for {
+				i := strings.IndexByte(acc, '\n')
+				if i < 0 {
+					break
+				}
+				lines <- acc[:i]
+				acc = acc[i+1:]
+			}
+			if err != nil {
+				close(lines)
+				return
+			}
+		}
+	}()
+	expect := func(want string) {
+		t.Helper()
+		select {
+		case l := <-lines:
+			if l != want {
+				t.Fatalf("child said %q, want %q", l, want)
+			}
+		case <-time.After(20 * time.Second):
+			cmd.Process.Kill()
+			t.Fatalf("child never said %q; stderr: %s", want, stderr.String())
+		}
+	}
+	expect("ready")
+	cmd.Process.Signal(syscall.SIGINT)
+	expect("got 1")
+	time.Sleep(1500 * time.Millisecond) // past the grace in which repeats are absorbed
+	cmd.Process.Signal(syscall.SIGINT)
+	expect("got 2")
+	err = cmd.Wait()
+	if code := cmd.ProcessState.ExitCode(); code != 7 {
+		t.Fatalf("exit %d (%v), want the child's 7; stderr: %s", code, err, stderr.String())
+	}
+	if stderr.Len() != 0 {
+		t.Fatalf("phantom wrote to stderr: %s", stderr.String())
+	}
+}
