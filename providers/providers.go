@@ -60,8 +60,9 @@ type Info struct {
 	MCP         *MCPServer // the provider's official MCP server; nil when it has none
 }
 
-// Prompter asks the user for input on the terminal. *term.IOStreams from
-// phantomstack.dev/shared/term satisfies it.
+// Prompter asks the user for input on the terminal. (*term.IOStreams).Prompter(ctx)
+// from phantomstack.dev/shared/term satisfies it, bound to the command's
+// context so Ctrl-C ends a prompt.
 type Prompter interface {
 	CanPrompt() bool
 	// ReadSecret reads one line without echo.
@@ -70,7 +71,7 @@ type Prompter interface {
 
 // LinePrompter is a Prompter that can also read a visible line (a choice
 // from a list). It is optional so existing Prompters keep compiling; check
-// with a type assertion. *term.IOStreams satisfies it.
+// with a type assertion. (*term.IOStreams).Prompter(ctx) satisfies it.
 type LinePrompter interface {
 	Prompter
 	ReadLine(prompt string) (string, error)

@@ -1,6 +1,7 @@
 package stack_test
 
 import (
+	"context"
 	"errors"
 	"io"
 	"net/http"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/rogpeppe/go-internal/testscript"
 
+	"phantomstack.dev/shared/interrupt"
 	"phantomstack.dev/stack/internal/cli"
 )
 
@@ -22,7 +24,12 @@ import (
 // real CLI, in-process, so coverage counts.
 func TestMain(m *testing.M) {
 	testscript.Main(m, map[string]func(){
-		"stack":       func() { os.Exit(cli.Main(os.Args, os.Stdin, os.Stdout, os.Stderr)) },
+		"stack": func() {
+			ctx, stop := interrupt.NotifyContext(context.Background()) // as cmd/stack does
+			code := cli.Main(ctx, os.Args, os.Stdin, os.Stdout, os.Stderr)
+			stop()
+			os.Exit(code)
+		},
 		"fakebrowser": fakeBrowserMain,
 	})
 }

@@ -66,7 +66,7 @@ func TestTermStreamsArePrompters(t *testing.T) {
 	in.WriteString("sk-good\n")
 	srv := keyServer(t, "sk-good")
 	env, _ := envWith(srv, map[string]string{})
-	env.Prompt = ios
+	env.Prompt = ios.Prompter(context.Background())
 	cred, err := openai(t).Login(context.Background(), env, providers.LoginRequest{})
 	if err != nil || string(cred.Value) != "sk-good" {
 		t.Fatalf("Login via term streams: %v", err)
@@ -113,7 +113,7 @@ func TestLoginNonInteractiveWithoutKey(t *testing.T) {
 	}
 	// Streams that are not a terminal do not count as interactive.
 	ios, _, _, _ := term.Test()
-	env.Prompt = ios
+	env.Prompt = ios.Prompter(context.Background())
 	if _, err := openai(t).Login(context.Background(), env, providers.LoginRequest{}); !errors.Is(err, providers.ErrAuthRequired) {
 		t.Errorf("non-TTY prompt: %v", err)
 	}

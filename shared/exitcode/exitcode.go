@@ -16,6 +16,10 @@ const (
 	Unavailable = 3 // vault locked or key source unavailable
 	NotFound    = 4
 	Refused     = 5 // refused for safety
+	// Interrupted is Ctrl-C (SIGINT) or SIGTERM: the command stopped at the
+	// signal and said what it left. 130 is what shells report for a command
+	// killed by SIGINT (128 + 2), so scripts read it the same either way.
+	Interrupted = 130
 )
 
 // Error carries an exit code with an error.

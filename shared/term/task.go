@@ -13,7 +13,8 @@ import (
 )
 
 // ErrInterrupted is returned by RunTask when the user pressed Ctrl-C while
-// the spinner owned the terminal. Callers map it to exit status 130.
+// the spinner owned the terminal, and by the prompts when Ctrl-C cancelled
+// their context. The CLIs' Main maps it to exit status 130.
 var ErrInterrupted = errors.New("interrupted")
 
 // Task describes one long step for the user: what is happening and, where it

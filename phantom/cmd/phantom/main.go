@@ -3,11 +3,13 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"os"
 
 	"phantomstack.dev/phantom/internal/cli"
 	"phantomstack.dev/phantom/internal/harden"
+	"phantomstack.dev/shared/interrupt"
 )
 
 func main() {
@@ -18,5 +20,10 @@ func main() {
 		fmt.Fprintln(os.Stderr, "phantom:", err)
 		os.Exit(1)
 	}
-	os.Exit(cli.Main(os.Args, os.Stdin, os.Stdout, os.Stderr))
+	// The one context of this run: Ctrl-C or SIGTERM cancels it, and every
+	// command stops through cmd.Context() (docs/architecture.md §9).
+	ctx, stop := interrupt.NotifyContext(context.Background())
+	code := cli.Main(ctx, os.Args, os.Stdin, os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
 }

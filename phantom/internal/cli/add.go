@@ -2,6 +2,8 @@ package cli
 
 import (
 	"bytes"
+	"context"
+	"errors"
 	"fmt"
 	"io"
 	"path/filepath"
@@ -13,7 +15,9 @@ import (
 	"phantomstack.dev/phantom/internal/vault"
 	"phantomstack.dev/shared/dotenv"
 	"phantomstack.dev/shared/exitcode"
+	"phantomstack.dev/shared/interrupt"
 	"phantomstack.dev/shared/jsonout"
+	"phantomstack.dev/shared/term"
 )
 
 // maxValueSize bounds a secret value read from stdin.
@@ -67,7 +71,7 @@ phantom exec ever receives them.`,
 			if runF != nil {
 				return runF(opts)
 			}
-			return addRun(opts)
+			return addRun(cmd.Context(), opts)
 		},
 	}
 	cmd.Flags().BoolVar(&opts.Stdin, "stdin", false, "read the value from standard input")
@@ -86,7 +90,7 @@ type AddResult struct {
 	EnvFile string `json:"env_file,omitempty"`
 }
 
-func addRun(o *AddOptions) error {
+func addRun(ctx context.Context, o *AddOptions) error {
 	f := o.F
 	if !dotenv.ValidKey(o.Name) {
 		return usageErrorf("%q is not a valid environment variable name: use letters, digits and _, not starting with a digit (e.g. OPENAI_API_KEY)", o.Name)
@@ -105,7 +109,7 @@ func addRun(o *AddOptions) error {
 			return fmt.Errorf("%w\nNothing was stored", err)
 		}
 	}
-	value, err := readValue(f, o.Name, o.Stdin)
+	value, err := readValue(ctx, f, o.Name, o.Stdin)
 	if err != nil {
 		return err
 	}
@@ -122,7 +126,7 @@ func addRun(o *AddOptions) error {
 		}
 	}
 
-	v, err := f.OpenVault(p, true)
+	v, err := f.OpenVault(ctx, p, true)
 	if err != nil {
 		return err
 	}
@@ -176,7 +180,7 @@ func addRun(o *AddOptions) error {
 		return nil
 	}
 	if env == nil {
-		if err := offerEnvFile(f, p, o.Name, res.Token); err != nil {
+		if err := offerEnvFile(ctx, f, p, o.Name, res.Token); err != nil {
 			return err
 		}
 	}
@@ -190,7 +194,7 @@ func addRun(o *AddOptions) error {
 // add it to the first project env file (the first that exists, else the
 // first listed); when stdin is no terminal (--stdin) the exact command that
 // does it is printed (it works as printed, from the current directory).
-func offerEnvFile(f *Factory, p *Project, name, tok string) error {
+func offerEnvFile(ctx context.Context, f *Factory, p *Project, name, tok string) error {
 	var target *envFile
 	for _, path := range p.Config.EnvFiles() {
 		e, err := loadEnvFile(p, path)
@@ -219,7 +223,7 @@ func offerEnvFile(f *Factory, p *Project, name, tok string) error {
 		f.IO.Infof("No env file holds its placeholder yet, so your app does not see %s. Add it with: phantom sync --env-file %s %s", name, shellArg(relFromCwd(f, target.Path)), name)
 		return nil
 	}
-	ans, err := f.IO.ReadLine(fmt.Sprintf("Add %s=%s to %s? [Y/n] ", name, tok, target.Rel))
+	ans, err := f.IO.ReadLine(ctx, fmt.Sprintf("Add %s=%s to %s? [Y/n] ", name, tok, target.Rel))
 	if err != nil {
 		return promptErr(err, "phantom add")
 	}
@@ -249,12 +253,15 @@ func relFromCwd(f *Factory, abs string) string {
 }
 
 // readValue gets the secret from stdin or a hidden prompt.
-func readValue(f *Factory, name string, stdin bool) ([]byte, error) {
+func readValue(ctx context.Context, f *Factory, name string, stdin bool) ([]byte, error) {
 	var b []byte
 	if stdin {
 		r := io.LimitReader(f.IO.In, maxValueSize+1)
 		var err error
-		b, err = io.ReadAll(r)
+		b, err = term.ReadAll(ctx, r) // a pipe that is never closed must not make Ctrl-C hang
+		if errors.Is(err, term.ErrInterrupted) {
+			return nil, exitcode.Errorf(exitcode.Interrupted, "%s while reading the value of %s from stdin; nothing was stored", interrupt.By(ctx), name)
+		}
 		if err != nil {
 			return nil, fmt.Errorf("reading the value from stdin: %w", err)
 		}
@@ -268,7 +275,7 @@ func readValue(f *Factory, name string, stdin bool) ([]byte, error) {
 			return nil, usageErrorf("no terminal to prompt on; pipe the value in with --stdin, e.g.: ... | phantom add %s --stdin", name)
 		}
 		var err error
-		b, err = f.IO.ReadSecret(fmt.Sprintf("Value for %s (hidden): ", name))
+		b, err = f.IO.ReadSecret(ctx, fmt.Sprintf("Value for %s (hidden): ", name))
 		if err != nil {
 			return nil, promptErr(err, "phantom add")
 		}

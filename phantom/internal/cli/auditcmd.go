@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 	"text/tabwriter"
 
@@ -44,25 +45,26 @@ type AuditVerifyOptions struct {
 func newAuditVerifyCmd(f *Factory) *cobra.Command {
 	opts := &AuditVerifyOptions{F: f}
 	cmd := &cobra.Command{
-		Use:   "verify [--json]",
-		Short: "Check the audit log's chain; exit 1 naming each bad line",
-		Args:  cobra.NoArgs,
+		Use:         "verify [--json]",
+		Annotations: readOnlyInterrupted,
+		Short:       "Check the audit log's chain; exit 1 naming each bad line",
+		Args:        cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			f.Command = "phantom audit verify"
-			return auditVerifyRun(opts)
+			return auditVerifyRun(cmd.Context(), opts)
 		},
 	}
 	jsonout.AddFlag(cmd, &opts.JSON, "print JSON")
 	return cmd
 }
 
-func auditVerifyRun(o *AuditVerifyOptions) error {
+func auditVerifyRun(ctx context.Context, o *AuditVerifyOptions) error {
 	f := o.F
 	home, err := f.Home()
 	if err != nil {
 		return err
 	}
-	mark, scope := f.projectAuditMark()
+	mark, scope := f.projectAuditMark(ctx)
 	rep, err := audit.VerifyWith(home, audit.VerifyOptions{Mark: mark})
 	if err != nil {
 		return err
@@ -96,12 +98,12 @@ func auditVerifyRun(o *AuditVerifyOptions) error {
 // projectAuditMark opens the project's vault, when there is one and it can
 // be opened (keychain, PHANTOM_VAULT_PASSPHRASE, or a prompt on a terminal),
 // for its audit mark. scope says what happened, for the output.
-func (f *Factory) projectAuditMark() (*audit.Mark, string) {
+func (f *Factory) projectAuditMark(ctx context.Context) (*audit.Mark, string) {
 	p, err := f.Project()
 	if err != nil {
 		return nil, "not in a project: no vault to check the MACs against"
 	}
-	opts, err := f.vaultOptions(p)
+	opts, err := f.vaultOptions(ctx, p)
 	if err != nil {
 		return nil, err.Error()
 	}
@@ -146,12 +148,13 @@ type AuditShowOptions struct {
 func newAuditShowCmd(f *Factory) *cobra.Command {
 	opts := &AuditShowOptions{F: f}
 	cmd := &cobra.Command{
-		Use:   "show [--last N] [--json]",
-		Short: "Print audit events (never values)",
-		Args:  cobra.NoArgs,
+		Use:         "show [--last N] [--json]",
+		Annotations: readOnlyInterrupted,
+		Short:       "Print audit events (never values)",
+		Args:        cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			f.Command = "phantom audit show"
-			return auditShowRun(opts)
+			return auditShowRun(cmd.Context(), opts)
 		},
 	}
 	cmd.Flags().IntVarP(&opts.Last, "last", "n", 50, "show the last N events (0 for all)")
@@ -159,7 +162,7 @@ func newAuditShowCmd(f *Factory) *cobra.Command {
 	return cmd
 }
 
-func auditShowRun(o *AuditShowOptions) error {
+func auditShowRun(ctx context.Context, o *AuditShowOptions) error {
 	f := o.F
 	home, err := f.Home()
 	if err != nil {
@@ -218,13 +221,13 @@ whatever happened to the log before.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			f.Command = "phantom audit adopt"
-			return auditAdoptRun(opts)
+			return auditAdoptRun(cmd.Context(), opts)
 		},
 	}
 	return cmd
 }
 
-func auditAdoptRun(o *AuditAdoptOptions) error {
+func auditAdoptRun(ctx context.Context, o *AuditAdoptOptions) error {
 	f := o.F
 	if !f.IO.CanPrompt() {
 		return exitcode.Errorf(exitcode.Refused, "adopting needs you at a terminal: a script or agent could otherwise hide that the vault was used under another PHANTOM_HOME or that the log was rolled back\nRun `phantom audit adopt` on your own terminal.")
@@ -240,7 +243,7 @@ func auditAdoptRun(o *AuditAdoptOptions) error {
 	if !f.auditLog(p).Enabled() {
 		return exitcode.Errorf(exitcode.Refused, "the audit log is off for this command (audit = \"off\" or PHANTOM_AUDIT=0), so there is nothing to adopt into")
 	}
-	opts, err := f.vaultOptions(p)
+	opts, err := f.vaultOptions(ctx, p)
 	if err != nil {
 		return err
 	}
@@ -266,7 +269,7 @@ func auditAdoptRun(o *AuditAdoptOptions) error {
 	if problem == "" {
 		problem = "the vault's mark agrees with this home's log"
 	}
-	if err := f.IO.ConfirmTyped(fmt.Sprintf("The vault recorded %s; this home (%s) has %s: %s.\nAdopting makes this home's log the vault's log from now on and accepts what happened before.", before, home, here, problem), "adopt"); err != nil {
+	if err := f.IO.ConfirmTyped(ctx, fmt.Sprintf("The vault recorded %s; this home (%s) has %s: %s.\nAdopting makes this home's log the vault's log from now on and accepts what happened before.", before, home, here, problem), "adopt"); err != nil {
 		return promptErr(err, "phantom audit adopt")
 	}
 	f.marks.adopting = true

@@ -73,7 +73,7 @@ Exit status: 0 nothing found, 1 findings, 2 error.`,
 			if runF != nil {
 				return runF(opts)
 			}
-			return checkRun(opts)
+			return checkRun(cmd.Context(), opts)
 		},
 	}
 	fl := cmd.Flags()
@@ -99,7 +99,7 @@ func checkFail(o *CheckOptions, err error) error {
 	return exitcode.Silent{Code: checkExitError}
 }
 
-func checkRun(o *CheckOptions) error {
+func checkRun(ctx context.Context, o *CheckOptions) error {
 	f := o.F
 	leakscan.Warm()
 	cwd, err := f.Cwd()
@@ -129,7 +129,7 @@ func checkRun(o *CheckOptions) error {
 		// findings. Public patterns are ignored, as init ignores
 		// unapproved ones (docs/security.md, path 5).
 		opts.Overrides = dotenv.Overrides{Secret: p.Config.Overrides().Secret}
-		v, err := f.OpenVault(p, false)
+		v, err := f.OpenVault(ctx, p, false)
 		if err != nil {
 			opts.KnownReason = knownSkipReason(err)
 			break
@@ -167,7 +167,6 @@ func checkRun(o *CheckOptions) error {
 	if err != nil {
 		return checkFail(o, err)
 	}
-	ctx := context.Background()
 	mode := "worktree"
 	switch {
 	case o.Staged:

@@ -70,7 +70,7 @@ the command it names.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			f.Command = "phantom doctor"
-			return doctorRun(opts)
+			return doctorRun(cmd.Context(), opts)
 		},
 	}
 	jsonout.AddFlag(cmd, &opts.JSON, "print the report as JSON")
@@ -78,7 +78,7 @@ the command it names.`,
 	return cmd
 }
 
-func doctorRun(o *DoctorOptions) error {
+func doctorRun(ctx context.Context, o *DoctorOptions) error {
 	f := o.F
 	rep := DoctorReport{Checks: []DoctorCheck{}}
 	add := func(c DoctorCheck) { rep.Checks = append(rep.Checks, c) }
@@ -98,7 +98,7 @@ func doctorRun(o *DoctorOptions) error {
 	rep.ProjectDir = p.Dir
 	add(DoctorCheck{Name: "config", Status: "ok", Detail: p.ConfigPath})
 
-	st, err := doctorStatus(f)
+	st, err := doctorStatus(ctx, f)
 	if err != nil {
 		add(DoctorCheck{Name: "vault", Status: "fail", Detail: firstLine(err.Error()), Fix: "phantom status shows the same error"})
 		for _, n := range []string{"env-files", "gitignore", "hook", "mcp", "audit"} {
@@ -108,9 +108,9 @@ func doctorRun(o *DoctorOptions) error {
 	}
 	add(vaultCheck(st))
 	add(envFilesCheck(st))
-	add(gitignoreCheck(f, p, st, o.Fix))
-	add(hookCheck(f, p.Dir))
-	add(mcpCheck(f, p.Dir))
+	add(gitignoreCheck(ctx, f, p, st, o.Fix))
+	add(hookCheck(ctx, f, p.Dir))
+	add(mcpCheck(ctx, f, p.Dir))
 	add(auditCheck(st))
 	return doctorFinish(o, rep)
 }
@@ -122,12 +122,12 @@ func firstLine(s string) string {
 
 // doctorStatus runs `phantom status --json` in this process and reads its
 // report: doctor judges exactly what status shows, and status never prompts.
-func doctorStatus(f *Factory) (Status, error) {
+func doctorStatus(ctx context.Context, f *Factory) (Status, error) {
 	var out bytes.Buffer
 	g := *f
 	g.IO = &term.IOStreams{In: bytes.NewReader(nil), Out: &out, ErrOut: io.Discard}
 	var st Status
-	if err := statusRun(&StatusOptions{F: &g, JSON: true}); err != nil {
+	if err := statusRun(ctx, &StatusOptions{F: &g, JSON: true}); err != nil {
 		return st, err
 	}
 	if err := json.Unmarshal(out.Bytes(), &st); err != nil {
@@ -180,12 +180,12 @@ func envFilesCheck(st Status) DoctorCheck {
 }
 
 // doctorGit runs git in dir with a bare environment, like init does.
-func doctorGit(f *Factory, dir string, args ...string) (string, int, error) {
+func doctorGit(ctx context.Context, f *Factory, dir string, args ...string) (string, int, error) {
 	git, err := exec.LookPath("git")
 	if err != nil {
 		return "", -1, err
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, git, append([]string{"-c", "core.fsmonitor=false"}, args...)...)
 	cmd.Dir = dir
@@ -201,15 +201,15 @@ func doctorGit(f *Factory, dir string, args ...string) (string, int, error) {
 	return string(out), 0, nil
 }
 
-func inGitRepo(f *Factory, dir string) bool {
-	out, code, err := doctorGit(f, dir, "rev-parse", "--is-inside-work-tree")
+func inGitRepo(ctx context.Context, f *Factory, dir string) bool {
+	out, code, err := doctorGit(ctx, f, dir, "rev-parse", "--is-inside-work-tree")
 	return err == nil && code == 0 && strings.TrimSpace(out) == "true"
 }
 
 // gitignoreCheck: every env file that exists must be ignored and untracked.
-func gitignoreCheck(f *Factory, p *Project, st Status, fix bool) DoctorCheck {
+func gitignoreCheck(ctx context.Context, f *Factory, p *Project, st Status, fix bool) DoctorCheck {
 	c := DoctorCheck{Name: "gitignore"}
-	if !inGitRepo(f, p.Dir) {
+	if !inGitRepo(ctx, f, p.Dir) {
 		c.Status, c.Detail = "skip", "not a git repository"
 		return c
 	}
@@ -226,7 +226,7 @@ func gitignoreCheck(f *Factory, p *Project, st Status, fix bool) DoctorCheck {
 	notIgnored := func() []string {
 		var miss []string
 		for _, rel := range files {
-			if _, code, err := doctorGit(f, p.Dir, "check-ignore", "-q", "--no-index", "--", rel); err == nil && code == 1 {
+			if _, code, err := doctorGit(ctx, f, p.Dir, "check-ignore", "-q", "--no-index", "--", rel); err == nil && code == 1 {
 				miss = append(miss, rel)
 			}
 		}
@@ -248,7 +248,7 @@ func gitignoreCheck(f *Factory, p *Project, st Status, fix bool) DoctorCheck {
 		}
 		miss = notIgnored()
 	}
-	tracked := trackedByGit(f, p.Dir, files)
+	tracked := trackedByGit(ctx, f, p.Dir, files)
 	switch {
 	case len(tracked) > 0:
 		c.Status = "fail"
@@ -274,13 +274,13 @@ func shellArgs(ss []string) []string {
 
 // hookCheck looks for phantom's marker in the pre-commit hook git runs:
 // `git rev-parse --git-path hooks` honours core.hooksPath.
-func hookCheck(f *Factory, dir string) DoctorCheck {
+func hookCheck(ctx context.Context, f *Factory, dir string) DoctorCheck {
 	c := DoctorCheck{Name: "hook"}
-	if !inGitRepo(f, dir) {
+	if !inGitRepo(ctx, f, dir) {
 		c.Status, c.Detail = "skip", "not a git repository"
 		return c
 	}
-	out, code, err := doctorGit(f, dir, "rev-parse", "--path-format=absolute", "--git-path", "hooks/pre-commit")
+	out, code, err := doctorGit(ctx, f, dir, "rev-parse", "--path-format=absolute", "--git-path", "hooks/pre-commit")
 	if err != nil || code != 0 {
 		c.Status, c.Detail = "warn", "cannot find the hooks directory"
 		return c
@@ -310,7 +310,7 @@ func hasLine(b []byte, line string) bool {
 }
 
 // mcpCheck reports the client configurations that run `phantom mcp`.
-func mcpCheck(f *Factory, dir string) DoctorCheck {
+func mcpCheck(ctx context.Context, f *Factory, dir string) DoctorCheck {
 	c := DoctorCheck{Name: "mcp"}
 	var found []string
 	for _, cl := range mcpClients {

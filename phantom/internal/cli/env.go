@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 
 	"github.com/spf13/cobra"
@@ -38,7 +39,7 @@ value, so the file is safe to commit and tells a teammate what to set.`,
 			if runF != nil {
 				return runF(opts)
 			}
-			return envRun(opts)
+			return envRun(cmd.Context(), opts)
 		},
 	}
 	cmd.Flags().StringVarP(&opts.Output, "output", "o", ".env.example", "file to write")
@@ -46,7 +47,7 @@ value, so the file is safe to commit and tells a teammate what to set.`,
 	return cmd
 }
 
-func envRun(o *EnvOptions) error {
+func envRun(ctx context.Context, o *EnvOptions) error {
 	f := o.F
 	p, err := f.Project()
 	if err != nil {

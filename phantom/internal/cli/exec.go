@@ -76,7 +76,7 @@ when the command does not exist).`,
 			if runF != nil {
 				return runF(opts)
 			}
-			return execRun(opts)
+			return execRun(cmd.Context(), opts)
 		},
 	}
 	// Everything after the command belongs to the command: phantom exec npm
@@ -106,18 +106,18 @@ type childPlan struct {
 	allRoutes []catalog.Route
 }
 
-func execRun(o *ExecOptions) error {
+func execRun(ctx context.Context, o *ExecOptions) error {
 	f := o.F
 	p, err := f.Project()
 	if err != nil {
 		return err
 	}
 	if o.NoMasking {
-		if err := confirmNoMasking(f, p); err != nil {
+		if err := confirmNoMasking(ctx, f, p); err != nil {
 			return err
 		}
 	}
-	v, err := f.OpenVault(p, false)
+	v, err := f.OpenVault(ctx, p, false)
 	if err != nil {
 		return err
 	}
@@ -198,7 +198,20 @@ func execRun(o *ExecOptions) error {
 		// On a terminal, the terminal itself sends ^C to the child.
 		ForwardTerminalSignals: !f.IO.IsStdinTTY(),
 	}
-	code, runErr := c.Run(context.Background())
+	// Ctrl-C before the command started: nothing ran, say so. Once it runs,
+	// run.Command owns the signals: the child gets them and phantom exits
+	// with the child's status, so the child's context is not the
+	// command's (a cancelled one would make run.Command send it SIGTERM).
+	if err := ctx.Err(); err != nil {
+		if srv != nil {
+			sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+			srv.Shutdown(sctx)
+			cancel()
+		}
+		rec.close()
+		return exitcode.Errorf(exitcode.Interrupted, "%v before %s started; nothing was run", context.Cause(ctx), filepath.Base(o.Args[0]))
+	}
+	code, runErr := c.Run(context.WithoutCancel(ctx))
 
 	if srv != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"slices"
@@ -49,7 +50,7 @@ func passphraseMask(f *Factory) map[string]string {
 // with the processes that started phantom, either way. A pseudo-terminal a
 // program made can type too: the audit entry names that program
 // (docs/security.md).
-func confirmNoMasking(f *Factory, p *Project) error {
+func confirmNoMasking(ctx context.Context, f *Factory, p *Project) error {
 	record := func(outcome string) {
 		f.record(p, audit.Event{Op: "exec.no-masking", Detail: withChain(outcome)})
 	}
@@ -59,7 +60,7 @@ func confirmNoMasking(f *Factory, p *Project) error {
 		// be a non-interactive way to print a value.
 		return exitcode.Errorf(exitcode.Refused, "--no-masking needs an interactive terminal (stdin and stderr) and a typed confirmation: without them, unmasked output would let a script or agent read injected secret values\nRun it from your own terminal, or leave masking on.")
 	}
-	err := f.IO.ConfirmTyped("--no-masking shows the real values of injected secrets in this command's output.", "no-masking")
+	err := f.IO.ConfirmTyped(ctx, "--no-masking shows the real values of injected secrets in this command's output.", "no-masking")
 	if err != nil {
 		record("refused: not confirmed")
 		if errors.Is(err, term.ErrCancelled) || errors.Is(err, term.ErrNoTTY) {

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -170,7 +171,9 @@ func (f *Factory) Project() (*Project, error) {
 	return &Project{Dir: dir, ConfigPath: path, Config: cfg}, nil
 }
 
-func (f *Factory) vaultOptions(p *Project) (vault.Options, error) {
+// vaultOptions are the options to open p's vault. ctx is the command's: a
+// passphrase prompt ends at Ctrl-C.
+func (f *Factory) vaultOptions(ctx context.Context, p *Project) (vault.Options, error) {
 	home, err := f.Home()
 	if err != nil {
 		return vault.Options{}, err
@@ -188,7 +191,7 @@ func (f *Factory) vaultOptions(p *Project) (vault.Options, error) {
 		ProjectID:       p.ID(),
 		Env:             f.Env,
 		Keyring:         f.Keyring,
-		Prompt:          f.passphrasePrompt,
+		Prompt:          func(confirm bool) ([]byte, error) { return f.passphrasePrompt(ctx, confirm) },
 		WrongPassphrase: f.wrongPassphrase,
 		KDF:             f.KDF,
 		Owner:           f.Command,
@@ -198,8 +201,8 @@ func (f *Factory) vaultOptions(p *Project) (vault.Options, error) {
 }
 
 // OpenVault opens the project's vault; with create it makes one when missing.
-func (f *Factory) OpenVault(p *Project, create bool) (*vault.Vault, error) {
-	opts, err := f.vaultOptions(p)
+func (f *Factory) OpenVault(ctx context.Context, p *Project, create bool) (*vault.Vault, error) {
+	opts, err := f.vaultOptions(ctx, p)
 	if err != nil {
 		return nil, err
 	}
@@ -229,17 +232,17 @@ func (f *Factory) OpenVault(p *Project, create bool) (*vault.Vault, error) {
 // passphrase (confirm) must be at least vault.MinPassphraseLen characters and
 // typed the same twice; a mistake says what was wrong and asks again, up to
 // newPassphraseTries times, instead of ending the command.
-func (f *Factory) passphrasePrompt(confirm bool) ([]byte, error) {
+func (f *Factory) passphrasePrompt(ctx context.Context, confirm bool) ([]byte, error) {
 	if !f.IO.CanPrompt() {
 		return nil, vault.ErrNoTTY
 	}
 	if !confirm {
-		return f.IO.ReadSecret("Vault passphrase: ")
+		return f.IO.ReadSecret(ctx, "Vault passphrase: ")
 	}
 	f.IO.Infof("No OS keychain is reachable, so this vault will be protected by a passphrase.\nChoose one you will remember (at least %d characters): it cannot be recovered.", vault.MinPassphraseLen)
 	for try := 1; ; try++ {
 		left := newPassphraseTries - try
-		p, err := f.IO.ReadSecret("Vault passphrase: ")
+		p, err := f.IO.ReadSecret(ctx, "Vault passphrase: ")
 		if err != nil {
 			return nil, err
 		}
@@ -251,7 +254,7 @@ func (f *Factory) passphrasePrompt(confirm bool) ([]byte, error) {
 			f.IO.Warnf("That passphrase is shorter than %d characters; choose a longer one (%s left).", vault.MinPassphraseLen, triesLeft(left))
 			continue
 		}
-		again, err := f.IO.ReadSecret("Repeat passphrase: ")
+		again, err := f.IO.ReadSecret(ctx, "Repeat passphrase: ")
 		if err != nil {
 			wipe(p)
 			return nil, err

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -137,8 +138,8 @@ func guardEvent(g guardState) audit.Event {
 
 // openVaultIfExists opens the project's vault when there is one (nil
 // otherwise), without creating it.
-func (f *Factory) openVaultIfExists(p *Project) (*vault.Vault, error) {
-	opts, err := f.vaultOptions(p)
+func (f *Factory) openVaultIfExists(ctx context.Context, p *Project) (*vault.Vault, error) {
+	opts, err := f.vaultOptions(ctx, p)
 	if err != nil {
 		return nil, err
 	}
@@ -149,7 +150,7 @@ func (f *Factory) openVaultIfExists(p *Project) (*vault.Vault, error) {
 	if _, err := os.Lstat(path); errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	}
-	return f.OpenVault(p, false)
+	return f.OpenVault(ctx, p, false)
 }
 
 // approvedPublic returns the [classify] public patterns init may apply:

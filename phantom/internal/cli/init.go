@@ -56,7 +56,7 @@ question. Running it again is safe: protected values are left alone.`,
 			if runF != nil {
 				return runF(opts)
 			}
-			return initRun(opts)
+			return initRun(cmd.Context(), opts)
 		},
 	}
 	cmd.Flags().StringArrayVar(&opts.From, "from", nil, "env file to protect (repeatable; default: .env and .env.local)")
@@ -224,15 +224,78 @@ func setInitTokens(items []initItem, tokens map[string]string) {
 	}
 }
 
-func initRun(o *InitOptions) error {
-	f := o.F
-	cwd, err := f.Cwd()
+// initRun is phantom init as named steps: find (or start) the project, load
+// its env files, plan what moves into the vault, confirm, then write.
+func initRun(ctx context.Context, o *InitOptions) error {
+	j, err := initFindProject(o)
 	if err != nil {
 		return err
 	}
+	defer j.closeVault()
+	if err := j.loadFiles(); err != nil {
+		return err
+	}
+	if err := j.plan(ctx); err != nil {
+		return err
+	}
+	if err := j.confirm(ctx); err != nil {
+		return err
+	}
+	// Written in this order, so each step's failure leaves a state the next
+	// run of init finishes: 1. the config, 2. the vault, 3. the env files,
+	// 4. .gitignore.
+	if err := j.writeConfig(); err != nil {
+		return err
+	}
+	if err := j.storeValues(ctx); err != nil {
+		return err
+	}
+	if err := j.rewriteEnvFiles(); err != nil {
+		return err
+	}
+	j.updateGitignore(ctx)
+	return j.printResult()
+}
+
+// initJob is one phantom init in progress: what each step found, for the
+// next one.
+type initJob struct {
+	f       *Factory
+	o       *InitOptions
+	cwd     string
+	p       *Project
+	created bool // no .phantom.toml yet: init makes the project
+
+	// loadFiles
+	paths    []string // the env files init looks at, relative to the project
+	explicit bool     // named with --from
+	files    []*envFile
+	// plan
+	v      *vault.Vault // the existing vault (or, after storeValues, the new one)
+	items  []initItem
+	final  map[string]string
+	report InitReport
+	// confirm
+	confirmed bool // by a person at a terminal
+	// writeConfig
+	addedEnv []string // env files --from added to .phantom.toml
+	// storeValues
+	tokens map[string]string
+	// updateGitignore
+	gitignoreAdded []string
+}
+
+// initFindProject joins the project we are inside, or starts one in the
+// current directory (created).
+func initFindProject(o *InitOptions) (*initJob, error) {
+	f := o.F
+	cwd, err := f.Cwd()
+	if err != nil {
+		return nil, err
+	}
 	// A home we cannot write would fail later, after .phantom.toml exists.
 	if _, err := f.Home(); err != nil {
-		return err
+		return nil, err
 	}
 	// Join an existing project when we are inside one; otherwise start here.
 	p, err := f.Project()
@@ -241,17 +304,29 @@ func initRun(o *InitOptions) error {
 		p = &Project{Dir: cwd, ConfigPath: filepath.Join(cwd, ConfigFile), Config: config.New()}
 		created = true
 	} else if err != nil {
-		return err
+		return nil, err
 	}
+	return &initJob{f: f, o: o, cwd: cwd, p: p, created: created}, nil
+}
 
-	paths := p.Config.EnvFiles()
-	explicit := len(o.From) > 0
-	if explicit {
-		paths = nil
-		for _, fr := range o.From {
+func (j *initJob) closeVault() {
+	if j.v != nil {
+		j.v.Close()
+	}
+}
+
+// loadFiles reads the env files: --from's (each inside the project), else
+// the project's configured ones; a missing default file is skipped.
+func (j *initJob) loadFiles() error {
+	f, p := j.f, j.p
+	j.paths = p.Config.EnvFiles()
+	j.explicit = len(j.o.From) > 0
+	if j.explicit {
+		j.paths = nil
+		for _, fr := range j.o.From {
 			abs := fr
 			if !filepath.IsAbs(abs) {
-				abs = filepath.Join(cwd, fr)
+				abs = filepath.Join(j.cwd, fr)
 			}
 			if _, err := os.Stat(abs); err != nil {
 				return exitcode.Errorf(exitcode.NotFound, "cannot protect %s: %v", fr, rootCause(err))
@@ -260,12 +335,10 @@ func initRun(o *InitOptions) error {
 			if filepath.IsAbs(rel) {
 				return usageErrorf("%s is outside the project directory %s; run phantom init from a directory that contains it", fr, p.Dir)
 			}
-			paths = append(paths, rel)
+			j.paths = append(j.paths, rel)
 		}
 	}
-
-	var files []*envFile
-	for _, path := range paths {
+	for _, path := range j.paths {
 		e, err := f.loadEnvFileToWrite(p, path)
 		if err != nil {
 			return err
@@ -274,153 +347,189 @@ func initRun(o *InitOptions) error {
 			continue
 		}
 		f.warnProblems(e)
-		files = append(files, e)
+		j.files = append(j.files, e)
 	}
+	return nil
+}
 
+// plan decides which values move into the vault (planInit), with the
+// [classify] public patterns the existing vault approved, and warns about
+// names whose values differ between files.
+func (j *initJob) plan(ctx context.Context) error {
+	f, p := j.f, j.p
 	// An existing vault holds the approved settings: [classify] public
 	// patterns nobody approved are not applied (an agent could add one so
 	// that the next secret pasted into .env stays in plaintext there).
-	var v *vault.Vault
-	if !created {
-		if v, err = f.openVaultIfExists(p); err != nil {
+	if !j.created {
+		v, err := f.openVaultIfExists(ctx, p)
+		if err != nil {
 			return err
 		}
-		if v != nil {
-			defer v.Close()
-		}
+		j.v = v
 	}
 	ov := p.Config.Overrides()
-	public := f.approvedPublic(p, v, ov.Public)
+	public := f.approvedPublic(p, j.v, ov.Public)
 
 	// Plan: which values move into the vault.
 	var pl *vault.Payload
-	if v != nil {
-		pl = v.Payload()
+	if j.v != nil {
+		pl = j.v.Payload()
 	}
-	plan, err := planInit(files, dotenv.Overrides{Secret: ov.Secret, Public: public}, pl)
+	plan, err := planInit(j.files, dotenv.Overrides{Secret: ov.Secret, Public: public}, pl)
 	if err != nil {
 		return err
 	}
-	items, final := plan.items, plan.final
-	report := InitReport{ProjectID: p.ID(), Dir: p.Dir, Created: created, Files: plan.files}
+	j.items, j.final = plan.items, plan.final
+	j.report = InitReport{ProjectID: p.ID(), Dir: p.Dir, Created: j.created, Files: plan.files}
 	for _, d := range plan.differ {
 		f.IO.Warnf("%s has different values in %s and %s. The vault holds one value per name and keeps the one from %s (the file loaded later); both files get its token, so the value in %s is not kept, and 'phantom unprotect' writes %s's value into both.", d.key, d.from, d.to, d.to, d.from, d.to)
 	}
+	return nil
+}
 
+// confirm shows the plan and, on a terminal without --yes, asks before
+// anything is written.
+func (j *initJob) confirm(ctx context.Context) error {
+	f, o := j.f, j.o
 	if !o.JSON {
-		printInitPlan(f, report, created)
+		printInitPlan(f, j.report, j.created)
 	}
-	confirmed := false // by a person at a terminal
-	if len(items) > 0 && !o.Yes && f.IO.CanPrompt() {
-		ans, err := f.IO.ReadLine(fmt.Sprintf("Move %d value(s) into the vault and replace them with placeholders? [Y/n] ", len(items)))
+	if len(j.items) > 0 && !o.Yes && f.IO.CanPrompt() {
+		ans, err := f.IO.ReadLine(ctx, fmt.Sprintf("Move %d value(s) into the vault and replace them with placeholders? [Y/n] ", len(j.items)))
 		if err != nil {
 			return exitcode.New(exitcode.Failure, fmt.Errorf("init cancelled; nothing was changed"))
 		}
 		if a := strings.ToLower(strings.TrimSpace(ans)); a != "" && a != "y" && a != "yes" {
 			return exitcode.New(exitcode.Failure, fmt.Errorf("init cancelled; nothing was changed"))
 		}
-		confirmed = true
+		j.confirmed = true
 	}
+	return nil
+}
 
-	// 1. The config (no secrets in it), so the project id is durable first.
-	if created {
+// writeConfig is step 1: the config (no secrets in it), so the project id
+// is durable first, and the --from files added to it.
+func (j *initJob) writeConfig() error {
+	p := j.p
+	if j.created {
 		if err := p.Config.Save(p.ConfigPath); err != nil {
 			return fmt.Errorf("could not write %s: %w", ConfigFile, err)
 		}
 	}
-	var addedEnv []string
-	if explicit {
-		changed := false
-		for _, path := range paths {
-			if !contains(p.Config.EnvFiles(), path) {
-				if err := p.Config.AddEnvFile(path); err != nil {
-					return err
-				}
-				changed = true
-				addedEnv = append(addedEnv, path)
+	if !j.explicit {
+		return nil
+	}
+	changed := false
+	for _, path := range j.paths {
+		if !contains(p.Config.EnvFiles(), path) {
+			if err := p.Config.AddEnvFile(path); err != nil {
+				return err
 			}
-		}
-		if changed {
-			if err := p.Config.Save(p.ConfigPath); err != nil {
-				return fmt.Errorf("could not update %s: %w", ConfigFile, err)
-			}
+			changed = true
+			j.addedEnv = append(j.addedEnv, path)
 		}
 	}
+	if changed {
+		if err := p.Config.Save(p.ConfigPath); err != nil {
+			return fmt.Errorf("could not update %s: %w", ConfigFile, err)
+		}
+	}
+	return nil
+}
 
-	// 2. The vault: values and the original text, encrypted.
-	if v == nil {
-		if v, err = f.OpenVault(p, true); err != nil {
+// storeValues is step 2: the vault (created when missing) gets the values
+// and their original text, encrypted; env files added with --from are
+// approved when a person confirmed the plan.
+func (j *initJob) storeValues(ctx context.Context) error {
+	f, p := j.f, j.p
+	if j.v == nil {
+		v, err := f.OpenVault(ctx, p, true)
+		if err != nil {
 			return err
 		}
-		defer v.Close()
+		j.v = v
 	}
-	if confirmed && len(addedEnv) > 0 {
+	if j.confirmed && len(j.addedEnv) > 0 {
 		// The person who confirmed the plan at a terminal chose these
 		// files: exec may read them without a separate phantom trust.
-		if err := f.approveEnvFiles(p, v, addedEnv); err != nil {
+		if err := f.approveEnvFiles(p, j.v, j.addedEnv); err != nil {
 			return err
 		}
-	} else if len(addedEnv) > 0 {
-		f.IO.Warnf("phantom exec reads %s only after a person approves it on a terminal: phantom trust", strings.Join(addedEnv, ", "))
+	} else if len(j.addedEnv) > 0 {
+		f.IO.Warnf("phantom exec reads %s only after a person approves it on a terminal: phantom trust", strings.Join(j.addedEnv, ", "))
 	}
-	tokens := map[string]string{}
-	if len(items) > 0 {
+	j.tokens = map[string]string{}
+	if len(j.items) > 0 {
 		var events []audit.Event
-		for _, name := range sortedKeys(final) {
+		for _, name := range sortedKeys(j.final) {
 			events = append(events, audit.Event{Op: "secret.add", Name: name, Detail: "init"})
 		}
-		err = v.Update(func(pl *vault.Payload) error {
-			tokens = applyInit(pl, items, final, f.Now().UTC())
+		err := j.v.Update(func(pl *vault.Payload) error {
+			j.tokens = applyInit(pl, j.items, j.final, f.Now().UTC())
 			return nil
 		}, f.recorder(p, events...))
 		if err != nil {
 			return vaultError(err)
 		}
 	}
+	return nil
+}
 
-	// 3. The env files: placeholders replace values, nothing else changes.
-	setInitTokens(items, tokens)
-	for _, e := range files {
+// rewriteEnvFiles is step 3: placeholders replace values, nothing else
+// changes.
+func (j *initJob) rewriteEnvFiles() error {
+	setInitTokens(j.items, j.tokens)
+	for _, e := range j.files {
 		if err := e.save(); err != nil {
 			return fmt.Errorf("%w\nThe values are already in the vault; run 'phantom init' again to finish.", err)
 		}
 	}
+	return nil
+}
 
-	// 4. .gitignore.
+// updateGitignore is step 4: .gitignore gets the env files; one that git
+// already tracks stays committed, so it is named with how to untrack it.
+func (j *initJob) updateGitignore(ctx context.Context) {
+	f, p := j.f, j.p
 	added, err := config.EnsureGitignore(p.Dir, []string{".env", ".env.*", "!.env.example"})
 	if err != nil {
 		f.IO.Warnf("could not update .gitignore: %v", err)
 	}
-	report.GitignoreAdds = append([]string{}, added...)
+	j.gitignoreAdded = added
+	j.report.GitignoreAdds = append([]string{}, added...)
 
-	// 5. .gitignore does not untrack a file git already tracks.
+	// .gitignore does not untrack a file git already tracks.
 	var withSecrets []string
-	for _, fr := range report.Files {
+	for _, fr := range j.report.Files {
 		if len(fr.Protected)+len(fr.Already) > 0 {
 			withSecrets = append(withSecrets, fr.Path)
 		}
 	}
-	for _, rel := range trackedByGit(f, p.Dir, withSecrets) {
+	for _, rel := range trackedByGit(ctx, f, p.Dir, withSecrets) {
 		f.IO.Warnf("%s is tracked by git: it is still committed, and the repository's history holds its real values (the placeholders only reach the next commit). Stop tracking it with:\n  git rm --cached %s && git commit -m %s\nthen rotate its keys at each provider: anyone with a copy of the history has the old values.", rel, shellQuoteArg(rel), shellQuoteArg("Stop tracking "+rel))
 	}
+}
 
-	if o.JSON {
-		return jsonout.Write(f.IO.Out, report)
+// printResult is the --json report, or what init did and what to commit.
+func (j *initJob) printResult() error {
+	f := j.f
+	if j.o.JSON {
+		return jsonout.Write(f.IO.Out, j.report)
 	}
-	n := len(final)
+	n := len(j.final)
 	switch {
 	case n > 0:
 		f.IO.Successf("Protected %d secret(s); the env files now hold phm_ placeholders", n)
-	case len(files) == 0:
-		f.IO.Infof("No env file found (looked for %s). Add secrets with: phantom add NAME", strings.Join(paths, ", "))
+	case len(j.files) == 0:
+		f.IO.Infof("No env file found (looked for %s). Add secrets with: phantom add NAME", strings.Join(j.paths, ", "))
 	default:
 		f.IO.Successf("Nothing new to protect")
 	}
-	if created {
+	if j.created {
 		f.IO.Infof("Created %s — commit it; it holds no secrets.", ConfigFile)
 	}
-	if len(added) > 0 {
-		f.IO.Infof("Added to .gitignore: %s", strings.Join(added, " "))
+	if len(j.gitignoreAdded) > 0 {
+		f.IO.Infof("Added to .gitignore: %s", strings.Join(j.gitignoreAdded, " "))
 	}
 	return nil
 }
@@ -478,7 +587,7 @@ func promptErr(err error, what string) error {
 // repository. git gets a bare environment (no PHANTOM_* variable, so no
 // passphrase, reaches it) and core.fsmonitor off, so a repository's config
 // cannot make it run a program of the repository's choosing.
-func trackedByGit(f *Factory, dir string, rels []string) []string {
+func trackedByGit(ctx context.Context, f *Factory, dir string, rels []string) []string {
 	if len(rels) == 0 {
 		return nil
 	}
@@ -486,7 +595,7 @@ func trackedByGit(f *Factory, dir string, rels []string) []string {
 	if err != nil {
 		return nil
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	args := append([]string{"-c", "core.fsmonitor=false", "--literal-pathspecs", "ls-files", "-z", "--cached", "--"}, rels...)
 	cmd := exec.CommandContext(ctx, git, args...)

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 	"text/tabwriter"
 	"time"
@@ -32,9 +33,10 @@ type ListEntry struct {
 func newListCmd(f *Factory, runF func(*ListOptions) error) *cobra.Command {
 	opts := &ListOptions{F: f}
 	cmd := &cobra.Command{
-		Use:     "list [--json]",
-		Aliases: []string{"ls"},
-		Short:   "List the secrets in the vault (names only)",
+		Use:         "list [--json]",
+		Annotations: readOnlyInterrupted,
+		Aliases:     []string{"ls"},
+		Short:       "List the secrets in the vault (names only)",
 		Long: `List the secrets in this project's vault: name, policy (how 'phantom exec'
 hands it to your app) and the built-in route that owns it. Values are never
 shown; use 'phantom reveal NAME' on your own terminal for that.`,
@@ -44,7 +46,7 @@ shown; use 'phantom reveal NAME' on your own terminal for that.`,
 			if runF != nil {
 				return runF(opts)
 			}
-			return listRun(opts)
+			return listRun(cmd.Context(), opts)
 		},
 	}
 	jsonout.AddFlag(cmd, &opts.JSON, "print JSON")
@@ -61,13 +63,13 @@ func listEntries(p *Project, pl *vault.Payload) []ListEntry {
 	return out
 }
 
-func listRun(o *ListOptions) error {
+func listRun(ctx context.Context, o *ListOptions) error {
 	f := o.F
 	p, err := f.Project()
 	if err != nil {
 		return err
 	}
-	v, err := f.OpenVault(p, false)
+	v, err := f.OpenVault(ctx, p, false)
 	if exitcode.Code(err) == exitcode.NotFound {
 		// A project with no vault yet simply has no secrets.
 		v, err = nil, nil

@@ -1,12 +1,9 @@
 package cli
 
 import (
-	"context"
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
-	"syscall"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 	"github.com/spf13/cobra"
@@ -41,8 +38,9 @@ names (it must hold .phantom.toml).`,
 			if err != nil {
 				return err
 			}
-			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-			defer stop()
+			// SIGINT/SIGTERM (main's context) end the session: exit 0, as
+			// when the client closes it.
+			ctx := cmd.Context()
 			t := &mcp.IOTransport{Reader: io.NopCloser(f.IO.In), Writer: nopWriteCloser{f.IO.Out}}
 			err = mcpserver.Run(ctx, mcpserver.Options{Exe: exe, Dir: dir, Env: f.Environ(), Version: buildinfo.Current()}, t)
 			if err != nil && ctx.Err() == nil {

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -36,7 +37,7 @@ files are left alone and phantom tells you which of them still mention NAME.`,
 			if runF != nil {
 				return runF(opts)
 			}
-			return removeRun(opts)
+			return removeRun(cmd.Context(), opts)
 		},
 	}
 	cmd.Flags().StringVar(&opts.EnvFile, "env-file", "", "also remove NAME's line from this env file")
@@ -45,13 +46,13 @@ files are left alone and phantom tells you which of them still mention NAME.`,
 	return cmd
 }
 
-func removeRun(o *RemoveOptions) error {
+func removeRun(ctx context.Context, o *RemoveOptions) error {
 	f := o.F
 	p, err := f.Project()
 	if err != nil {
 		return err
 	}
-	v, err := f.OpenVault(p, false)
+	v, err := f.OpenVault(ctx, p, false)
 	if err != nil {
 		return err
 	}

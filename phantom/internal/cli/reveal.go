@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 
 	"github.com/spf13/cobra"
@@ -18,8 +19,9 @@ type RevealOptions struct {
 func newRevealCmd(f *Factory, runF func(*RevealOptions) error) *cobra.Command {
 	opts := &RevealOptions{F: f}
 	cmd := &cobra.Command{
-		Use:   "reveal NAME",
-		Short: "Show a secret's value on your terminal (interactive only)",
+		Use:         "reveal NAME",
+		Annotations: readOnlyInterrupted,
+		Short:       "Show a secret's value on your terminal (interactive only)",
 		Long: `Print NAME's real value, for a human at a terminal.
 
 reveal works only when both standard input and standard output are an
@@ -34,13 +36,13 @@ in the audit log.`,
 			if runF != nil {
 				return runF(opts)
 			}
-			return revealRun(opts)
+			return revealRun(cmd.Context(), opts)
 		},
 	}
 	return cmd
 }
 
-func revealRun(o *RevealOptions) error {
+func revealRun(ctx context.Context, o *RevealOptions) error {
 	f := o.F
 	if !f.IO.IsStdinTTY() || !f.IO.IsStdoutTTY() || !f.IO.IsStderrTTY() {
 		return exitcode.Errorf(exitcode.Refused, "reveal only prints to an interactive terminal (stdin, stdout and stderr must all be a TTY); it cannot be scripted or piped.\nTo use %s in a program, run it under: phantom exec -- <command>", o.Name)
@@ -49,7 +51,7 @@ func revealRun(o *RevealOptions) error {
 	if err != nil {
 		return err
 	}
-	v, err := f.OpenVault(p, false)
+	v, err := f.OpenVault(ctx, p, false)
 	if err != nil {
 		return err
 	}
@@ -58,7 +60,7 @@ func revealRun(o *RevealOptions) error {
 		return exitcode.Errorf(exitcode.NotFound, "%s is not in the vault (see: phantom list)", o.Name)
 	}
 	want := "reveal " + o.Name
-	if err := f.IO.ConfirmTyped(fmt.Sprintf("This prints the real value of %s on this terminal.", o.Name), want); err != nil {
+	if err := f.IO.ConfirmTyped(ctx, fmt.Sprintf("This prints the real value of %s on this terminal.", o.Name), want); err != nil {
 		return promptErr(err, "phantom reveal")
 	}
 	// The event is written before the value is shown; in "required" mode a

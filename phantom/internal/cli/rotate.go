@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 	"time"
 
@@ -53,7 +54,7 @@ The env files rewritten are the project's (.phantom.toml env_files, default
 			if runF != nil {
 				return runF(opts)
 			}
-			return rotateRun(opts)
+			return rotateRun(cmd.Context(), opts)
 		},
 	}
 	cmd.Flags().StringArrayVar(&opts.EnvFiles, "env-file", nil, "another env file to rewrite (repeatable)")
@@ -62,13 +63,13 @@ The env files rewritten are the project's (.phantom.toml env_files, default
 	return cmd
 }
 
-func rotateRun(o *RotateOptions) error {
+func rotateRun(ctx context.Context, o *RotateOptions) error {
 	f := o.F
 	p, err := f.Project()
 	if err != nil {
 		return err
 	}
-	v, err := f.OpenVault(p, false)
+	v, err := f.OpenVault(ctx, p, false)
 	if err != nil {
 		return err
 	}

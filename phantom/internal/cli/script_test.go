@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bytes"
+	"context"
 	"encoding/base64"
 	"encoding/hex"
 	"fmt"
@@ -13,6 +14,7 @@ import (
 	"github.com/rogpeppe/go-internal/testscript"
 
 	"phantomstack.dev/phantom/internal/vault"
+	"phantomstack.dev/shared/interrupt"
 )
 
 // cheapKDF keeps end-to-end suites fast; scripts that set
@@ -25,7 +27,10 @@ func TestMain(m *testing.M) {
 			if os.Getenv("PHANTOM_TEST_REAL_KDF") != "1" {
 				testKDF = cheapKDF
 			}
-			os.Exit(Main(os.Args, os.Stdin, os.Stdout, os.Stderr))
+			ctx, stop := interrupt.NotifyContext(context.Background()) // as cmd/phantom does
+			code := Main(ctx, os.Args, os.Stdin, os.Stdout, os.Stderr)
+			stop()
+			os.Exit(code)
 		},
 		// Children for `phantom exec` suites, run as real processes.
 		"showenv": childShowEnv,

@@ -24,6 +24,7 @@ import (
 	"phantomstack.dev/phantom/internal/vault"
 	"phantomstack.dev/shared/exitcode"
 	"phantomstack.dev/shared/fsx"
+	"phantomstack.dev/shared/interrupt"
 )
 
 // StartOptions configures `phantom start`.
@@ -70,7 +71,7 @@ $PHANTOM_HOME/proxy/<project_id>.json (mode 0600).`,
 			if runF != nil {
 				return runF(opts)
 			}
-			return startRun(opts)
+			return startRun(cmd.Context(), opts)
 		},
 	}
 	cmd.Flags().BoolVarP(&opts.Detach, "detach", "d", false, "run in the background and return once the proxy is ready")
@@ -107,7 +108,7 @@ func readProxyState(home, projectID string) (*ProxyState, error) {
 	return &st, nil
 }
 
-func startRun(o *StartOptions) error {
+func startRun(ctx context.Context, o *StartOptions) error {
 	f := o.F
 	p, err := f.Project()
 	if err != nil {
@@ -128,7 +129,7 @@ func startRun(o *StartOptions) error {
 		return startDetached(f, p, home)
 	}
 
-	v, err := f.OpenVault(p, false)
+	v, err := f.OpenVault(ctx, p, false)
 	if err != nil {
 		return err
 	}
@@ -181,8 +182,13 @@ func startRun(o *StartOptions) error {
 		printExports(f, env)
 		f.IO.Infof("Proxy running on %s for %s. Press Ctrl-C to stop it.", srv.Addr(), routeNames(plan.routes))
 	}
-	<-sigs
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	// The command's context ends at the same signals; it also covers one
+	// that came before sigs was registered (while the vault was opened).
+	select {
+	case <-sigs:
+	case <-ctx.Done():
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
 	srv.Shutdown(ctx)
 	rec.add(audit.Event{Op: "proxy.stop", Detail: srv.Addr()})
@@ -347,12 +353,12 @@ func newStopCmd(f *Factory, runF func(*StopOptions) error) *cobra.Command {
 			if runF != nil {
 				return runF(opts)
 			}
-			return stopRun(opts)
+			return stopRun(cmd.Context(), opts)
 		},
 	}
 }
 
-func stopRun(o *StopOptions) error {
+func stopRun(ctx context.Context, o *StopOptions) error {
 	f := o.F
 	p, err := f.Project()
 	if err != nil {
@@ -380,7 +386,11 @@ func stopRun(o *StopOptions) error {
 			f.IO.Successf("Stopped the proxy (pid %d).", st.PID)
 			return nil
 		}
-		time.Sleep(50 * time.Millisecond)
+		select {
+		case <-time.After(50 * time.Millisecond):
+		case <-ctx.Done():
+			return exitcode.Errorf(exitcode.Interrupted, "%s while waiting for the proxy (pid %d) to stop; it was sent SIGTERM. Check with: phantom status", interrupt.By(ctx), st.PID)
+		}
 	}
 	return exitcode.Errorf(exitcode.Failure, "the proxy (pid %d) did not stop within 10s; kill it with: %s", st.PID, killCommand(st.PID))
 }

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"slices"
@@ -79,8 +80,9 @@ type ProxyStatus struct {
 func newStatusCmd(f *Factory, runF func(*StatusOptions) error) *cobra.Command {
 	opts := &StatusOptions{F: f}
 	cmd := &cobra.Command{
-		Use:   "status [--json]",
-		Short: "Show the project, vault, env files and proxy at a glance",
+		Use:         "status [--json]",
+		Annotations: readOnlyInterrupted,
+		Short:       "Show the project, vault, env files and proxy at a glance",
 		Long: `Show where this project's vault lives, which key protects it (OS keychain
 or passphrase) and why, how many secrets it holds, whether the audit log is
 on, and for each env file how many values are protected — and which secrets
@@ -93,14 +95,14 @@ status does not unlock the vault when that would need a passphrase prompt.`,
 			if runF != nil {
 				return runF(opts)
 			}
-			return statusRun(opts)
+			return statusRun(cmd.Context(), opts)
 		},
 	}
 	jsonout.AddFlag(cmd, &opts.JSON, "print JSON")
 	return cmd
 }
 
-func statusRun(o *StatusOptions) error {
+func statusRun(ctx context.Context, o *StatusOptions) error {
 	f := o.F
 	st := Status{EnvFiles: []FileStatus{}}
 	home, err := f.Home()
@@ -126,7 +128,7 @@ func statusRun(o *StatusOptions) error {
 		st.Proxy = ProxyStatus{Running: true, PID: ps.PID, Addr: ps.Addr, Routes: ps.Routes, StartedAt: &started}
 	}
 	st.Audit = auditState(f, p)
-	opts, err := f.vaultOptions(p)
+	opts, err := f.vaultOptions(ctx, p)
 	if err != nil {
 		return err
 	}

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 	"strings"
 
@@ -48,7 +49,7 @@ values.`,
 			if runF != nil {
 				return runF(opts)
 			}
-			return syncRun(opts)
+			return syncRun(cmd.Context(), opts)
 		},
 	}
 	cmd.Flags().StringVar(&opts.EnvFile, "env-file", "", "the env file to write tokens into (required)")
@@ -57,13 +58,13 @@ values.`,
 	return cmd
 }
 
-func syncRun(o *SyncOptions) error {
+func syncRun(ctx context.Context, o *SyncOptions) error {
 	f := o.F
 	p, err := f.Project()
 	if err != nil {
 		return err
 	}
-	v, err := f.OpenVault(p, false)
+	v, err := f.OpenVault(ctx, p, false)
 	if err != nil {
 		return err
 	}

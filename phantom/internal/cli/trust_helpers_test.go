@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"io"
 	"strings"
 
@@ -27,7 +28,7 @@ func approveAll(dir string, env []string) error {
 	if err != nil {
 		return err
 	}
-	v, err := f.OpenVault(p, false)
+	v, err := f.OpenVault(context.Background(), p, false)
 	if err != nil {
 		return err
 	}

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 	"strings"
 
@@ -71,7 +72,7 @@ too; the approval is kept in the vault and covers anything tighter.`,
 			if runF != nil {
 				return runF(opts)
 			}
-			return trustRun(opts)
+			return trustRun(cmd.Context(), opts)
 		},
 	}
 	jsonout.AddFlag(cmd, &opts.JSON, "print the pending routes as JSON and approve nothing")
@@ -79,13 +80,13 @@ too; the approval is kept in the vault and covers anything tighter.`,
 	return cmd
 }
 
-func trustRun(o *TrustOptions) error {
+func trustRun(ctx context.Context, o *TrustOptions) error {
 	f := o.F
 	p, err := f.Project()
 	if err != nil {
 		return err
 	}
-	v, err := f.OpenVault(p, false)
+	v, err := f.OpenVault(ctx, p, false)
 	if err != nil {
 		return err
 	}
@@ -149,7 +150,7 @@ func trustRun(o *TrustOptions) error {
 	if len(g.aws) > 0 {
 		what = append(what, "phantom will serve AWS credentials to your commands as these settings say.")
 	}
-	if err := f.IO.ConfirmTyped(strings.Join(what, " "), "trust"); err != nil {
+	if err := f.IO.ConfirmTyped(ctx, strings.Join(what, " "), "trust"); err != nil {
 		return exitcode.Errorf(exitcode.Failure, "not approved (%v); nothing was changed", err)
 	}
 	if err := f.storeApprovals(p, v, pending, g); err != nil {

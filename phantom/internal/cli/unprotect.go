@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 	"strings"
 
@@ -36,7 +37,7 @@ vault keeps its copy; run 'phantom init' to protect the files again.`,
 			if runF != nil {
 				return runF(opts)
 			}
-			return unprotectRun(opts)
+			return unprotectRun(cmd.Context(), opts)
 		},
 	}
 	cmd.Flags().StringArrayVar(&opts.EnvFiles, "env-file", nil, "env file to restore (repeatable; default: the project's env files)")
@@ -44,7 +45,7 @@ vault keeps its copy; run 'phantom init' to protect the files again.`,
 	return cmd
 }
 
-func unprotectRun(o *UnprotectOptions) error {
+func unprotectRun(ctx context.Context, o *UnprotectOptions) error {
 	f := o.F
 	if !f.IO.CanPrompt() {
 		return exitcode.Errorf(exitcode.Refused, "unprotect writes plaintext secrets into files, so it needs an interactive terminal and a typed confirmation; it cannot be scripted")
@@ -53,7 +54,7 @@ func unprotectRun(o *UnprotectOptions) error {
 	if err != nil {
 		return err
 	}
-	v, err := f.OpenVault(p, false)
+	v, err := f.OpenVault(ctx, p, false)
 	if err != nil {
 		return err
 	}
@@ -103,7 +104,7 @@ func unprotectRun(o *UnprotectOptions) error {
 	for _, c := range changes {
 		f.IO.Infof("%s: %s", c.file.Rel, strings.Join(c.keys, ", "))
 	}
-	if err := f.IO.ConfirmTyped(fmt.Sprintf("This writes %d real secret value(s) into the files above, where any program or agent can read them.", total), "unprotect"); err != nil {
+	if err := f.IO.ConfirmTyped(ctx, fmt.Sprintf("This writes %d real secret value(s) into the files above, where any program or agent can read them.", total), "unprotect"); err != nil {
 		return promptErr(err, "phantom unprotect")
 	}
 	for _, c := range changes {

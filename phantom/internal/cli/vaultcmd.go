@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"io"
 	"strings"
@@ -66,7 +67,7 @@ with the new key, and the new file cannot be opened with the old one.`,
 			if runF != nil {
 				return runF(opts)
 			}
-			return rekeyRun(opts)
+			return rekeyRun(cmd.Context(), opts)
 		},
 	}
 	cmd.Flags().StringVar(&opts.To, "to", "", "keychain or passphrase (required)")
@@ -75,13 +76,13 @@ with the new key, and the new file cannot be opened with the old one.`,
 	return cmd
 }
 
-func rekeyRun(o *RekeyOptions) error {
+func rekeyRun(ctx context.Context, o *RekeyOptions) error {
 	f := o.F
 	p, err := f.Project()
 	if err != nil {
 		return err
 	}
-	opts, err := f.vaultOptions(p)
+	opts, err := f.vaultOptions(ctx, p)
 	if err != nil {
 		return err
 	}
@@ -97,7 +98,7 @@ func rekeyRun(o *RekeyOptions) error {
 		// come through the same channel as the new one.
 		to = vault.Passphrase
 		var cur []byte
-		cur, pass, err = f.rekeyPassphrases(p, o.Stdin)
+		cur, pass, err = f.rekeyPassphrases(ctx, p, o.Stdin)
 		if err != nil {
 			return err
 		}
@@ -108,7 +109,7 @@ func rekeyRun(o *RekeyOptions) error {
 			return err
 		}
 	} else {
-		v, err = f.OpenVault(p, false)
+		v, err = f.OpenVault(ctx, p, false)
 		if err != nil {
 			return err
 		}
@@ -124,7 +125,7 @@ func rekeyRun(o *RekeyOptions) error {
 			f.record(p, audit.Event{Op: "vault.rekey", Detail: withChain("refused: keychain -> passphrase without a terminal")})
 			return exitcode.Errorf(exitcode.Refused, "moving a keychain vault to a passphrase needs you at a terminal: a script that chose the passphrase could decrypt the vault file\nRun `phantom vault rekey --to passphrase` on your own terminal, without --stdin.")
 		}
-		pass, err = f.passphrasePrompt(true)
+		pass, err = f.passphrasePrompt(ctx, true)
 		if err != nil {
 			return promptErr(err, "choosing a passphrase")
 		}
@@ -154,7 +155,7 @@ func rekeyRun(o *RekeyOptions) error {
 // rekeyPassphrases reads the current and the new passphrase of a passphrase
 // vault: two lines on stdin with --stdin, else prompts on the terminal. A
 // refusal is audited.
-func (f *Factory) rekeyPassphrases(p *Project, stdin bool) (cur, next []byte, err error) {
+func (f *Factory) rekeyPassphrases(ctx context.Context, p *Project, stdin bool) (cur, next []byte, err error) {
 	refuse := func(why, msg string) error {
 		f.record(p, audit.Event{Op: "vault.rekey", Detail: withChain("refused: " + why)})
 		return exitcode.Errorf(exitcode.Refused, "%s", msg)
@@ -177,11 +178,11 @@ func (f *Factory) rekeyPassphrases(p *Project, stdin bool) (cur, next []byte, er
 			return nil, nil, refuse("no terminal and no --stdin",
 				"changing the passphrase needs the current one: run `phantom vault rekey --to passphrase` on your terminal, or pass the current and the new passphrase as two lines with --stdin")
 		}
-		cur, err = f.IO.ReadSecret("Current vault passphrase: ")
+		cur, err = f.IO.ReadSecret(ctx, "Current vault passphrase: ")
 		if err != nil {
 			return nil, nil, promptErr(err, "the current passphrase")
 		}
-		next, err = f.passphrasePrompt(true)
+		next, err = f.passphrasePrompt(ctx, true)
 		if err != nil {
 			wipe(cur)
 			return nil, nil, promptErr(err, "choosing a passphrase")

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 
 	"github.com/spf13/cobra"
@@ -39,8 +40,9 @@ type WhyFileInfo struct {
 func newWhyCmd(f *Factory, runF func(*WhyOptions) error) *cobra.Command {
 	opts := &WhyOptions{F: f}
 	cmd := &cobra.Command{
-		Use:   "why KEY",
-		Short: "Explain how phantom treats one key and why",
+		Use:         "why KEY",
+		Annotations: readOnlyInterrupted,
+		Short:       "Explain how phantom treats one key and why",
 		Long: `Explain what phantom does with KEY: whether it is in the vault, its policy
 (proxy, inject or deny) and where that comes from, and for each env file
 whether the value there is protected, a stale token, a plaintext secret or
@@ -52,14 +54,14 @@ plain configuration — with the rule that decided it.`,
 			if runF != nil {
 				return runF(opts)
 			}
-			return whyRun(opts)
+			return whyRun(cmd.Context(), opts)
 		},
 	}
 	jsonout.AddFlag(cmd, &opts.JSON, "print JSON")
 	return cmd
 }
 
-func whyRun(o *WhyOptions) error {
+func whyRun(ctx context.Context, o *WhyOptions) error {
 	f := o.F
 	p, err := f.Project()
 	if err != nil {
@@ -68,7 +70,7 @@ func whyRun(o *WhyOptions) error {
 	rep := WhyReport{Key: o.Key, Route: catalog.RouteFor(o.Key), Files: []WhyFileInfo{}}
 	rep.Policy, rep.Explicit = p.Policy(o.Key)
 	var tok string
-	v, err := f.OpenVault(p, false)
+	v, err := f.OpenVault(ctx, p, false)
 	switch {
 	case err == nil:
 		if s := v.Payload().Secrets[o.Key]; s != nil {

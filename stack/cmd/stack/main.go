@@ -3,11 +3,18 @@
 package main
 
 import (
+	"context"
 	"os"
 
+	"phantomstack.dev/shared/interrupt"
 	"phantomstack.dev/stack/internal/cli"
 )
 
 func main() {
-	os.Exit(cli.Main(os.Args, os.Stdin, os.Stdout, os.Stderr))
+	// The one context of this run: Ctrl-C or SIGTERM cancels it, and every
+	// command stops through cmd.Context() (docs/architecture.md §9).
+	ctx, stop := interrupt.NotifyContext(context.Background())
+	code := cli.Main(ctx, os.Args, os.Stdin, os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
 }

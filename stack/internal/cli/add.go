@@ -4,16 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
-	"os/signal"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"phantomstack.dev/providers"
 	"phantomstack.dev/shared/exitcode"
+	"phantomstack.dev/shared/interrupt"
 	"phantomstack.dev/shared/jsonout"
 	"phantomstack.dev/shared/suggest"
 	"phantomstack.dev/shared/term"
@@ -21,9 +19,6 @@ import (
 	"phantomstack.dev/stack/internal/phantomctl"
 	"phantomstack.dev/stack/internal/pipeline"
 )
-
-// exitInterrupted is what a shell reports for Ctrl-C (128 + SIGINT).
-const exitInterrupted = 130
 
 // AddOptions configures `stack add`.
 type AddOptions struct {
@@ -90,9 +85,9 @@ stack did not write is replaced only with --force. --no-mcp skips this.`,
 				return runF(o)
 			}
 			if o.Service == "" {
-				return addAllRun(o)
+				return addAllRun(cmd.Context(), o)
 			}
-			return addRun(o)
+			return addRun(cmd.Context(), o)
 		},
 	}
 	cmd.Flags().StringVar(&o.Use, "use", "", "attach to the existing resource ID instead of creating one")
@@ -110,13 +105,13 @@ stack did not write is replaced only with --force. --no-mcp skips this.`,
 	return cmd
 }
 
-func addRun(o *AddOptions) error {
-	r, err := addOne(o)
+func addRun(ctx context.Context, o *AddOptions) error {
+	r, err := addOne(ctx, o)
 	if err != nil {
 		return err
 	}
 	if r != nil && !o.DryRun {
-		o.F.approveAfterAdd(o.JSON, r.Provider)
+		o.F.approveAfterAdd(ctx, o.JSON, r.Provider)
 	}
 	if o.JSON {
 		return writeJSON(o.F, r)
@@ -128,13 +123,12 @@ func addRun(o *AddOptions) error {
 // declares (a template's, a teammate's) that is not set up in this checkout,
 // one after the other, with one summary at the end. A failure rolls back
 // that service only and the next one still runs.
-func addAllRun(o *AddOptions) error {
+func addAllRun(ctx context.Context, o *AddOptions) error {
 	f := o.F
 	c, err := f.loadConfig()
 	if err != nil {
 		return err
 	}
-	ctx := context.Background()
 	pc, err := f.phantom(ctx)
 	if err != nil {
 		return err
@@ -167,8 +161,12 @@ func addAllRun(o *AddOptions) error {
 	for _, n := range todo {
 		one := *o
 		one.Service, one.JSON = n, false
-		r, err := addOne(&one)
+		r, err := addOne(ctx, &one)
 		if err != nil {
+			if ctx.Err() != nil {
+				// Ctrl-C stops the whole run, not just this service.
+				return err
+			}
 			f.IO.Warnf("%s: %v", n, err)
 			failed = append(failed, n)
 			continue
@@ -180,7 +178,7 @@ func addAllRun(o *AddOptions) error {
 		for _, r := range results {
 			provs = append(provs, r.Provider)
 		}
-		f.approveAfterAdd(o.JSON, provs...)
+		f.approveAfterAdd(ctx, o.JSON, provs...)
 	}
 	if o.JSON {
 		if err := writeJSON(f, results); err != nil {
@@ -198,12 +196,69 @@ func addAllRun(o *AddOptions) error {
 	return nil
 }
 
-func addOne(o *AddOptions) (*AddResult, error) {
+// addOne sets up one service: plan (or resume), sign in, get the project's
+// vault ready, then the journaled pipeline (provision, which includes
+// waiting for the resource to be ready; hand its keys to phantom; write
+// .env.local, .mcp.json and .stack.toml), and the report. ctx is the
+// command's: Ctrl-C cancels it, and the pipeline then rolls back what this
+// run created. The route approval that follows is addRun's.
+func addOne(ctx context.Context, o *AddOptions) (*AddResult, error) {
+	a, err := planAdd(ctx, o)
+	if a == nil || err != nil {
+		return nil, err // a dry run ends here too, with a nil error
+	}
+	if err := a.signIn(ctx); err != nil {
+		return nil, err
+	}
+	defer a.cred.Clear()
+	defer func() { a.mat.Clear() }()
+	if err := a.prepareVault(ctx); err != nil {
+		return nil, err
+	}
+	out, err := a.runPipeline(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return a.report(out), nil
+}
+
+// addJob is one stack add SERVICE in progress: what planAdd found, and what
+// each step hands to the next.
+type addJob struct {
+	f        *Factory
+	o        *AddOptions
+	c        *config.Config
+	pc       *phantomctl.Client
+	p        providers.Provider
+	info     providers.Info
+	journals config.JournalStore
+	pending  *pipeline.Journal // an interrupted add of this service, resumed
+	mcp      *mcpPlan          // nil: no MCP server to write
+	env      providers.Env
+	opts     map[string]string // provider flags (the journal's on resume)
+
+	// signIn
+	cred *providers.Credential
+	// prepareVault: the slots in the vault before this add
+	inVault map[string]bool
+	// provision
+	res providers.Resource
+	// storeKeys
+	mat        *providers.Materialized
+	secrets    []string          // secret slots stored in phantom
+	configVals []providers.Value // non-secret values, for .env.local
+	loginSlots []string          // stack's own sign-in, stored as deny
+	// writeFiles
+	envBackup *fileBackup
+	mcpOut    *AddMCP
+}
+
+// planAdd checks everything that needs no sign-in and no write: the
+// service is known, its flags fit, a pending journal is resumed with its
+// flags, a set-up service is not provisioned twice, .mcp.json is readable.
+// A dry run prints the plan and returns a nil job.
+func planAdd(ctx context.Context, o *AddOptions) (*addJob, error) {
 	f := o.F
-	// Ctrl-C cancels the provisioning context; the pipeline then rolls back
-	// what this run created. (The masked prompt handles Ctrl-C itself.)
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
 	c, err := f.loadConfig()
 	if err != nil {
 		return nil, err
@@ -246,241 +301,303 @@ func addOne(o *AddOptions) (*AddResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	env := f.providerEnv()
 	opts := o.providerOptions()
 	if pending != nil {
 		if err := resumeOptions(opts, pending.Options, o.Service); err != nil {
 			return nil, err
 		}
 	}
-	cred, err := p.Login(ctx, env, providers.LoginRequest{Options: opts})
+	return &addJob{f: f, o: o, c: c, pc: pc, p: p, info: info, journals: journals, pending: pending, mcp: mcp,
+		env: f.providerEnv(ctx), opts: opts}, nil
+}
+
+// signIn gets a credential the provider accepts (env var, OAuth, or a
+// masked paste). Nothing has been written yet whatever happens.
+func (a *addJob) signIn(ctx context.Context) error {
+	cred, err := a.p.Login(ctx, a.env, providers.LoginRequest{Options: a.opts})
 	if err != nil {
-		if errors.Is(err, term.ErrInterrupted) || errors.Is(err, context.Canceled) {
+		if ctx.Err() != nil || errors.Is(err, term.ErrInterrupted) || errors.Is(err, context.Canceled) {
 			// Ctrl-C at the masked prompt: nothing has been stored yet.
-			return nil, exitcode.New(exitInterrupted, fmt.Errorf("interrupted; nothing was stored and %s was not changed", config.FileName))
+			return exitcode.Errorf(exitcode.Interrupted, "%s; nothing was stored and %s was not changed", interrupt.By(ctx), config.FileName)
 		}
 		if errors.Is(err, providers.ErrAuthRequired) {
-			return nil, exitcode.New(exitNeedsLogin, err)
+			return exitcode.New(exitNeedsLogin, err)
 		}
-		return nil, exitcode.New(exitcode.Failure, err)
+		return exitcode.New(exitcode.Failure, err)
 	}
-	defer cred.Clear()
-	// Only now, with a credential the provider accepted, does the project
-	// get a phantom vault: a rejected key leaves the directory untouched.
-	if err := pc.EnsureInit(ctx); err != nil {
-		return nil, phantomErr(err)
-	}
-	inVault := map[string]bool{}
-	if es, err := pc.List(ctx); err == nil {
-		for _, e := range es {
-			inVault[e.Name] = true
-		}
-	}
+	a.cred = cred
+	return nil
+}
 
-	var (
-		mat        *providers.Materialized
-		secrets    []string
-		configVals []providers.Value
-		envBackup  *fileBackup
-		mcpOut     *AddMCP
-	)
-	defer func() { mat.Clear() }()
+// prepareVault gives the project a phantom vault, only now that the
+// provider accepted the credential (a rejected key leaves the directory
+// untouched), and notes which slots it held before this add.
+func (a *addJob) prepareVault(ctx context.Context) error {
+	if err := a.pc.EnsureInit(ctx); err != nil {
+		return phantomErr(err)
+	}
+	a.inVault = map[string]bool{}
+	if es, err := a.pc.List(ctx); err == nil {
+		for _, e := range es {
+			a.inVault[e.Name] = true
+		}
+	}
+	return nil
+}
+
+// runPipeline runs the journaled steps (stack/internal/pipeline): a new
+// add or the resume of an interrupted one, rolled back on failure.
+func (a *addJob) runPipeline(ctx context.Context) (pipeline.Outcome, error) {
+	o := a.o
+	name := ""
+	if a.pending != nil {
+		name = a.pending.Name
+		a.f.IO.Infof("Resuming an interrupted stack add %s (it got as far as %q).", o.Service, a.pending.Phase)
+	} else {
+		name = resourceName(a.c, o.Service)
+	}
+	steps := pipeline.Steps{
+		Provision:   a.provision,
+		Store:       a.storeKeys,
+		Write:       a.writeFiles,
+		Unwrite:     a.unwriteFiles,
+		Unstore:     func(ctx context.Context, slot string) error { return a.pc.Remove(ctx, slot, envLocal) },
+		Deprovision: a.deprovision,
+		After:       addTestHook(a.f),
+	}
+	out, err := pipeline.Run(ctx, a.journals, steps, pipeline.Request{Service: o.Service, Provider: a.info.Name, UseID: o.Use, Name: name, Options: journalOptions(a.opts)}, nil)
+	if err != nil {
+		if ctx.Err() != nil {
+			return out, exitcode.New(exitcode.Interrupted, interruptedAddError(ctx, o.Service, err))
+		}
+		return out, exitcode.New(exitcode.Failure, err)
+	}
+	return out, nil
+}
+
+// provision creates (or attaches to) the resource and waits until it is
+// ready; it does not fetch the keys, so the resource's id reaches the
+// journal first and a failure while fetching them still deletes it.
+func (a *addJob) provision(ctx context.Context, useID, name string, owned bool) (pipeline.Resource, error) {
+	f, info := a.f, a.info
+	err := f.IO.RunTask(ctx, term.Task{Title: "Setting up " + info.DisplayName, Next: "fetch its keys and store them in phantom"}, func(ctx context.Context, pr term.Progress) error {
+		env := a.env
+		env.Progress = statusTestHook(f, pr.Status) // the provider's status changes (Supabase's wait) reach the spinner
+		env.Prompt = withPause(env.Prompt, pr)
+		var since time.Time
+		if a.pending != nil {
+			since = a.pending.Started
+		}
+		r, err := a.p.Provision(ctx, env, a.cred, providers.ProvisionRequest{UseID: useID, Name: name, Region: a.opts["region"], Owned: owned, ResumedSince: since, Options: a.opts})
+		a.res = r // on failure too: a resource this add made or adopted comes back for the rollback
+		if err != nil {
+			return fmt.Errorf("provisioning %s: %w", info.DisplayName, err)
+		}
+		return nil
+	})
+	return pipeline.Resource{ID: a.res.ID, Region: a.res.Region, Meta: a.res.Meta}, err
+}
+
+// storeKeys fetches the resource's keys and hands each secret to phantom
+// (on stdin), then stack's own sign-in as deny-policy slots. stored journals
+// each slot this add put in the vault, for the rollback.
+func (a *addJob) storeKeys(ctx context.Context, pr pipeline.Resource, stored func(string) error) error {
+	if a.res.ID == "" { // resumed past Provision in an earlier run
+		a.res.ID, a.res.Region, a.res.Meta = pr.ID, pr.Region, pr.Meta
+	}
+	if err := a.fetchKeys(ctx); err != nil {
+		return err
+	}
 	secretSlot := map[string]bool{}
 	slotPolicy := map[string]string{}
-	for _, sl := range info.Slots {
+	for _, sl := range a.info.Slots {
 		secretSlot[sl.Name] = sl.Secret
 		slotPolicy[sl.Name] = sl.Policy
 	}
-	var loginSlots []string
-	var res providers.Resource
-	steps := pipeline.Steps{
-		// Provision only creates (or attaches): its id reaches the journal
-		// before the keys are fetched, so a failure while fetching them
-		// still deletes what was created.
-		Provision: func(ctx context.Context, useID, name string, owned bool) (pipeline.Resource, error) {
-			err := f.IO.RunTask(ctx, term.Task{Title: "Setting up " + info.DisplayName, Next: "fetch its keys and store them in phantom"}, func(ctx context.Context, pr term.Progress) error {
-				env := env
-				env.Progress = statusTestHook(f, pr.Status) // the provider's status changes (Supabase's wait) reach the spinner
-				env.Prompt = withPause(env.Prompt, pr)
-				var since time.Time
-				if pending != nil {
-					since = pending.Started
-				}
-				r, err := p.Provision(ctx, env, cred, providers.ProvisionRequest{UseID: useID, Name: name, Region: opts["region"], Owned: owned, ResumedSince: since, Options: opts})
-				res = r // on failure too: a resource this add made or adopted comes back for the rollback
-				if err != nil {
-					return fmt.Errorf("provisioning %s: %w", info.DisplayName, err)
-				}
-				return nil
-			})
-			return pipeline.Resource{ID: res.ID, Region: res.Region, Meta: res.Meta}, err
-		},
-		Store: func(ctx context.Context, pr pipeline.Resource, stored func(string) error) error {
-			if res.ID == "" { // resumed past Provision in an earlier run
-				res.ID, res.Region, res.Meta = pr.ID, pr.Region, pr.Meta
-			}
-			err := f.IO.RunTask(ctx, term.Task{Title: "Fetching " + info.DisplayName + "'s keys"}, func(ctx context.Context, tp term.Progress) error {
-				env := env
-				env.Progress = tp.Status
-				env.Prompt = withPause(env.Prompt, tp)
-				m, err := p.Materialize(ctx, env, cred, res)
-				if err != nil {
-					return fmt.Errorf("fetching %s's keys: %w", info.DisplayName, err)
-				}
-				mat = m
-				return nil
-			})
-			if err != nil {
-				return err
-			}
-			put := func(slot string, value []byte, policy string) error {
-				var err error
-				if policy != "" {
-					err = pc.AddPolicy(ctx, slot, value, policy)
-				} else {
-					err = pc.Add(ctx, slot, value, "")
-				}
-				if err != nil {
-					return phantomErr(err)
-				}
-				// A slot that was in the vault before this add keeps its new
-				// value on rollback: removing it would lose the only copy.
-				if !inVault[slot] {
-					return stored(slot)
-				}
-				return nil
-			}
-			for _, v := range mat.Values {
-				if !secretSlot[v.Slot] {
-					configVals = append(configVals, v)
-					continue
-				}
-				// phantom picks the policy (the user's .phantom.toml, else its
-				// default); stack only checks it below and says so when it
-				// differs from what the provider asks for.
-				if err := put(v.Slot, v.Value, ""); err != nil {
-					return err
-				}
-				secrets = append(secrets, v.Slot)
-			}
-			f.warnPolicyMismatch(ctx, pc, secrets, slotPolicy)
-			// stack's own sign-in (an OAuth access and refresh token), when
-			// it is not one of the service's slots: deny, so no app run
-			// under phantom exec ever receives it.
-			for _, l := range []struct {
-				slot  string
-				value []byte
-			}{{cred.Slot, cred.Value}, {cred.RefreshSlot, cred.RefreshToken}} {
-				if l.slot == "" || len(l.value) == 0 {
-					continue
-				}
-				if _, isSlot := secretSlot[l.slot]; isSlot {
-					continue
-				}
-				if err := put(l.slot, l.value, providers.PolicyDeny); err != nil {
-					return err
-				}
-				loginSlots = append(loginSlots, l.slot)
-			}
-			return nil
-		},
-		Write: func(ctx context.Context, _ pipeline.Resource) error {
-			b, err := backupFile(c.Dir, envLocal)
-			if err != nil {
-				return err
-			}
-			envBackup = b
-			if err := pc.Sync(ctx, envLocal, secrets...); err != nil {
-				return phantomErr(err)
-			}
-			if err := writeConfigValues(c.Dir, envLocal, configVals); err != nil {
-				return err
-			}
-			svc := &config.Service{Name: o.Service, Provider: info.Name, Secrets: secrets, Config: valueSlots(configVals), Login: loginSlots,
-				ResourceID: res.ID, Region: res.Region, Meta: res.Meta, CreatedAt: time.Now(), CreatedBy: "stack add"}
-			if o.NoVerify {
-				svc.Unverified = secrets
-			}
-			if old := c.Services[o.Service]; old != nil {
-				if !old.CreatedAt.IsZero() {
-					svc.CreatedAt = old.CreatedAt
-				}
-				svc.MCP = old.MCP // kept with --no-mcp
-			}
-			if mcp != nil {
-				mcp.resolve(res.ID)
-				if err := mcp.apply(); err != nil {
-					return err
-				}
-				svc.MCP = mcp.spec.Name
-				mcpOut = &AddMCP{Name: mcp.spec.Name, File: ".mcp.json", Status: mcp.status, NeedsInject: needsInject(ctx, f, mcp.spec, info)}
-			}
-			c.SetService(svc)
-			return f.saveConfig(c)
-		},
-		Unwrite: func(ctx context.Context) error {
-			var errs []error
-			if mcp != nil {
-				errs = append(errs, mcp.undo())
-			}
-			if envBackup != nil {
-				errs = append(errs, envBackup.restore())
-			}
-			return errors.Join(errs...)
-		},
-		Unstore: func(ctx context.Context, slot string) error { return pc.Remove(ctx, slot, envLocal) },
-		Deprovision: func(ctx context.Context, r pipeline.Resource) error {
-			rr := res
-			rr.ID, rr.Region = r.ID, r.Region
-			if r.Meta != nil {
-				// The journal's: right even when this run's Provision
-				// failed and res is empty (a resumed add's team scope).
-				rr.Meta = r.Meta
-			}
-			return p.Deprovision(ctx, env, cred, rr)
-		},
-		After: addTestHook(f),
-	}
-	name := ""
-	if pending != nil {
-		name = pending.Name
-		f.IO.Infof("Resuming an interrupted stack add %s (it got as far as %q).", o.Service, pending.Phase)
-	} else {
-		name = resourceName(c, o.Service)
-	}
-	out, err := pipeline.Run(ctx, journals, steps, pipeline.Request{Service: o.Service, Provider: info.Name, UseID: o.Use, Name: name, Options: journalOptions(opts)}, nil)
-	if err != nil {
-		if ctx.Err() != nil {
-			return nil, exitcode.New(exitInterrupted, err)
+	put := func(slot string, value []byte, policy string) error {
+		var err error
+		if policy != "" {
+			err = a.pc.AddPolicy(ctx, slot, value, policy)
+		} else {
+			err = a.pc.Add(ctx, slot, value, "")
 		}
-		return nil, exitcode.New(exitcode.Failure, err)
+		if err != nil {
+			return phantomErr(err)
+		}
+		// A slot that was in the vault before this add keeps its new
+		// value on rollback: removing it would lose the only copy.
+		if !a.inVault[slot] {
+			return stored(slot)
+		}
+		return nil
 	}
-	result := &AddResult{Service: o.Service, Provider: info.Name, Resource: out.Resource.ID, Secrets: secrets, EnvFile: envLocal, MCP: mcpOut}
+	for _, v := range a.mat.Values {
+		if !secretSlot[v.Slot] {
+			a.configVals = append(a.configVals, v)
+			continue
+		}
+		// phantom picks the policy (the user's .phantom.toml, else its
+		// default); stack only checks it below and says so when it
+		// differs from what the provider asks for.
+		if err := put(v.Slot, v.Value, ""); err != nil {
+			return err
+		}
+		a.secrets = append(a.secrets, v.Slot)
+	}
+	a.f.warnPolicyMismatch(ctx, a.pc, a.secrets, slotPolicy)
+	// stack's own sign-in (an OAuth access and refresh token), when it is
+	// not one of the service's slots: deny, so no app run under phantom
+	// exec ever receives it.
+	for _, l := range []struct {
+		slot  string
+		value []byte
+	}{{a.cred.Slot, a.cred.Value}, {a.cred.RefreshSlot, a.cred.RefreshToken}} {
+		if l.slot == "" || len(l.value) == 0 {
+			continue
+		}
+		if _, isSlot := secretSlot[l.slot]; isSlot {
+			continue
+		}
+		if err := put(l.slot, l.value, providers.PolicyDeny); err != nil {
+			return err
+		}
+		a.loginSlots = append(a.loginSlots, l.slot)
+	}
+	return nil
+}
+
+// fetchKeys asks the provider for the ready resource's keys (a.mat).
+func (a *addJob) fetchKeys(ctx context.Context) error {
+	info := a.info
+	return a.f.IO.RunTask(ctx, term.Task{Title: "Fetching " + info.DisplayName + "'s keys"}, func(ctx context.Context, tp term.Progress) error {
+		env := a.env
+		env.Progress = tp.Status
+		env.Prompt = withPause(env.Prompt, tp)
+		m, err := a.p.Materialize(ctx, env, a.cred, a.res)
+		if err != nil {
+			return fmt.Errorf("fetching %s's keys: %w", info.DisplayName, err)
+		}
+		a.mat = m
+		return nil
+	})
+}
+
+// writeFiles writes the project files, keeping .env.local's bytes for the
+// rollback: the tokens (phantom sync) and non-secret values into
+// .env.local, the MCP server into .mcp.json, the service into .stack.toml.
+func (a *addJob) writeFiles(ctx context.Context, _ pipeline.Resource) error {
+	o, c, info, res := a.o, a.c, a.info, a.res
+	b, err := backupFile(c.Dir, envLocal)
+	if err != nil {
+		return err
+	}
+	a.envBackup = b
+	if err := a.pc.Sync(ctx, envLocal, a.secrets...); err != nil {
+		return phantomErr(err)
+	}
+	if err := writeConfigValues(c.Dir, envLocal, a.configVals); err != nil {
+		return err
+	}
+	svc := &config.Service{Name: o.Service, Provider: info.Name, Secrets: a.secrets, Config: valueSlots(a.configVals), Login: a.loginSlots,
+		ResourceID: res.ID, Region: res.Region, Meta: res.Meta, CreatedAt: time.Now(), CreatedBy: "stack add"}
 	if o.NoVerify {
-		result.Unverified = secrets
+		svc.Unverified = a.secrets
+	}
+	if old := c.Services[o.Service]; old != nil {
+		if !old.CreatedAt.IsZero() {
+			svc.CreatedAt = old.CreatedAt
+		}
+		svc.MCP = old.MCP // kept with --no-mcp
+	}
+	if mcp := a.mcp; mcp != nil {
+		mcp.resolve(res.ID)
+		if err := mcp.apply(); err != nil {
+			return err
+		}
+		svc.MCP = mcp.spec.Name
+		a.mcpOut = &AddMCP{Name: mcp.spec.Name, File: ".mcp.json", Status: mcp.status, NeedsInject: needsInject(ctx, a.f, mcp.spec, info)}
+	}
+	c.SetService(svc)
+	return a.f.saveConfig(c)
+}
+
+// unwriteFiles puts .mcp.json and .env.local back as they were.
+func (a *addJob) unwriteFiles(ctx context.Context) error {
+	var errs []error
+	if a.mcp != nil {
+		errs = append(errs, a.mcp.undo())
+	}
+	if a.envBackup != nil {
+		errs = append(errs, a.envBackup.restore())
+	}
+	return errors.Join(errs...)
+}
+
+// deprovision deletes the resource this add created, for the rollback.
+func (a *addJob) deprovision(ctx context.Context, r pipeline.Resource) error {
+	rr := a.res
+	rr.ID, rr.Region = r.ID, r.Region
+	if r.Meta != nil {
+		// The journal's: right even when this run's Provision failed and
+		// res is empty (a resumed add's team scope).
+		rr.Meta = r.Meta
+	}
+	return a.p.Deprovision(ctx, a.env, a.cred, rr)
+}
+
+// report is the result, and with no --json what was done and what next.
+func (a *addJob) report(out pipeline.Outcome) *AddResult {
+	o, f, info := a.o, a.f, a.info
+	result := &AddResult{Service: o.Service, Provider: info.Name, Resource: out.Resource.ID, Secrets: a.secrets, EnvFile: envLocal, MCP: a.mcpOut}
+	if o.NoVerify {
+		result.Unverified = a.secrets
 	}
 	if o.JSON {
-		return result, nil
+		return result
 	}
-	f.IO.Successf("%s is set up: %s in phantom's vault, tokens in %s.", info.DisplayName, strings.Join(secrets, ", "), envLocal)
+	f.IO.Successf("%s is set up: %s in phantom's vault, tokens in %s.", info.DisplayName, strings.Join(a.secrets, ", "), envLocal)
 	if o.NoVerify {
-		f.IO.Warnf("%s was stored without a check (--no-verify). Once %s is reachable, check it with: stack doctor", strings.Join(secrets, ", "), info.DisplayName)
+		f.IO.Warnf("%s was stored without a check (--no-verify). Once %s is reachable, check it with: stack doctor", strings.Join(a.secrets, ", "), info.DisplayName)
 	}
-	if mcpOut != nil {
-		switch mcpOut.Status {
+	if m := a.mcpOut; m != nil {
+		switch m.Status {
 		case mcpWrite:
 			if info.MCP != nil && info.MCP.URL != "" {
-				f.IO.Infof("MCP server %q added to .mcp.json: %s's hosted server for this project; your MCP client asks you to sign in to it.", mcpOut.Name, info.DisplayName)
+				f.IO.Infof("MCP server %q added to .mcp.json: %s's hosted server for this project; your MCP client asks you to sign in to it.", m.Name, info.DisplayName)
 			} else {
-				f.IO.Infof("MCP server %q added to .mcp.json (runs under phantom exec).", mcpOut.Name)
+				f.IO.Infof("MCP server %q added to .mcp.json (runs under phantom exec).", m.Name)
 			}
 		case mcpKept:
-			f.IO.Infof("MCP server %q: your edited entry in .mcp.json was kept.", mcpOut.Name)
+			f.IO.Infof("MCP server %q: your edited entry in .mcp.json was kept.", m.Name)
 		}
-		f.warnNeedsInject(info, mcpOut.NeedsInject)
+		f.warnNeedsInject(info, m.NeedsInject)
 	}
 	f.IO.Infof("Run your app with: stack exec -- <command>")
-	return result, nil
+	return result
+}
+
+// interruptedAddError is the one line an interrupted add ends with: what
+// the rollback undid, or what it left and that the journal lets the same
+// command resume (docs/stack.md, "How stack add works").
+func interruptedAddError(ctx context.Context, service string, err error) error {
+	var re *pipeline.RollbackError
+	if !errors.As(err, &re) {
+		return fmt.Errorf("%s; %v", interrupt.By(ctx), err)
+	}
+	var b strings.Builder
+	b.WriteString(interrupt.By(ctx))
+	if len(re.Undone) > 0 {
+		fmt.Fprintf(&b, "; rolled back: %s", strings.Join(re.Undone, ", "))
+	}
+	switch {
+	case len(re.Leftover) > 0:
+		fmt.Fprintf(&b, "; left: %s; the journal keeps them: run stack add %s again to resume", strings.Join(re.Leftover, ", "), service)
+	case re.Kept != "":
+		fmt.Fprintf(&b, "; nothing was added, and the journal is kept (%s): run stack add %s again to resume", re.Kept, service)
+	default:
+		b.WriteString("; nothing was added")
+	}
+	return errors.New(b.String())
 }
 
 // providerOptions are the provider-specific flags, by name without dashes

@@ -131,7 +131,7 @@ func TestAddCtrlCAtMaskedPrompt(t *testing.T) {
 		t.Fatalf("exit: %v (want exit status 130, not death by signal); screen:\n%s", err, screen.String())
 	}
 	time.Sleep(100 * time.Millisecond)
-	if !seen("interrupted; nothing was stored") {
+	if !seen("error: interrupted (Ctrl-C); nothing was stored") {
 		t.Fatalf("screen:\n%s", screen.String())
 	}
 	if !echoOn(t, tty) {

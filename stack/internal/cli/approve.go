@@ -63,8 +63,7 @@ func (f *Factory) routeOverrides(pc *phantomctl.Client, provs ...string) {
 // providers just added reach phantom's routes, and what
 // phantom now waits for is approved on the terminal, or the command to do
 // it is printed. The add itself has succeeded either way.
-func (f *Factory) approveAfterAdd(jsonOut bool, provs ...string) {
-	ctx := context.Background()
+func (f *Factory) approveAfterAdd(ctx context.Context, jsonOut bool, provs ...string) {
 	pc, err := f.phantom(ctx)
 	if err != nil {
 		return // addOne used it; it cannot fail here

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"encoding/json"
 	"runtime"
 	"slices"
@@ -231,11 +232,11 @@ func TestHelp(t *testing.T) {
 
 func TestMainMapsErrors(t *testing.T) {
 	ios, _, _, errOut := term.Test()
-	code := Main([]string{"stack", "bogus"}, ios.In, ios.Out, ios.ErrOut)
+	code := Main(context.Background(), []string{"stack", "bogus"}, ios.In, ios.Out, ios.ErrOut)
 	if code != exitcode.Usage || !strings.Contains(errOut.String(), "unknown command") {
 		t.Errorf("Main = %d %q", code, errOut)
 	}
-	if code := Main([]string{"stack", "version"}, ios.In, ios.Out, ios.ErrOut); code != 0 {
+	if code := Main(context.Background(), []string{"stack", "version"}, ios.In, ios.Out, ios.ErrOut); code != 0 {
 		t.Errorf("Main version = %d", code)
 	}
 }

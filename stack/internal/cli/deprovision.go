@@ -16,7 +16,7 @@ import (
 // credential chain, or the browser) and reports what to do when it cannot.
 func deprovision(ctx context.Context, f *Factory, p providers.Provider, s *config.Service) error {
 	info := p.Info()
-	env := f.providerEnv()
+	env := f.providerEnv(ctx)
 	cred, err := p.Login(ctx, env, providers.LoginRequest{})
 	if err != nil {
 		err = fmt.Errorf("signing in to %s to delete %s: %w\nNothing was removed. To remove %s from this project but keep the upstream resource: stack remove %s --keep-remote",

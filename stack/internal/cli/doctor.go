@@ -75,8 +75,9 @@ const maxParallelChecks = 4
 func newDoctorCmd(f *Factory) *cobra.Command {
 	var asJSON, probe, all, strict bool
 	cmd := &cobra.Command{
-		Use:   "doctor [--all] [--strict] [--json]",
-		Short: "Check that every declared secret exists in phantom and still works upstream",
+		Use:         "doctor [--all] [--strict] [--json]",
+		Annotations: readOnlyInterrupted,
+		Short:       "Check that every declared secret exists in phantom and still works upstream",
 		Long: `For every secret slot in .stack.toml: is it in phantom's vault, and does the
 provider still accept it? The upstream checks run under 'phantom exec': the
 check request carries the phm_ token and phantom's proxy puts the real key on
@@ -96,9 +97,9 @@ own directory, and exits 1 when any of them fails.`,
 				return doctorProbe(cmd.Context(), f)
 			}
 			if all {
-				return doctorAllRun(f, asJSON, strict)
+				return doctorAllRun(cmd.Context(), f, asJSON, strict)
 			}
-			return doctorRun(f, asJSON, strict)
+			return doctorRun(cmd.Context(), f, asJSON, strict)
 		},
 	}
 	jsonout.AddFlag(cmd, &asJSON, "print the report as JSON (schema in docs/stack.md)")
@@ -109,8 +110,8 @@ own directory, and exits 1 when any of them fails.`,
 	return cmd
 }
 
-func doctorRun(f *Factory, asJSON, strict bool) error {
-	rep, err := doctorProject(f, strict, asJSON)
+func doctorRun(ctx context.Context, f *Factory, asJSON, strict bool) error {
+	rep, err := doctorProject(ctx, f, strict, asJSON)
 	if err != nil {
 		if asJSON {
 			// stdout stays a JSON document: the reason goes in "error"
@@ -139,8 +140,7 @@ func doctorRun(f *Factory, asJSON, strict bool) error {
 
 // doctorProject checks the current project. On error the report still holds
 // what is known (schema, project, path) for --json.
-func doctorProject(f *Factory, strict, asJSON bool) (DoctorReport, error) {
-	ctx := context.Background()
+func doctorProject(ctx context.Context, f *Factory, strict, asJSON bool) (DoctorReport, error) {
 	rep := DoctorReport{Schema: DoctorSchema, Slots: []DoctorSlot{}}
 	c, err := f.loadConfig()
 	if err != nil {
@@ -163,6 +163,10 @@ func doctorProject(f *Factory, strict, asJSON bool) (DoctorReport, error) {
 		}
 		return err
 	})
+	if ctx.Err() != nil {
+		// Ctrl-C: the checks cut short prove nothing, whatever they said.
+		return rep, context.Cause(ctx)
+	}
 	return rep, err
 }
 
@@ -290,7 +294,7 @@ func doctorProbe(ctx context.Context, f *Factory) error {
 		return err
 	}
 	proxyURL, session := f.Env("PHANTOM_PROXY_URL"), f.Env("PHANTOM_PROXY_TOKEN")
-	env := f.providerEnv()
+	env := f.providerEnv(ctx)
 	env.HTTP = &http.Client{Timeout: 30 * time.Second, Transport: proxyFailures{http.DefaultTransport}}
 	mount := func(route string) string { return proxyURL + "/_phantom/" + session + "/" + route }
 	env.Getenv = func(k string) string {

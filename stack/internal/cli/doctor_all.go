@@ -21,8 +21,7 @@ type DoctorAllReport struct {
 // exec) run in, its own directory, so it gets its own .phantom.toml,
 // .env.local and routes. A project that cannot be checked is a failed
 // report with an error, and the others still run.
-func doctorAllRun(f *Factory, asJSON, strict bool) error {
-	ctx := context.Background()
+func doctorAllRun(ctx context.Context, f *Factory, asJSON, strict bool) error {
 	all := DoctorAllReport{Schema: DoctorSchema, Reports: []DoctorReport{}}
 	// With --json, stdout stays a JSON document when nothing can be checked.
 	fail := func(err error) error {
@@ -44,6 +43,9 @@ func doctorAllRun(f *Factory, asJSON, strict bool) error {
 	}
 	failed := 0
 	for _, p := range ps {
+		if ctx.Err() != nil {
+			return fail(context.Cause(ctx)) // Ctrl-C: the projects not checked yet are not reported
+		}
 		rep := DoctorReport{Schema: DoctorSchema, Name: p.Name, Project: p.ProjectID, Path: p.Path, Slots: []DoctorSlot{}}
 		c, err := config.Load(p.Path, f.known)
 		if err == nil {
@@ -62,6 +64,9 @@ func doctorAllRun(f *Factory, asJSON, strict bool) error {
 			failed++
 		}
 		all.Reports = append(all.Reports, rep)
+	}
+	if ctx.Err() != nil {
+		return fail(context.Cause(ctx))
 	}
 	if asJSON {
 		if err := writeJSON(f, all); err != nil {

@@ -94,9 +94,9 @@ ones; then they are "encrypted". Exit 1 when any variable failed.`,
 			}
 			o.Targets = ts
 			if o.Child {
-				return envPushChild(o)
+				return envPushChild(cmd.Context(), o)
 			}
-			return envPushRun(o)
+			return envPushRun(cmd.Context(), o)
 		},
 	}
 	cmd.Flags().StringVar(&targets, "target", strings.Join(pushTargets, ","), "Vercel environments to store the variables in (comma-separated)")
@@ -193,9 +193,8 @@ func readEnvLocal(dir string) (*dotenv.File, error) {
 	return dotenv.Parse(b), nil
 }
 
-func envPushRun(o *EnvPushOptions) error {
+func envPushRun(ctx context.Context, o *EnvPushOptions) error {
 	f := o.F
-	ctx := context.Background()
 	c, err := f.loadConfig()
 	if err != nil {
 		return err
@@ -343,7 +342,7 @@ func envPushExec(ctx context.Context, o *EnvPushOptions, c *config.Config, tok s
 // envPushChild runs inside phantom exec: VERCEL_TOKEN is a phm token, the
 // Vercel API is the proxy's vercel mount, and each secret's value is its
 // phm token from .env.local. One JSON line per variable on stdout.
-func envPushChild(o *EnvPushOptions) error {
+func envPushChild(ctx context.Context, o *EnvPushOptions) error {
 	f := o.F
 	c, err := f.loadConfig()
 	if err != nil {
@@ -374,7 +373,6 @@ func envPushChild(o *EnvPushOptions) error {
 		team:    svc.Meta["team_id"],
 		project: svc.ResourceID,
 	}
-	ctx := context.Background()
 	existing, listErr := api.existing(ctx)
 	enc := json.NewEncoder(f.IO.Out)
 	for _, v := range planPush(c, svc.Name, o.Targets) {

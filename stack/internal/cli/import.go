@@ -53,7 +53,7 @@ outside ` + "`stack exec`" + ` the app reads phm_ tokens for them; stack lists t
 --secrets-only leaves them in the file as they are.`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return importRun(f, from, asJSON, secretsOnly)
+			return importRun(cmd.Context(), f, from, asJSON, secretsOnly)
 		},
 	}
 	cmd.Flags().StringVar(&from, "from", ".env", "the env file to import")
@@ -62,8 +62,7 @@ outside ` + "`stack exec`" + ` the app reads phm_ tokens for them; stack lists t
 	return cmd
 }
 
-func importRun(f *Factory, from string, asJSON, secretsOnly bool) error {
-	ctx := context.Background()
+func importRun(ctx context.Context, f *Factory, from string, asJSON, secretsOnly bool) error {
 	dir, err := f.projectDir()
 	if err != nil {
 		return err
@@ -162,7 +161,7 @@ func importRun(f *Factory, from string, asJSON, secretsOnly bool) error {
 	}
 	// As at the end of stack add: the services just declared get their
 	// STACK_*_API_URL routes, and what phantom waits for is approved.
-	f.approveAfterAdd(asJSON, slices.Collect(maps.Keys(res.Services))...)
+	f.approveAfterAdd(ctx, asJSON, slices.Collect(maps.Keys(res.Services))...)
 	if asJSON {
 		return writeJSON(f, res)
 	}

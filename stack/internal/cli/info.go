@@ -53,8 +53,9 @@ type InfoOptions struct {
 func newInfoCmd(f *Factory) *cobra.Command {
 	o := &InfoOptions{F: f}
 	cmd := &cobra.Command{
-		Use:   "info SERVICE [--json]",
-		Short: "Show one service: provider, resource, and which of its slots phantom holds",
+		Use:         "info SERVICE [--json]",
+		Annotations: readOnlyInterrupted,
+		Short:       "Show one service: provider, resource, and which of its slots phantom holds",
 		Long: `Show what stack knows about SERVICE: the provider (name, category, how it
 signs in, docs), the upstream resource recorded in .stack.local.toml (id,
 region, when and by whom it was created), its MCP server, and each declared
@@ -65,16 +66,15 @@ work upstream. --json schema: docs/stack.md.`,
 		Args: exactArgs("SERVICE"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.Service = args[0]
-			return infoRun(o)
+			return infoRun(cmd.Context(), o)
 		},
 	}
 	jsonout.AddFlag(cmd, &o.JSON, "print JSON (schema in docs/stack.md)")
 	return cmd
 }
 
-func infoRun(o *InfoOptions) error {
+func infoRun(ctx context.Context, o *InfoOptions) error {
 	f := o.F
-	ctx := context.Background()
 	c, err := f.loadConfig()
 	if err != nil {
 		return err

@@ -38,7 +38,7 @@ so you can scaffold before installing phantom.`,
 			if runF != nil {
 				return runF(o)
 			}
-			return initRun(o)
+			return initRun(cmd.Context(), o)
 		},
 	}
 	cmd.Flags().StringVar(&o.Template, "template", "", "start from template T (see stack templates)")
@@ -46,7 +46,7 @@ so you can scaffold before installing phantom.`,
 	return cmd
 }
 
-func initRun(o *InitOptions) error {
+func initRun(ctx context.Context, o *InitOptions) error {
 	f := o.F
 	dir, err := f.projectDir()
 	if err != nil {
@@ -55,7 +55,7 @@ func initRun(o *InitOptions) error {
 	if _, err := os.Stat(filepath.Join(dir, config.FileName)); err == nil && !o.Force {
 		return exitcode.Errorf(exitcode.Failure, "%s already exists in %s; pass --force to replace it", config.FileName, dir)
 	}
-	if _, err := f.phantom(context.Background()); err != nil {
+	if _, err := f.phantom(ctx); err != nil {
 		var ni *phantomctl.NotInstalledError
 		if errors.As(err, &ni) {
 			f.IO.Warnf("%v\nstack init goes on without it; every other command needs phantom.", err)

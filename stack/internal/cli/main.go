@@ -4,6 +4,7 @@
 package cli
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -13,23 +14,33 @@ import (
 
 	"phantomstack.dev/shared/cmdutil"
 	"phantomstack.dev/shared/exitcode"
+	"phantomstack.dev/shared/interrupt"
 	"phantomstack.dev/shared/jsonout"
 	"phantomstack.dev/shared/term"
 )
 
 // Main runs stack with args (args[0] is the program name) and returns the
 // process exit code. It is the only place where errors become exit codes.
-func Main(args []string, in io.Reader, out, errOut io.Writer) int {
+// ctx is the one main made (shared/interrupt): Ctrl-C cancels it, and every
+// command reads it from cmd.Context().
+func Main(ctx context.Context, args []string, in io.Reader, out, errOut io.Writer) int {
 	f, err := NewFactory(term.System(in, out, errOut))
 	if err != nil {
 		fmt.Fprintf(errOut, "error: %v\n", err)
 		return exitcode.Failure
 	}
-	return Run(f, args[1:])
+	return RunContext(ctx, f, args[1:])
 }
 
-// Run executes one command line with a prepared factory.
+// Run executes one command line with a prepared factory (tests; no signal
+// handling).
 func Run(f *Factory, args []string) int {
+	return RunContext(context.Background(), f, args)
+}
+
+// RunContext executes one command line with a prepared factory; ctx reaches
+// every command as cmd.Context().
+func RunContext(ctx context.Context, f *Factory, args []string) int {
 	root := NewRootCmd(f)
 	root.SetArgs(args)
 	root.SetIn(f.IO.In)
@@ -44,7 +55,7 @@ func Run(f *Factory, args []string) int {
 		f.IO.Out = jsonout.Track(cmd, out)
 		return nil
 	}
-	cmd, err := root.ExecuteC()
+	cmd, err := root.ExecuteContextC(ctx)
 	if err == nil {
 		return exitcode.OK
 	}
@@ -53,6 +64,10 @@ func Run(f *Factory, args []string) int {
 		// The command has said why on stderr.
 		jsonout.WriteFailure(f.IO.Out, cmd, errors.New("failed; stderr says why"), silent.Code)
 		return silent.Code
+	}
+	if msg, ok := interrupt.Message(ctx, err, interruptedState(cmd)); ok {
+		fmt.Fprintf(f.IO.ErrOut, "%s %s\n", f.IO.Theme().Fail("error:"), msg)
+		return exitcode.Interrupted
 	}
 	code := exitcode.Code(err)
 	if isUsageError(err) {
@@ -64,6 +79,26 @@ func Run(f *Factory, args []string) int {
 		fmt.Fprintf(f.IO.ErrOut, "Run '%s --help' for usage.\n", cmd.CommandPath())
 	}
 	return code
+}
+
+// annotationInterrupted names the cobra annotation in which a command says
+// what an interruption leaves, for the one-line message Main prints.
+const annotationInterrupted = "interrupted"
+
+// readOnlyInterrupted is the state a command that changes nothing leaves.
+var readOnlyInterrupted = map[string]string{annotationInterrupted: "nothing was changed"}
+
+// interruptedState is what an interrupted cmd left: its own annotation (or
+// its parent's), else what holds for every stack command: each file is
+// written whole (a temporary file renamed over it), so a Ctrl-C never
+// leaves one half-written.
+func interruptedState(cmd *cobra.Command) string {
+	for c := cmd; c != nil; c = c.Parent() {
+		if s := c.Annotations[annotationInterrupted]; s != "" {
+			return s
+		}
+	}
+	return "no file was left half-written: stack replaces .stack.toml and the env files whole, so each is as it was or fully updated"
 }
 
 // usageError marks a command-line mistake: exit code 2.

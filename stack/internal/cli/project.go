@@ -80,11 +80,13 @@ func (f *Factory) phantom(ctx context.Context) (*phantomctl.Client, error) {
 
 // providerEnv is what providers get from stack: the HTTP client, the
 // environment and the terminal (for masked paste).
-func (f *Factory) providerEnv() providers.Env {
+//
+// ctx is the command's: the providers' prompts end at Ctrl-C with it.
+func (f *Factory) providerEnv(ctx context.Context) providers.Env {
 	return providers.Env{
 		HTTP:    &http.Client{Timeout: 30 * time.Second},
 		Getenv:  f.Env,
-		Prompt:  f.IO,
+		Prompt:  f.IO.Prompter(ctx),
 		Logf:    func(format string, args ...any) { f.IO.Infof(format, args...) },
 		OpenURL: func(url string) error { return openURL(f.Env, url) },
 	}

@@ -38,16 +38,15 @@ func newRemoveCmd(f *Factory) *cobra.Command {
 		Args:  exactArgs("SERVICE"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.Service = args[0]
-			return removeRun(o)
+			return removeRun(cmd.Context(), o)
 		},
 	}
 	cmd.Flags().BoolVar(&o.KeepRemote, "keep-remote", false, "leave the upstream resource in place (API-key services never delete anything upstream)")
 	return cmd
 }
 
-func removeRun(o *RemoveOptions) error {
+func removeRun(ctx context.Context, o *RemoveOptions) error {
 	f := o.F
-	ctx := context.Background()
 	c, err := f.loadConfig()
 	if err != nil {
 		return err
@@ -238,15 +237,16 @@ type ListEntry struct {
 func newListCmd(f *Factory) *cobra.Command {
 	var asJSON bool
 	cmd := &cobra.Command{
-		Use:   "list [--json]",
-		Short: "List the project's services and their slots",
-		Args:  noArgs,
+		Use:         "list [--json]",
+		Annotations: readOnlyInterrupted,
+		Short:       "List the project's services and their slots",
+		Args:        noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c, err := f.loadConfig()
 			if err != nil {
 				return err
 			}
-			if _, err := f.phantom(context.Background()); err != nil {
+			if _, err := f.phantom(cmd.Context()); err != nil {
 				return err
 			}
 			out := []ListEntry{}
@@ -309,9 +309,9 @@ func newEnvCmd(f *Factory) *cobra.Command {
 			use, short = "diff [--json]", "Exit 6 when declared slots and the vault differ"
 		}
 		sub := &cobra.Command{
-			Use: use, Short: short, Args: noArgs,
+			Use: use, Short: short, Args: noArgs, Annotations: readOnlyInterrupted,
 			RunE: func(cmd *cobra.Command, args []string) error {
-				rep, err := envReport(f)
+				rep, err := envReport(cmd.Context(), f)
 				if err != nil {
 					return err
 				}
@@ -348,8 +348,7 @@ func newEnvCmd(f *Factory) *cobra.Command {
 	return cmd
 }
 
-func envReport(f *Factory) (*EnvReport, error) {
-	ctx := context.Background()
+func envReport(ctx context.Context, f *Factory) (*EnvReport, error) {
 	c, err := f.loadConfig()
 	if err != nil {
 		return nil, err
@@ -415,7 +414,8 @@ status are the command's.`,
 			if _, err := f.loadConfig(); err != nil {
 				return err
 			}
-			pc, err := f.phantom(context.Background())
+			ctx := cmd.Context()
+			pc, err := f.phantom(ctx)
 			if err != nil {
 				return err
 			}

@@ -75,8 +75,9 @@ type StatusOptions struct {
 func newStatusCmd(f *Factory) *cobra.Command {
 	o := &StatusOptions{F: f}
 	cmd := &cobra.Command{
-		Use:   "status [--json]",
-		Short: "Where am I: this directory's project, phantom, and drift",
+		Use:         "status [--json]",
+		Annotations: readOnlyInterrupted,
+		Short:       "Where am I: this directory's project, phantom, and drift",
 		Long: `Report what stack sees from here: the project in this directory (its id and
 services), the phantom it would use (version, and how many secrets its vault
 holds for this project), and how the declared secret slots and the vault
@@ -84,15 +85,14 @@ differ. It works without a .stack.toml and without phantom: what is missing is
 reported, not an error. Exit 1 only when .stack.toml exists but cannot be read.
 No upstream checks (that is stack doctor). --json schema: docs/stack.md.`,
 		Args: noArgs,
-		RunE: func(cmd *cobra.Command, args []string) error { return statusRun(o) },
+		RunE: func(cmd *cobra.Command, args []string) error { return statusRun(cmd.Context(), o) },
 	}
 	jsonout.AddFlag(cmd, &o.JSON, "print the report as JSON (schema in docs/stack.md)")
 	return cmd
 }
 
-func statusRun(o *StatusOptions) error {
+func statusRun(ctx context.Context, o *StatusOptions) error {
 	f := o.F
-	ctx := context.Background()
 	dir, err := f.projectDir()
 	if err != nil {
 		return exitcode.New(exitcode.Failure, err)

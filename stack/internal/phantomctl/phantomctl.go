@@ -138,6 +138,7 @@ func (c *Client) run(ctx context.Context, stdin []byte, args ...string) ([]byte,
 	ctx, cancel := context.WithTimeout(ctx, c.timeout())
 	defer cancel()
 	cmd := exec.CommandContext(ctx, c.Bin, args...)
+	interruptOnCancel(cmd, stopGrace)
 	cmd.Dir = c.Dir
 	cmd.Env = c.Env
 	if stdin != nil {
@@ -161,6 +162,21 @@ func (c *Client) run(ctx context.Context, stdin []byte, args ...string) ([]byte,
 		return nil, fmt.Errorf("running phantom %s: %w", strings.Join(args, " "), err)
 	}
 	return out.Bytes(), nil
+}
+
+// stopGrace is how long phantom has, after stack passes on a Ctrl-C, to
+// stop by itself (it finishes or drops its atomic write and exits 130)
+// before it is killed.
+const stopGrace = 10 * time.Second
+
+// interruptOnCancel makes the end of cmd's context (Ctrl-C, a timeout) send
+// phantom SIGINT, the signal a terminal would have sent it, instead of
+// SIGKILL: phantom then stops cleanly, and its writes are atomic either way.
+// After wait (0: never) it is killed. On a terminal phantom gets the same
+// Ctrl-C from the terminal too; it counts both as one (shared/interrupt).
+func interruptOnCancel(cmd *exec.Cmd, wait time.Duration) {
+	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
+	cmd.WaitDelay = wait
 }
 
 // Check reads `phantom version --json` and refuses a phantom that speaks
@@ -307,6 +323,10 @@ func (c *Client) ExecBodySecrets(ctx context.Context, envFiles, bodySecrets []st
 	}
 	argv = append(append(argv, "--"), args...)
 	cmd := exec.CommandContext(ctx, c.Bin, argv...)
+	// Ctrl-C reaches phantom exec as SIGINT, which hands it to the command
+	// (docs/phantom.md, "phantom exec"); stack then waits for the
+	// command's own exit, as phantom exec does.
+	interruptOnCancel(cmd, 0)
 	cmd.Dir, cmd.Env = c.Dir, c.Env
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = stdin, stdout, stderr
 	err := cmd.Run()

@@ -54,6 +54,7 @@ func (c *Client) Pending(ctx context.Context) (Pending, error) {
 // vault), and nothing passes through stack.
 func (c *Client) TrustOnTerminal(ctx context.Context, stdin io.Reader, stdout, stderr io.Writer) error {
 	cmd := exec.CommandContext(ctx, c.Bin, "trust")
+	interruptOnCancel(cmd, stopGrace)
 	cmd.Dir, cmd.Env = c.Dir, c.Env
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = stdin, stdout, stderr
 	err := cmd.Run()
