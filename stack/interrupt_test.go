@@ -375,3 +375,44 @@ func TestInterruptAddKeepsJournal(t *testing.T) {
 		t.Fatalf("%d projects upstream after the resume, want 1", n)
 	}
 }
+
+// TestInterruptWhileComingUpDeleteFails: Ctrl-C while a new Supabase project
+// is still COMING_UP makes the provider delete it again; when that delete
+// fails, the project must not be forgotten: the journal keeps it, the line
+// says so, and the suggested command resumes it (no second project).
+func TestInterruptWhileComingUpDeleteFails(t *testing.T) {
+	srv := supabasefake.New(supabasefake.Options{ReadyAfter: time.Hour})
+	url := srv.Start()
+	t.Cleanup(srv.Close)
+	srv.AddFault(supabasefake.Fault{Route: "DELETE /v1/projects/{ref}", Status: 403, Times: -1})
+
+	s := newIntSandbox(t)
+	s.setenv("STACK_SUPABASE_API_URL="+url, "STACK_SUPABASE_PROJECT_URL="+url+"/project/{ref}", "SUPABASE_ACCESS_TOKEN="+srv.PersonalToken())
+	s.mustRun("init")
+	code, stderr := s.interrupt("COMING_UP", 300*time.Millisecond, "add", "supabase")
+	if code != 130 {
+		t.Fatalf("exit %d, want 130; stderr:\n%s", code, stderr)
+	}
+	prs := srv.Projects()
+	if len(prs) != 1 {
+		t.Fatalf("%d projects upstream, want 1 (its delete was refused)", len(prs))
+	}
+	l := interruptedLine(t, stderr)
+	if !strings.Contains(l, "; left: upstream resource ") || !strings.HasSuffix(l, "run stack add supabase again to resume") {
+		t.Fatalf("line %q does not say the project is left and how to resume; stderr:\n%s", l, stderr)
+	}
+	local, _ := os.ReadFile(filepath.Join(s.dir, ".stack.local.toml"))
+	if !strings.Contains(string(local), prs[0].Ref) {
+		t.Fatalf("the journal does not keep project %s:\n%s", prs[0].Ref, local)
+	}
+
+	srv.ClearFaults()
+	srv.SetStatus(prs[0].Ref, "ACTIVE_HEALTHY")
+	out := s.mustRun("add", "supabase")
+	if !strings.Contains(out, "Resuming an interrupted stack add supabase") {
+		t.Fatalf("not resumed:\n%s", out)
+	}
+	if n := len(srv.Projects()); n != 1 {
+		t.Fatalf("%d projects upstream after the resume, want 1", n)
+	}
+}

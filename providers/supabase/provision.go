@@ -256,7 +256,15 @@ func (p *Provider) waitAndDescribe(ctx context.Context, env providers.Env, c *cl
 	ready, err := p.wait(ctx, env, c, pr)
 	if err != nil {
 		if created {
-			return providers.Resource{}, p.cleanup(env, c, ref, err)
+			gone, cerr := p.cleanup(env, c, ref, err)
+			if gone {
+				return providers.Resource{}, cerr
+			}
+			// The project outlived its delete: hand its ref back with the
+			// error (the providers.Provider contract) so stack journals it
+			// and a rerun resumes or rolls it back, instead of leaving it
+			// unknown upstream.
+			return providers.Resource{ID: ref, Region: pr.Region, Meta: map[string]string{MetaName: pr.Name}}, cerr
 		}
 		return providers.Resource{}, err
 	}
@@ -274,16 +282,16 @@ func (p *Provider) waitAndDescribe(ctx context.Context, env providers.Env, c *cl
 
 // cleanup deletes a project this call created after cause, on a fresh
 // bounded context (ctx may be the cancelled one), and says what is left.
-func (p *Provider) cleanup(env providers.Env, c *client, ref string, cause error) error {
+func (p *Provider) cleanup(env providers.Env, c *client, ref string, cause error) (gone bool, _ error) {
 	ctx, cancel := context.WithTimeout(context.Background(), cleanupTimeout)
 	defer cancel()
 	err := c.deleteProject(ctx, ref)
 	if err == nil || statusOf(err) == http.StatusNotFound {
 		env.Printf("Supabase: deleted project %s again, since its set-up did not finish.", ref)
-		return fmt.Errorf("%w\nThe project %s was deleted again; nothing is left upstream. Run the command again to start over", cause, ref)
+		return true, fmt.Errorf("%w\nThe project %s was deleted again; nothing is left upstream. Run the command again to start over", cause, ref)
 	}
-	return fmt.Errorf("%w\nThe project %s still exists upstream (deleting it failed: %v). Delete it at https://supabase.com/dashboard/project/%s/settings/general (or `supabase projects delete %s`), or run stack add supabase --use %s once it is ready",
-		cause, ref, err, ref, ref, ref)
+	return false, fmt.Errorf("%w\nThe project %s still exists upstream (deleting it failed: %v). Delete it at https://supabase.com/dashboard/project/%s/settings/general (or `supabase projects delete %s`), or run the same stack add again: it resumes this project",
+		cause, ref, err, ref, ref)
 }
 
 func (p *Provider) waitTimeout(env providers.Env) time.Duration {
