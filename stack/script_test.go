@@ -50,6 +50,7 @@ func TestScripts(t *testing.T) {
 	}))
 	t.Cleanup(api.Close)
 	t.Cleanup(cleanupBun)
+	t.Cleanup(cleanupStripeMCP)
 	testscript.Run(t, testscript.Params{
 		Dir:                 "testdata/script",
 		RequireExplicitExec: true,
@@ -81,6 +82,7 @@ func TestScripts(t *testing.T) {
 			"vercelfake":   cmdVercelFake,
 			"supafake":     cmdSupaFake,
 			"needbun":      cmdNeedBun,
+			"needstripe":   cmdNeedStripeMCP,
 			"waitgrep":     cmdWaitGrep,
 			"phantomtrust": cmdPhantomTrust,
 		},
