@@ -57,6 +57,7 @@ func TestScripts(t *testing.T) {
 	}))
 	t.Cleanup(api.Close)
 	t.Cleanup(cleanupBun)
+	t.Cleanup(cleanupStripeMCP)
 	testscript.Run(t, testscript.Params{
 		Dir:                 "testdata/script",
 		RequireExplicitExec: true,
@@ -88,6 +89,7 @@ func TestScripts(t *testing.T) {
 			"vercelfake":   cmdVercelFake,
 			"supafake":     cmdSupaFake,
 			"needbun":      cmdNeedBun,
+			"needstripe":   cmdNeedStripeMCP,
 			"waitgrep":     cmdWaitGrep,
 			"phantomtrust": cmdPhantomTrust,
 		},

@@ -84,11 +84,16 @@ var catalog = []Spec{
 		Slots:       secret("GITHUB_TOKEN"),
 		Verify: bearer("GET", "https://api.github.com/user", "GITHUB_TOKEN",
 			Header{"Accept", "application/vnd.github+json"}),
-		// The local server binary, not its Docker image: docker keeps a
-		// container's environment in the daemon's on-disk container config,
-		// which would put an injected token in a file. It reads only
+		// The local server binary. Not GitHub's hosted server: it signs MCP
+		// clients in with OAuth only where the client brings its own GitHub
+		// OAuth app (VS Code); Claude Code, which reads .mcp.json, cannot
+		// (no dynamic client registration) and would need the token in a
+		// header, in a file or in the client's own environment. Not the
+		// Docker image: docker keeps a container's environment in the
+		// daemon's on-disk container config. It reads only
 		// GITHUB_PERSONAL_ACCESS_TOKEN, and GITHUB_HOST drops any port and
-		// path (so phantom's proxy cannot be its upstream).
+		// path (so phantom's proxy cannot be its upstream): it works only
+		// with the slot's policy "inject" (docs/providers.md, "MCP servers").
 		MCP: &providers.MCPServer{
 			Name: "github", Command: "github-mcp-server", Args: []string{"stdio"},
 			EnvFrom: map[string]string{"GITHUB_PERSONAL_ACCESS_TOKEN": "GITHUB_TOKEN"},
@@ -118,11 +123,15 @@ var catalog = []Spec{
 		DocsURL:     "https://dashboard.stripe.com/apikeys",
 		Slots:       secret("STRIPE_SECRET_KEY"),
 		Verify:      bearer("GET", "https://api.stripe.com/v1/balance", "STRIPE_SECRET_KEY"),
-		// Without --api-key it reads STRIPE_SECRET_KEY; stripe-node takes
-		// its host from code, not from the environment.
+		// Stripe's hosted server, which the MCP client signs in to with
+		// OAuth: no credential on this machine. The npm package @stripe/mcp
+		// is only a stdio bridge to this same URL (hard-coded) that sends
+		// the key as a bearer token and refuses to start unless it begins
+		// with sk_ or rk_, so under phantom it could work only with the real
+		// key injected (docs/providers.md, "MCP servers").
 		MCP: &providers.MCPServer{
-			Name: "stripe", Command: "npx", Args: []string{"-y", "@stripe/mcp", "--tools=all"},
-			Source: "https://github.com/stripe/agent-toolkit/tree/main/modelcontextprotocol",
+			Name: "stripe", URL: "https://mcp.stripe.com",
+			Source: "https://docs.stripe.com/mcp",
 		},
 	},
 }

@@ -248,11 +248,20 @@ func TestProvisionMaterializeHealthcheckDeprovision(t *testing.T) {
 	}
 }
 
+// Stripe's entry is its hosted server (the MCP client signs in with OAuth,
+// nothing on this machine); GitHub's is the local binary, which cannot use
+// phantom's proxy (docs/providers.md, "MCP servers").
 func TestMCPServers(t *testing.T) {
-	for name, want := range map[string]string{"stripe": "npx", "github": "github-mcp-server"} {
+	for name, want := range map[string]providers.MCPServer{
+		"stripe": {Name: "stripe", URL: "https://mcp.stripe.com"},
+		"github": {Name: "github", Command: "github-mcp-server"},
+	} {
 		s, ok := apikey.Lookup(name)
-		if !ok || s.MCP == nil || s.MCP.Command != want || s.MCP.ProxyAware {
+		if !ok || s.MCP == nil || s.MCP.Command != want.Command || s.MCP.URL != want.URL || s.MCP.ProxyAware || s.MCP.Source == "" {
 			t.Fatalf("%s: MCP = %+v", name, s.MCP)
+		}
+		if s.MCP.URL != "" && (len(s.MCP.Args) > 0 || len(s.MCP.EnvFrom) > 0) {
+			t.Fatalf("%s: a hosted server with a local command line: %+v", name, s.MCP)
 		}
 		p, _ := apikey.New(s)
 		if m := p.Info().MCP; m == nil || m == s.MCP || m.Name != name {

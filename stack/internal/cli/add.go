@@ -66,9 +66,10 @@ endpoint before it is stored. When the provider cannot be reached, --no-verify
 stores it unchecked: .stack.local.toml records it as unverified and
 'stack doctor' checks it later.
 
-For providers with an official MCP server (Stripe, GitHub) stack also adds it
-to the project's .mcp.json as "phantom exec --env-file .env.local -- <server>",
-so the server gets its credentials through phantom and the file holds none.
+For providers with an official MCP server stack also adds it to the project's
+.mcp.json: the provider's hosted server where your MCP client signs in with
+OAuth (Stripe, Supabase), else the local server run as "phantom exec
+--env-file .env.local -- <server>" (GitHub); the file holds no credential.
 Other servers and keys in .mcp.json are kept; an entry of the same name that
 stack did not write is replaced only with --force. --no-mcp skips this.`,
 		Args: func(cmd *cobra.Command, args []string) error {
@@ -568,7 +569,7 @@ func (a *addJob) report(out pipeline.Outcome) *AddResult {
 				f.IO.Infof("MCP server %q added to .mcp.json (runs under phantom exec).", m.Name)
 			}
 		case mcpKept:
-			f.IO.Infof("MCP server %q: your edited entry in .mcp.json was kept.", m.Name)
+			f.infoKept(info, a.mcp)
 		}
 		f.warnNeedsInject(info, m.NeedsInject)
 	}

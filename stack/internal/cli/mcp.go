@@ -38,6 +38,11 @@ type mcpPlan struct {
 	spec   *providers.MCPServer
 	entry  mcpjson.Entry
 	status string
+	// keptLocal: the kept entry runs a local server where the provider's
+	// entry is now its hosted one (an entry an earlier stack wrote, then
+	// edited): kept, but `stack add` says how to switch.
+	keptLocal bool
+	service   string
 }
 
 // mcpEntry wraps the server's command in `phantom exec`, which reads the
@@ -84,7 +89,7 @@ func planMCP(c *config.Config, service string, info providers.Info, force bool) 
 	if err != nil {
 		return nil, exitcode.Errorf(exitcode.Failure, "%v\nNothing was changed and nothing was stored. Fix %s (or move it away) and run stack add %s again; --no-mcp skips the MCP wiring.", err, mcpjson.FileName, service)
 	}
-	p := &mcpPlan{file: file, spec: info.MCP, entry: mcpEntry(info.MCP, ""), status: mcpWrite}
+	p := &mcpPlan{file: file, spec: info.MCP, entry: mcpEntry(info.MCP, ""), status: mcpWrite, service: service}
 	name := info.MCP.Name
 	if _, exists := file.Get(name); !exists || force {
 		return p, nil
@@ -95,6 +100,10 @@ func planMCP(c *config.Config, service string, info providers.Info, force bool) 
 	}
 	if old := c.Services[service]; old != nil && old.MCP == name {
 		p.status = mcpKept // stack wrote it for this service; the edits are the user's
+		if raw, _ := file.Get(name); info.MCP.URL != "" {
+			var e mcpjson.Entry
+			p.keptLocal = json.Unmarshal(raw, &e) == nil && e.Command != ""
+		}
 		return p, nil
 	}
 	if info.MCP.URL != "" {
@@ -133,7 +142,9 @@ func sameRemoteServer(raw []byte, spec *providers.MCPServer) bool {
 	}
 	got, err1 := url.Parse(e.URL)
 	want, err2 := url.Parse(spec.RemoteURL(""))
-	return err1 == nil && err2 == nil && got.Scheme == want.Scheme && got.Host == want.Host && got.Path == want.Path
+	// "https://mcp.stripe.com" and "https://mcp.stripe.com/" are one server.
+	return err1 == nil && err2 == nil && got.Scheme == want.Scheme && got.Host == want.Host &&
+		strings.TrimSuffix(got.Path, "/") == strings.TrimSuffix(want.Path, "/")
 }
 
 // mcpDescribe is what stack's entry runs, for messages.
@@ -191,6 +202,10 @@ func needsInject(ctx context.Context, f *Factory, spec *providers.MCPServer, inf
 	return out
 }
 
+// warnNeedsInject says what a local server that cannot use the proxy needs
+// (the real value injected) and what that exposes (docs/providers.md, "MCP
+// servers"): the value sits in the environment of the server and of every
+// stack exec program, which any process of the user can read.
 func (f *Factory) warnNeedsInject(info providers.Info, slots []string) {
 	if len(slots) == 0 {
 		return
@@ -199,8 +214,18 @@ func (f *Factory) warnNeedsInject(info providers.Info, slots []string) {
 	for _, s := range slots {
 		fmt.Fprintf(&toml, "\n    [secrets.%s]\n    policy = \"inject\"\n", s)
 	}
-	f.IO.Warnf("%s's MCP server calls %s's API itself, not through phantom's proxy, so with the proxy policy it gets a phm token that %s refuses. For the MCP server to work, have phantom inject the real value: add to .phantom.toml%s\nthen approve the change on your terminal with phantom trust (a policy that hands out more needs a person's approval). Every program run with stack exec then gets the real value in its environment (phantom masks it in captured output). See docs/providers.md, \"MCP servers\".",
+	f.IO.Warnf("%s's MCP server calls %s's API itself, not through phantom's proxy, so with the proxy policy it gets a phm token that %s refuses. For the MCP server to work, have phantom inject the real value: add to .phantom.toml%s\nthen approve the change on your terminal with phantom trust (a policy that hands out more needs a person's approval). What that exposes: the real value is then in the environment of the MCP server and of every program run with stack exec, where any process of your user (an AI agent's shell included) can read it (/proc/PID/environ); phantom only masks it in their captured output. See docs/providers.md, \"MCP servers\".",
 		info.DisplayName, info.DisplayName, info.DisplayName, toml.String())
+}
+
+// infoKept reports a kept entry; one that still runs a local server where
+// the provider's entry is now its hosted one also gets the way to switch.
+func (f *Factory) infoKept(info providers.Info, p *mcpPlan) {
+	f.IO.Infof("MCP server %q: your edited entry in .mcp.json was kept.", p.spec.Name)
+	if p.keptLocal {
+		f.IO.Warnf("That entry runs a local %s MCP server. stack now writes %s's hosted server, which your MCP client signs in to with OAuth, so no %s credential is on this machine. To switch, replace the entry with {\"type\": \"http\", \"url\": %q}, or delete it and run stack add %s again.",
+			info.DisplayName, info.DisplayName, info.DisplayName, p.spec.RemoteURL(""), p.service)
+	}
 }
 
 // removeMCP deletes the entry stack wrote for s. It returns the loaded file

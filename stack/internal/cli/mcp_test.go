@@ -56,3 +56,47 @@ func TestRemoteMCPPlan(t *testing.T) {
 		})
 	}
 }
+
+// Stripe's hosted server has no resource placeholder: an entry of it,
+// written with or without the trailing slash, is the same server (not
+// foreign); stack's own older local entry is kept and flagged.
+func TestRemoteMCPPlanStripe(t *testing.T) {
+	spec := &providers.MCPServer{Name: "stripe", URL: "https://mcp.stripe.com", Source: "docs"}
+	info := providers.Info{Name: "stripe", DisplayName: "Stripe", MCP: spec}
+	local := `{"mcpServers": {"stripe": {"command": "phantom", "args": ["exec", "--env-file", ".env.local", "--", "npx", "-y", "@stripe/mcp", "--tools=all"]}}}`
+	for _, tc := range []struct {
+		name, file string
+		ours       bool // .stack.toml's stripe service names the entry
+		want       string
+		wantLocal  bool
+		wantErr    string
+	}{
+		{"slash", `{"mcpServers": {"stripe": {"type": "http", "url": "https://mcp.stripe.com/"}}}`, false, mcpWrite, false, ""},
+		{"same", `{"mcpServers": {"stripe": {"type": "http", "url": "https://mcp.stripe.com"}}}`, false, mcpUnchanged, false, ""},
+		{"foreign local", local, false, "", false, "stack did not write"},
+		{"our old local", local, true, mcpKept, true, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			os.WriteFile(filepath.Join(dir, ".mcp.json"), []byte(tc.file), 0o644)
+			c := config.New(dir, "")
+			if tc.ours {
+				c.SetService(&config.Service{Name: "stripe", Provider: "stripe", MCP: "stripe"})
+			}
+			p, err := planMCP(c, "stripe", info, false)
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("got %v, want %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			p.resolve("")
+			if p.status != tc.want || p.keptLocal != tc.wantLocal {
+				t.Fatalf("status %q keptLocal %v, want %q %v", p.status, p.keptLocal, tc.want, tc.wantLocal)
+			}
+		})
+	}
+}
