@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"os/exec"
@@ -19,6 +18,7 @@ import (
 
 	"phantomstack.dev/shared/exitcode"
 	"phantomstack.dev/shared/fsx"
+	"phantomstack.dev/shared/jsonobj"
 	"phantomstack.dev/shared/jsonout"
 )
 
@@ -298,62 +298,19 @@ func entrySnippet(c mcpClient, command string) string {
 
 // --- JSON, keeping the order and content of everything else ---------------
 
-type jsonMember struct {
-	Key   string
-	Value json.RawMessage
-}
-
-type jsonObject []jsonMember
-
-func (o jsonObject) get(k string) (json.RawMessage, bool) {
-	for _, m := range o {
-		if m.Key == k {
-			return m.Value, true
-		}
-	}
-	return nil, false
-}
-
-func (o *jsonObject) set(k string, v json.RawMessage) {
-	for i, m := range *o {
-		if m.Key == k {
-			(*o)[i].Value = v
-			return
-		}
-	}
-	*o = append(*o, jsonMember{k, v})
-}
-
-// parseJSONObject decodes one JSON object, keeping its keys in order.
-func parseJSONObject(b []byte) (jsonObject, error) {
-	dec := json.NewDecoder(bytes.NewReader(b))
-	tok, err := dec.Token()
-	if err != nil {
-		return nil, jsonErr(b, err)
-	}
-	if d, ok := tok.(json.Delim); !ok || d != '{' {
+// parseJSONObject is jsonobj.Parse with this command's messages: a syntax
+// error located by line, since the user has to fix the file by hand.
+func parseJSONObject(b []byte) (jsonobj.Object, error) {
+	o, err := jsonobj.Parse(b)
+	switch {
+	case err == nil:
+		return o, nil
+	case errors.Is(err, jsonobj.ErrNotObject):
 		return nil, errors.New("the top level is not a JSON object")
-	}
-	var o jsonObject
-	for dec.More() {
-		tok, err := dec.Token()
-		if err != nil {
-			return nil, jsonErr(b, err)
-		}
-		k, _ := tok.(string)
-		var v json.RawMessage
-		if err := dec.Decode(&v); err != nil {
-			return nil, jsonErr(b, err)
-		}
-		o.set(k, v)
-	}
-	if _, err := dec.Token(); err != nil {
-		return nil, jsonErr(b, err)
-	}
-	if _, err := dec.Token(); err != io.EOF {
+	case errors.Is(err, jsonobj.ErrTrailingData):
 		return nil, errors.New("more than one JSON value in the file")
 	}
-	return o, nil
+	return nil, jsonErr(b, err)
 }
 
 // jsonErr says where the JSON is broken (comments, as VS Code allows, are
@@ -372,59 +329,34 @@ func jsonErr(b []byte, err error) error {
 	return fmt.Errorf("not valid JSON: %v", err)
 }
 
-func renderJSONObject(o jsonObject, prefix string) ([]byte, error) {
-	if len(o) == 0 {
-		return []byte("{}"), nil
-	}
-	var b bytes.Buffer
-	b.WriteString("{\n")
-	for i, m := range o {
-		k, _ := json.Marshal(m.Key)
-		var v bytes.Buffer
-		if err := json.Indent(&v, m.Value, prefix+"  ", "  "); err != nil {
-			return nil, err
-		}
-		b.WriteString(prefix + "  ")
-		b.Write(k)
-		b.WriteString(": ")
-		b.Write(v.Bytes())
-		if i < len(o)-1 {
-			b.WriteByte(',')
-		}
-		b.WriteByte('\n')
-	}
-	b.WriteString(prefix + "}")
-	return b.Bytes(), nil
-}
-
 // mergeMCPJSON returns old with the phantom entry set under key. An entry
 // already equal to it leaves the bytes as they were.
 func mergeMCPJSON(old []byte, key string, entry mcpEntry) ([]byte, error) {
-	var top jsonObject
+	var top jsonobj.Object
 	if len(bytes.TrimSpace(old)) > 0 {
 		var err error
 		if top, err = parseJSONObject(old); err != nil {
 			return nil, err
 		}
 	}
-	var servers jsonObject
-	if raw, ok := top.get(key); ok && string(bytes.TrimSpace(raw)) != "null" {
+	var servers jsonobj.Object
+	if raw, ok := top.Get(key); ok && string(bytes.TrimSpace(raw)) != "null" {
 		var err error
-		if servers, err = parseJSONObject(raw); err != nil {
+		if servers, err = jsonobj.Parse(raw); err != nil {
 			return nil, fmt.Errorf("%q is not an object of servers", key)
 		}
 	}
 	want, _ := json.Marshal(entry)
-	if cur, ok := servers.get(mcpServerName); ok && sameJSON(cur, want) {
+	if cur, ok := servers.Get(mcpServerName); ok && sameJSON(cur, want) {
 		return old, nil
 	}
-	servers.set(mcpServerName, want)
-	sb, err := renderJSONObject(servers, "  ")
+	servers.Set(mcpServerName, want)
+	sb, err := servers.Indent("  ")
 	if err != nil {
 		return nil, err
 	}
-	top.set(key, sb)
-	out, err := renderJSONObject(top, "")
+	top.Set(key, sb)
+	out, err := top.Indent("")
 	if err != nil {
 		return nil, err
 	}

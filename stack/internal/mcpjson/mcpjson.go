@@ -20,6 +20,7 @@ import (
 	"path/filepath"
 
 	"phantomstack.dev/shared/fsx"
+	"phantomstack.dev/shared/jsonobj"
 )
 
 // FileName is the project-scoped MCP configuration file.
@@ -36,52 +37,14 @@ type Entry struct {
 	Env     map[string]string `json:"env,omitempty"`
 }
 
-// member is one key of a JSON object, in file order.
-type member struct {
-	Key   string
-	Value json.RawMessage
-}
-
-// object is a JSON object that remembers its key order.
-type object []member
-
-func (o object) get(k string) (json.RawMessage, bool) {
-	for _, m := range o {
-		if m.Key == k {
-			return m.Value, true
-		}
-	}
-	return nil, false
-}
-
-func (o *object) set(k string, v json.RawMessage) {
-	for i, m := range *o {
-		if m.Key == k {
-			(*o)[i].Value = v
-			return
-		}
-	}
-	*o = append(*o, member{k, v})
-}
-
-func (o *object) del(k string) bool {
-	for i, m := range *o {
-		if m.Key == k {
-			*o = append((*o)[:i], (*o)[i+1:]...)
-			return true
-		}
-	}
-	return false
-}
-
 // File is a parsed .mcp.json.
 type File struct {
 	Path   string
 	Exists bool
 	Orig   []byte // the bytes read (nil when the file did not exist)
 	Mode   fs.FileMode
-	top    object
-	svrs   object
+	top    jsonobj.Object
+	svrs   jsonobj.Object
 }
 
 // Error is a .mcp.json that cannot be used, located by line and column
@@ -120,13 +83,13 @@ func Load(dir string) (*File, error) {
 	if len(bytes.TrimSpace(b)) == 0 {
 		return f, nil // an empty file is an empty configuration
 	}
-	top, err := parseObject(b)
+	top, err := jsonobj.Parse(b)
 	if err != nil {
 		return nil, positioned(b, err)
 	}
 	f.top = top
-	if raw, ok := top.get(serversKey); ok {
-		svrs, err := parseObject(raw)
+	if raw, ok := top.Get(serversKey); ok {
+		svrs, err := jsonobj.Parse(raw)
 		if err != nil {
 			return nil, &Error{File: FileName, Line: lineOfKey(b, serversKey), Msg: `"mcpServers" must be an object of server entries`}
 		}
@@ -134,44 +97,6 @@ func Load(dir string) (*File, error) {
 	}
 	return f, nil
 }
-
-// parseObject decodes one JSON object, keeping its keys in order.
-func parseObject(b []byte) (object, error) {
-	dec := json.NewDecoder(bytes.NewReader(b))
-	tok, err := dec.Token()
-	if err != nil {
-		return nil, err
-	}
-	if d, ok := tok.(json.Delim); !ok || d != '{' {
-		return nil, errNotObject
-	}
-	var o object
-	for dec.More() {
-		tok, err := dec.Token()
-		if err != nil {
-			return nil, err
-		}
-		k, _ := tok.(string)
-		var v json.RawMessage
-		if err := dec.Decode(&v); err != nil {
-			return nil, err
-		}
-		o.set(k, v) // a repeated key: the last one wins, as JSON.parse does
-	}
-	if _, err := dec.Token(); err != nil {
-		return nil, err
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		if err == nil {
-			err = &json.SyntaxError{Offset: dec.InputOffset()}
-			return nil, fmt.Errorf("%w: more than one JSON value in the file", err)
-		}
-		return nil, err
-	}
-	return o, nil
-}
-
-var errNotObject = errors.New("the top level must be a JSON object")
 
 // positioned turns a decoding error into an Error with a line and column.
 func positioned(b []byte, err error) error {
@@ -190,9 +115,9 @@ func positioned(b []byte, err error) error {
 		err = errors.New("unexpected end of JSON input")
 	}
 	e := &Error{File: FileName, Msg: "invalid JSON: " + err.Error()}
-	if errors.Is(err, errNotObject) {
+	if errors.Is(err, jsonobj.ErrNotObject) {
 		e.Line, e.Col = 1, 1
-		e.Msg = "invalid: " + err.Error()
+		e.Msg = "invalid: the top level must be a JSON object"
 	}
 	if off >= 0 {
 		if off > int64(len(b)) {
@@ -217,7 +142,7 @@ func lineOfKey(b []byte, k string) int {
 }
 
 // Get returns the raw entry called name.
-func (f *File) Get(name string) (json.RawMessage, bool) { return f.svrs.get(name) }
+func (f *File) Get(name string) (json.RawMessage, bool) { return f.svrs.Get(name) }
 
 // Same reports whether the entry called name is exactly e (as JSON values).
 func (f *File) Same(name string, e Entry) bool {
@@ -242,53 +167,26 @@ func (f *File) Set(name string, e Entry) error {
 	if err != nil {
 		return err
 	}
-	f.svrs.set(name, b)
+	f.svrs.Set(name, b)
 	return nil
 }
 
 // Delete removes the entry called name and reports whether it was there.
-func (f *File) Delete(name string) bool { return f.svrs.del(name) }
+func (f *File) Delete(name string) bool { return f.svrs.Delete(name) }
 
 // Bytes renders the file with two-space indentation.
 func (f *File) Bytes() ([]byte, error) {
-	top := append(object{}, f.top...)
-	svrs, err := render(f.svrs, "  ")
+	top := append(jsonobj.Object{}, f.top...)
+	svrs, err := f.svrs.Indent("  ")
 	if err != nil {
 		return nil, err
 	}
-	top.set(serversKey, svrs)
-	out, err := render(top, "")
+	top.Set(serversKey, svrs)
+	out, err := top.Indent("")
 	if err != nil {
 		return nil, err
 	}
 	return append(out, '\n'), nil
-}
-
-// render writes o as an indented JSON object whose opening brace is at
-// the current position and whose members are indented by prefix+"  ".
-func render(o object, prefix string) ([]byte, error) {
-	if len(o) == 0 {
-		return []byte("{}"), nil
-	}
-	var b bytes.Buffer
-	b.WriteString("{\n")
-	for i, m := range o {
-		k, _ := json.Marshal(m.Key)
-		var v bytes.Buffer
-		if err := json.Indent(&v, m.Value, prefix+"  ", "  "); err != nil {
-			return nil, fmt.Errorf("%s: %w", m.Key, err)
-		}
-		b.WriteString(prefix + "  ")
-		b.Write(k)
-		b.WriteString(": ")
-		b.Write(v.Bytes())
-		if i < len(o)-1 {
-			b.WriteByte(',')
-		}
-		b.WriteByte('\n')
-	}
-	b.WriteString(prefix + "}")
-	return b.Bytes(), nil
 }
 
 // Save writes the file atomically, keeping an existing file's mode.
