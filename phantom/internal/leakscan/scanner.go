@@ -4,8 +4,8 @@
 //
 //   - known values: the project's vault values, raw and encoded, found with
 //     an in-memory automaton built after unlocking (known.go);
-//   - patterns: gitleaks v8's maintained rule set, used as a library
-//     (patterns.go);
+//   - patterns: gitleaks v8's maintained rule set, embedded as data and run
+//     by a small matcher (patterns.go);
 //   - env files: .env* entries holding a plaintext secret instead of a phm_
 //     token (envfile.go).
 //
@@ -28,7 +28,6 @@ import (
 	"sync"
 	"unicode/utf8"
 
-	"github.com/zricethezav/gitleaks/v8/detect"
 
 	"phantomstack.dev/shared/dotenv"
 	"phantomstack.dev/shared/token"
@@ -152,7 +151,7 @@ const ReportVersion = 1
 // Scanner runs one scan. Methods are safe for concurrent use.
 type Scanner struct {
 	opts Options
-	det  *detect.Detector
+	det  *ruleSet
 
 	mu  sync.Mutex
 	rep Report
@@ -175,7 +174,7 @@ func New(opts Options) (*Scanner, error) {
 			return nil, fmt.Errorf("cannot load the pattern rules: %w", err)
 		}
 		s.det = d
-		s.rep.Layers.Patterns = LayerStatus{Ran: true, Rules: len(d.Config.Rules)}
+		s.rep.Layers.Patterns = LayerStatus{Ran: true, Rules: len(d.rules)}
 	}
 	if opts.NoEnv {
 		s.rep.Layers.EnvFiles = LayerStatus{Reason: "switched off"}
