@@ -28,7 +28,6 @@ import (
 	"sync"
 	"unicode/utf8"
 
-
 	"phantomstack.dev/shared/dotenv"
 	"phantomstack.dev/shared/token"
 )
