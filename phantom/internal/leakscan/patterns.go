@@ -67,7 +67,7 @@ type rule struct {
 	regex, path *regexp.Regexp
 	secretGroup int
 	entropy     float64
-	keywords    []string // lower case
+	keywords    []int // indexes into ruleSet.keywords
 	allowlists  []*allowlist
 }
 
@@ -75,6 +75,46 @@ type ruleSet struct {
 	rules    []*rule
 	global   []*allowlist
 	keywords []string // every rule keyword once, lower case
+	kw       keywordIndex
+}
+
+// keywordIndex finds which keywords a text contains in one pass (gitleaks
+// uses an Aho-Corasick automaton; a strings.Contains per keyword is 244
+// passes and made check markedly slower): the keywords are bucketed by
+// their first two bytes, with a bitset in front of the buckets.
+type keywordIndex struct {
+	seen    [1 << 16 / 64]uint64
+	buckets map[uint16][]int // first two bytes -> indexes into keywords
+}
+
+func (ix *keywordIndex) build(keywords []string) error {
+	ix.buckets = map[uint16][]int{}
+	for i, k := range keywords {
+		if len(k) < 2 {
+			return fmt.Errorf("keyword %q is shorter than 2 bytes", k)
+		}
+		h := uint16(k[0])<<8 | uint16(k[1])
+		ix.seen[h/64] |= 1 << (h % 64)
+		ix.buckets[h] = append(ix.buckets[h], i)
+	}
+	return nil
+}
+
+// find reports, per keyword index, whether text contains it.
+func (ix *keywordIndex) find(text string, keywords []string) []bool {
+	present := make([]bool, len(keywords))
+	for i := 0; i+1 < len(text); i++ {
+		h := uint16(text[i])<<8 | uint16(text[i+1])
+		if ix.seen[h/64]&(1<<(h%64)) == 0 {
+			continue
+		}
+		for _, k := range ix.buckets[h] {
+			if !present[k] && strings.HasPrefix(text[i:], keywords[k]) {
+				present[k] = true
+			}
+		}
+	}
+	return present
 }
 
 var (
@@ -116,7 +156,7 @@ func loadRules(src string) (*ruleSet, error) {
 	// gitleaks keeps rules in a map by id: a later duplicate replaces an
 	// earlier one.
 	byID := map[string]int{}
-	seenKW := map[string]bool{}
+	seenKW := map[string]int{}
 	for _, d := range f.Rules {
 		r := &rule{id: d.ID, desc: d.Description, secretGroup: d.SecretGroup, entropy: d.Entropy}
 		if d.Regex != "" {
@@ -137,11 +177,13 @@ func loadRules(src string) (*ruleSet, error) {
 		}
 		for _, k := range d.Keywords {
 			k = strings.ToLower(k)
-			r.keywords = append(r.keywords, k)
-			if !seenKW[k] {
-				seenKW[k] = true
+			i, ok := seenKW[k]
+			if !ok {
+				i = len(rs.keywords)
+				seenKW[k] = i
 				rs.keywords = append(rs.keywords, k)
 			}
+			r.keywords = append(r.keywords, i)
 		}
 		for _, a := range d.Allowlists {
 			al, err := compileAllowlist(a)
@@ -156,6 +198,9 @@ func loadRules(src string) (*ruleSet, error) {
 		}
 		byID[d.ID] = len(rs.rules)
 		rs.rules = append(rs.rules, r)
+	}
+	if err := rs.kw.build(rs.keywords); err != nil {
+		return nil, err
 	}
 	return rs, nil
 }
@@ -316,13 +361,7 @@ func scanPatterns(rs *ruleSet, rel string, firstLine int, block string) []patter
 	if fileAllowed(rel, rs.global) {
 		return nil
 	}
-	lower := strings.ToLower(block)
-	present := make(map[string]bool, 8)
-	for _, k := range rs.keywords {
-		if strings.Contains(lower, k) {
-			present[k] = true
-		}
-	}
+	present := rs.kw.find(strings.ToLower(block), rs.keywords)
 	var nl []int // byte offsets of the block's newlines, computed once
 	nlDone := false
 	var hits []patternHit
