@@ -5,6 +5,7 @@ package term
 
 import (
 	"bytes"
+	"context"
 	"io"
 	"os"
 
@@ -17,6 +18,11 @@ type IOStreams struct {
 	In     io.Reader
 	Out    io.Writer
 	ErrOut io.Writer
+
+	// SecretReader, when set, reads hidden input instead of the terminal:
+	// phantom's agent asks the client that holds the terminal
+	// (docs/phantom.md, "The agent").
+	SecretReader func(ctx context.Context, prompt string) ([]byte, error)
 
 	stdinTTY, stdoutTTY, stderrTTY bool
 	colorEnabled                   bool
@@ -64,6 +70,10 @@ func (s *IOStreams) CanPrompt() bool { return s.stdinTTY && s.stderrTTY }
 
 // ColorEnabled reports whether decoration may be written to stderr.
 func (s *IOStreams) ColorEnabled() bool { return s.colorEnabled }
+
+// SetColor overrides colour detection: phantom's agent colours what it
+// sends back as the client's terminal would (docs/phantom.md, "The agent").
+func (s *IOStreams) SetColor(on bool) { s.colorEnabled = on }
 
 // SetTTY overrides terminal detection; for tests of the interactive paths.
 func (s *IOStreams) SetTTY(stdin, stdout, stderr bool) {

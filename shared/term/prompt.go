@@ -72,6 +72,9 @@ func (s *IOStreams) ReadSecret(ctx context.Context, prompt string) ([]byte, erro
 	if !s.stdinTTY {
 		return nil, ErrNoTTY
 	}
+	if s.SecretReader != nil {
+		return s.SecretReader(ctx, prompt)
+	}
 	fmt.Fprint(s.ErrOut, prompt)
 	var (
 		b   []byte

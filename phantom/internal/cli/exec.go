@@ -185,6 +185,12 @@ func execRun(ctx context.Context, o *ExecOptions) error {
 	rec.add(audit.Event{Op: "exec.start", Detail: fmt.Sprintf("%s; routes: %s; injected: %d", filepath.Base(o.Args[0]), routeUpstreams(plan.routes), len(plan.injected))})
 
 	masker := plan.scrubber
+	// Inside the agent the child starts in the client's process: it gets
+	// only the values the child holds anyway, to mask them.
+	var clientMask map[string]string
+	if f.served != nil {
+		clientMask = injectedMask(pl, plan)
+	}
 	v.Close() // the plan, the proxy and the masker hold their own copies
 	cwd, _ := f.Cwd()
 	c := &run.Command{
@@ -211,7 +217,15 @@ func execRun(ctx context.Context, o *ExecOptions) error {
 		rec.close()
 		return exitcode.Errorf(exitcode.Interrupted, "%v before %s started; nothing was run", context.Cause(ctx), filepath.Base(o.Args[0]))
 	}
-	code, runErr := c.Run(context.WithoutCancel(ctx))
+	var (
+		code   int
+		runErr error
+	)
+	if f.served != nil {
+		code, runErr = f.served.client.runChild(execPlan{Args: c.Args, Env: c.Env, Dir: c.Dir, Mask: clientMask, MaskOutput: !o.NoMasking})
+	} else {
+		code, runErr = c.Run(context.WithoutCancel(ctx))
+	}
 
 	if srv != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -645,4 +659,27 @@ func (q *auditQueue) proxyEvent(e proxy.Event) {
 func (q *auditQueue) close() {
 	close(q.ch)
 	<-q.done
+}
+
+// injectedMask maps each inject-policy value the child gets to its token:
+// what the client masks in the child's output when the agent serves the
+// vault (docs/decisions.md, "exec under the agent").
+func injectedMask(pl *vault.Payload, plan *childPlan) map[string]string {
+	injected := make(map[string]bool, len(plan.injected))
+	for _, k := range plan.injected {
+		injected[k] = true
+	}
+	given := map[string]bool{}
+	for _, kv := range plan.env {
+		if k, v, ok := strings.Cut(kv, "="); ok && injected[k] {
+			given[v] = true
+		}
+	}
+	mask := map[string]string{}
+	for _, s := range pl.Secrets {
+		if len(s.Value) > 0 && given[string(s.Value)] {
+			mask[string(s.Value)] = s.Token
+		}
+	}
+	return mask
 }

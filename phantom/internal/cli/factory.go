@@ -39,6 +39,9 @@ type Factory struct {
 
 	home  string     // Home's result, checked once per command
 	marks auditMarks // where this process's audit events landed (auditmark.go)
+	// served is set when this factory runs a command inside the agent
+	// (agentserve.go): the vault opens with the agent's key.
+	served *servedVault
 	// FollowSymlinks is --follow-symlinks on the commands that write env
 	// files (loadEnvFileToWrite).
 	FollowSymlinks bool
@@ -207,7 +210,9 @@ func (f *Factory) OpenVault(ctx context.Context, p *Project, create bool) (*vaul
 		return nil, err
 	}
 	var v *vault.Vault
-	if create {
+	if f.served != nil && f.served.serves(opts) {
+		v, err = f.served.open(opts)
+	} else if create {
 		var created bool
 		v, created, err = vault.OpenOrCreate(opts)
 		if err == nil && created {

@@ -21,6 +21,8 @@ var noJSON = map[string]string{
 	"phantom reveal":       "a value, to a terminal only",
 	"phantom unprotect":    "writes values back into files, on a terminal",
 	"phantom hook":         "prints help",
+	"phantom agent":        "prints help",
+	"phantom agent serve":  "the agent process; unlock starts it",
 	"phantom hook install": "writes a git hook; its messages are the result",
 	"phantom mcp":          "stdout is the MCP session",
 }

@@ -28,6 +28,9 @@ func Main(ctx context.Context, args []string, in io.Reader, out, errOut io.Write
 	environ := isolateTLSAndProxyEnv()
 	f := NewFactory(term.System(in, out, errOut))
 	f.Environ = func() []string { return slices.Clone(environ) }
+	if code, ok := forward(ctx, f, args[1:]); ok {
+		return code
+	}
 	return RunContext(ctx, f, args[1:])
 }
 

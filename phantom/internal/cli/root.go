@@ -72,6 +72,6 @@ func NewRootCmd(f *Factory) *cobra.Command {
 	add("secrets", newAddCmd(f, nil), newRemoveCmd(f, nil), newListCmd(f, nil), newRevealCmd(f, nil), newRotateCmd(f, nil))
 	add("run", newExecCmd(f, nil), newStartCmd(f, nil), newStopCmd(f, nil), newTrustCmd(f, nil))
 	add("files", newSyncCmd(f, nil), newEnvCmd(f, nil), newUnprotectCmd(f, nil))
-	add("maint", newVaultCmd(f), newAuditCmd(f), newVersionCmd(f, nil), newCompletionCmd(f))
+	add("maint", newUnlockCmd(f, nil), newLockCmd(f, nil), newAgentCmd(f), newVaultCmd(f), newAuditCmd(f), newVersionCmd(f, nil), newCompletionCmd(f))
 	return root
 }

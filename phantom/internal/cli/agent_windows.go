@@ -1,0 +1,5 @@
+package cli
+
+import "syscall"
+
+func detachedProcess() *syscall.SysProcAttr { return &syscall.SysProcAttr{} }

@@ -1,0 +1,204 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sync"
+
+	"phantomstack.dev/phantom/internal/agent"
+	"phantomstack.dev/phantom/internal/run"
+	"phantomstack.dev/phantom/internal/scrub"
+	"phantomstack.dev/shared/exitcode"
+	"phantomstack.dev/shared/interrupt"
+)
+
+// EnvAgent set to "off" makes this command open the vault itself even when
+// an agent serves it (for debugging; it gains an attacker nothing: a hardened
+// vault then needs its passphrase typed).
+const EnvAgent = "PHANTOM_AGENT"
+
+// forward runs args through the agent that serves this project's vault,
+// when one does: the command runs inside the agent, which holds the key,
+// and this process only carries its streams (docs/phantom.md, "The
+// agent"). ok is false when the command is not forwardable or no agent
+// answers; the caller then runs it here.
+func forward(ctx context.Context, f *Factory, args []string) (code int, ok bool) {
+	if f.Env(EnvAgent) == "off" {
+		return 0, false
+	}
+	if _, fwd := forwardCommand(NewRootCmd(f), args); !fwd {
+		return 0, false
+	}
+	p, err := f.Project()
+	if err != nil {
+		return 0, false
+	}
+	home, err := f.Home()
+	if err != nil {
+		return 0, false
+	}
+	path := agent.SocketPath(f.Env, home, p.ID())
+	if _, err := os.Lstat(path); err != nil {
+		return 0, false
+	}
+	dctx, cancel := context.WithTimeout(ctx, agentDialTimeout)
+	c, err := agent.Dial(dctx, path)
+	cancel()
+	if errors.Is(err, agent.ErrNotRunning) {
+		return 0, false
+	}
+	if err != nil {
+		// Something answers on the agent's socket that is not phantom's
+		// agent (or cannot be shown to be): send it nothing.
+		fmt.Fprintf(f.IO.ErrOut, "%s %v\nNothing was sent to it. Run 'phantom unlock' in your own terminal to start a real agent in its place, or 'PHANTOM_AGENT=off phantom %s' to open the vault without an agent.\n", f.IO.Theme().Fail("error:"), err, args[0])
+		return exitcode.Refused, true
+	}
+	defer c.Close()
+	return runForwarded(ctx, f, c, args), true
+}
+
+// agentDialTimeout bounds connecting to an agent and its hello.
+const agentDialTimeout = 2e9
+
+// runForwarded sends the run request and serves the agent's requests for
+// this process's streams until it reports the exit status.
+func runForwarded(ctx context.Context, f *Factory, c *agent.Conn, args []string) int {
+	cwd, err := f.Cwd()
+	if err != nil {
+		fmt.Fprintf(f.IO.ErrOut, "error: %v\n", err)
+		return exitcode.Failure
+	}
+	req := runRequest{Argv: args, Cwd: cwd, Env: f.Environ(),
+		TTY:   ttyState{In: f.IO.IsStdinTTY(), Out: f.IO.IsStdoutTTY(), Err: f.IO.IsStderrTTY()},
+		Color: f.IO.ColorEnabled()}
+	if err := c.SendJSON(agent.TypeRun, req); err != nil {
+		return lostAgent(f, err)
+	}
+	// Ctrl-C reaches this process (the terminal's foreground group); the
+	// agent's command stops the way it would here.
+	stopSignal := context.AfterFunc(ctx, func() {
+		sig := "interrupt"
+		if s, ok := interrupt.Cause(ctx); ok && s.Sig != os.Interrupt {
+			sig = "terminate"
+		}
+		c.SendJSON(agent.TypeSignal, signalMsg{Signal: sig})
+	})
+	defer stopSignal()
+	// stdin is read only when the agent's command asks for it, so a
+	// command that reads nothing never consumes what a shell pipes on.
+	var stdinMu sync.Mutex
+	for {
+		typ, payload, err := c.Recv()
+		if err != nil {
+			return lostAgent(f, err)
+		}
+		switch typ {
+		case agent.TypeStdout:
+			f.IO.Out.Write(payload)
+		case agent.TypeStderr:
+			f.IO.ErrOut.Write(payload)
+		case agent.TypeRead:
+			var r readRequest
+			if json.Unmarshal(payload, &r) != nil || r.N <= 0 || r.N > agent.MaxFrame {
+				return lostAgent(f, errors.New("bad read request"))
+			}
+			go func() {
+				stdinMu.Lock()
+				defer stdinMu.Unlock()
+				buf := make([]byte, r.N)
+				n, err := f.IO.In.Read(buf)
+				if n > 0 {
+					c.Send(agent.TypeStdin, buf[:n])
+				}
+				if err != nil || n == 0 {
+					c.Send(agent.TypeStdinEOF, nil)
+				}
+			}()
+		case agent.TypePrompt:
+			var pr promptRequest
+			json.Unmarshal(payload, &pr)
+			go func() {
+				stdinMu.Lock()
+				defer stdinMu.Unlock()
+				b, err := f.IO.ReadSecret(ctx, pr.Prompt)
+				if err != nil {
+					c.SendJSON(agent.TypePromptCancel, failureMsg{Error: err.Error()})
+					return
+				}
+				c.Send(agent.TypePromptReply, b)
+				clear(b)
+			}()
+		case agent.TypeExecPlan:
+			var plan execPlan
+			if err := json.Unmarshal(payload, &plan); err != nil {
+				return lostAgent(f, err)
+			}
+			go runPlannedChild(ctx, f, c, plan)
+		case agent.TypeQuit:
+			var q quitMsg
+			if err := json.Unmarshal(payload, &q); err != nil {
+				return lostAgent(f, err)
+			}
+			return q.Code
+		case agent.TypeFailure:
+			var m failureMsg
+			json.Unmarshal(payload, &m)
+			fmt.Fprintf(f.IO.ErrOut, "%s the phantom agent refused: %s\n", f.IO.Theme().Fail("error:"), m.Error)
+			return exitcode.Failure
+		default:
+			return lostAgent(f, fmt.Errorf("unexpected frame %q", typ))
+		}
+	}
+}
+
+// runPlannedChild starts `phantom exec`'s child as the agent planned it,
+// here, in the user's terminal and process group, and reports its exit.
+func runPlannedChild(ctx context.Context, f *Factory, c *agent.Conn, plan execPlan) {
+	cmd := &run.Command{
+		Args: plan.Args, Env: plan.Env, Dir: plan.Dir,
+		Stdin: f.IO.In, Stdout: f.IO.Out, Stderr: f.IO.ErrOut,
+		Mask:                   scrub.New(scrub.WithEncodings(withPassphraseMask(f, plan.Mask))),
+		MaskStdout:             plan.MaskOutput,
+		MaskStderr:             plan.MaskOutput,
+		ForwardTerminalSignals: !f.IO.IsStdinTTY(),
+	}
+	code, err := cmd.Run(context.WithoutCancel(ctx))
+	msg := childExited{Code: code}
+	if err != nil {
+		msg.Error = err.Error()
+		var se *run.StartError
+		if errors.As(err, &se) {
+			msg.Code, msg.StartFailed = se.Code, true
+		} else if msg.Code == 0 {
+			msg.Code = exitcode.Failure
+		}
+	}
+	c.SendJSON(agent.TypeChildExited, msg)
+}
+
+// withPassphraseMask adds the vault passphrase from this process's
+// environment to the agent's mask table, as exec does without an agent.
+func withPassphraseMask(f *Factory, mask map[string]string) map[string]string {
+	out := make(map[string]string, len(mask)+1)
+	for k, v := range mask {
+		out[k] = v
+	}
+	for k, v := range passphraseMask(f) {
+		if _, taken := out[k]; !taken && k != "" {
+			out[k] = v
+		}
+	}
+	return out
+}
+
+func lostAgent(f *Factory, err error) int {
+	if errors.Is(err, io.EOF) {
+		err = errors.New("it closed the connection")
+	}
+	fmt.Fprintf(f.IO.ErrOut, "%s lost the phantom agent before the command finished (%v); it may have been locked or stopped. Run the command again (it opens the vault itself when no agent serves it).\n", f.IO.Theme().Fail("error:"), err)
+	return exitcode.Failure
+}
