@@ -134,3 +134,12 @@ func lockAgent(ctx context.Context, path string) lockOutcome {
 	}
 	return lockDone
 }
+
+// lockAgentOf locks the agent of p's vault, if one runs: after a re-key
+// its key no longer opens the vault, and the next command must open it
+// (or `phantom unlock` start a new agent) with the new key.
+func (f *Factory) lockAgentOf(p *Project) {
+	if home, err := f.Home(); err == nil {
+		lockAgent(context.Background(), agent.SocketPath(f.Env, home, p.ID()))
+	}
+}

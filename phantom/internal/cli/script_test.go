@@ -6,15 +6,19 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/rogpeppe/go-internal/testscript"
 
+	"phantomstack.dev/phantom/internal/agent"
 	"phantomstack.dev/phantom/internal/vault"
 	"phantomstack.dev/shared/interrupt"
+	"phantomstack.dev/shared/term"
 )
 
 // cheapKDF keeps end-to-end suites fast; scripts that set
@@ -28,6 +32,9 @@ func TestMain(m *testing.M) {
 				testKDF = cheapKDF
 			}
 			ctx, stop := interrupt.NotifyContext(context.Background()) // as cmd/phantom does
+			if os.Getenv("PHANTOM_TEST_AGENT") == "1" {
+				testAutoUnlock(ctx, os.Args[1:])
+			}
 			code := Main(ctx, os.Args, os.Stdin, os.Stdout, os.Stderr)
 			stop()
 			os.Exit(code)
@@ -74,14 +81,121 @@ func TestScripts(t *testing.T) {
 			env.Setenv("HOME", filepath.Join(env.WorkDir, "home"))
 			env.Setenv("PHANTOM_HOME", filepath.Join(env.WorkDir, "phantom-home"))
 			env.Setenv("NO_COLOR", "1")
+			if err := shortRuntimeDir(env); err != nil {
+				return err
+			}
 			return os.MkdirAll(filepath.Join(env.WorkDir, "home"), 0o700)
 		},
+		Condition: agentCondition(false),
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
 			"noplaintext": cmdNoPlaintext,
 			"trustroutes": cmdTrustRoutes,
 			"corrupt":     cmdCorrupt,
 		},
 	})
+}
+
+// TestScriptsAgent runs the same suites with phantom's agent serving each
+// vault: before every phantom command the agent forwards, the test binary
+// unlocks the project's vault (when it exists and opens without a person)
+// into an agent, so the command runs inside it (testAutoUnlock).
+func TestScriptsAgent(t *testing.T) {
+	testscript.Run(t, testscript.Params{
+		Dir:                 "../../testdata/script",
+		RequireExplicitExec: true,
+		Setup: func(env *testscript.Env) error {
+			env.Setenv("HOME", filepath.Join(env.WorkDir, "home"))
+			env.Setenv("PHANTOM_HOME", filepath.Join(env.WorkDir, "phantom-home"))
+			env.Setenv("NO_COLOR", "1")
+			if err := shortRuntimeDir(env); err != nil {
+				return err
+			}
+			env.Setenv("PHANTOM_TEST_AGENT", "1")
+			return os.MkdirAll(filepath.Join(env.WorkDir, "home"), 0o700)
+		},
+		Condition: agentCondition(true),
+		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
+			"noplaintext": cmdNoPlaintext,
+			"trustroutes": cmdTrustRoutes,
+			"corrupt":     cmdCorrupt,
+		},
+	})
+}
+
+// shortRuntimeDir gives the script an XDG_RUNTIME_DIR of its own: sun_path
+// holds 108 bytes, so the agent's socket lives in a short directory, as
+// under /run/user. Agents still running at the end are locked.
+func shortRuntimeDir(env *testscript.Env) error {
+	rt, err := os.MkdirTemp("", "pa")
+	if err != nil {
+		return err
+	}
+	env.Setenv("XDG_RUNTIME_DIR", rt)
+	env.Defer(func() {
+		lockAllAgents(rt)
+		os.RemoveAll(rt)
+	})
+	return nil
+}
+
+// agentCondition gives scripts the condition [agent]: true when an agent
+// serves the vault (TestScriptsAgent). Steps that need the vault locked
+// (a wrong passphrase must be refused) lock it first with
+// `[agent] exec phantom lock`.
+func agentCondition(on bool) func(string) (bool, error) {
+	return func(cond string) (bool, error) {
+		if cond == "agent" {
+			return on, nil
+		}
+		return false, fmt.Errorf("unknown condition %q", cond)
+	}
+}
+
+// testAutoUnlock starts an agent for the project's vault before a
+// forwardable command, when the vault exists and opens without a person
+// (PHANTOM_VAULT_PASSPHRASE): what `phantom unlock` does, minus the
+// terminal and the audit event the scripts do not expect.
+func testAutoUnlock(ctx context.Context, args []string) {
+	f := NewFactory(term.System(nil, io.Discard, io.Discard))
+	if _, ok := forwardCommand(NewRootCmd(f), args); !ok {
+		return
+	}
+	p, err := f.Project()
+	if err != nil {
+		return
+	}
+	home, err := f.Home()
+	if err != nil {
+		return
+	}
+	path := agent.SocketPath(f.Env, home, p.ID())
+	if c, err := agent.Dial(ctx, path); err == nil {
+		c.Close()
+		return
+	}
+	opts, err := f.vaultOptions(ctx, p)
+	if err != nil {
+		return
+	}
+	opts.Prompt = nil
+	v, err := vault.Open(opts)
+	if err != nil {
+		return
+	}
+	key := v.DataKey()
+	v.Close()
+	defer clear(key)
+	if _, err := startAgent(ctx, f, path, home, p.ID(), key, 2*time.Minute); err != nil {
+		fmt.Fprintf(os.Stderr, "test agent: %v\n", err)
+	}
+}
+
+// lockAllAgents locks every agent whose socket is under runtimeDir.
+func lockAllAgents(runtimeDir string) {
+	paths, _ := filepath.Glob(filepath.Join(runtimeDir, "phantom", "*.sock"))
+	for _, p := range paths {
+		lockAgent(context.Background(), p)
+	}
 }
 
 // cmdNoPlaintext: noplaintext VALUE DIR... fails if VALUE, or its base64 or

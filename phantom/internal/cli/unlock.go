@@ -62,8 +62,8 @@ when the vault's key changes. Run it in your own terminal.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			f.Command = "phantom unlock"
-			if opts.Idle < time.Minute || opts.Idle > 30*24*time.Hour {
-				return usageErrorf("--idle %s is outside 1m..720h", opts.Idle)
+			if opts.Idle < time.Second || opts.Idle > 30*24*time.Hour {
+				return usageErrorf("--idle %s is outside 1s..720h", opts.Idle)
 			}
 			if runF != nil {
 				return runF(opts)

@@ -142,6 +142,8 @@ func rekeyRun(ctx context.Context, o *RekeyOptions) error {
 	if err := v.Rekey(to, pass); err != nil {
 		return vaultError(err)
 	}
+	// An agent's key no longer opens the vault.
+	f.lockAgentOf(p)
 	if o.JSON {
 		return jsonout.Write(f.IO.Out, map[string]string{"from": from, "to": o.To})
 	}
