@@ -22,6 +22,9 @@ type Key struct {
 	locked bool
 }
 
+// testHookWiped lets a test see the memory between zeroing and unmapping.
+var testHookWiped func(mem []byte)
+
 // NewKey copies b into locked memory. The caller wipes b. When mlock
 // fails (RLIMIT_MEMLOCK too low) the key is kept all the same and Locked
 // reports false, so the agent can say so (a key in swap is still far from
@@ -70,6 +73,9 @@ func (k *Key) Wipe() {
 		return
 	}
 	clear(k.mem)
+	if testHookWiped != nil {
+		testHookWiped(k.mem)
+	}
 	if k.locked {
 		unix.Munlock(k.mem)
 	}
