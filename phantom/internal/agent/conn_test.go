@@ -7,7 +7,6 @@ import (
 	"io"
 	"net"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 )
@@ -104,37 +103,6 @@ func TestRecvTruncatedFrame(t *testing.T) {
 	if _, _, err := b.Recv(); !errors.Is(err, io.ErrUnexpectedEOF) {
 		t.Fatalf("truncated frame: %v, want io.ErrUnexpectedEOF", err)
 	}
-}
-
-// Frames sent from many goroutines at once arrive whole (one Write per frame).
-func TestSendConcurrent(t *testing.T) {
-	a, b := pipe(t)
-	const senders, each = 8, 50
-	var wg sync.WaitGroup
-	for i := range senders {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			p := bytes.Repeat([]byte{byte('a' + i)}, 1000+i)
-			for range each {
-				if err := a.Send(TypeStdout, p); err != nil {
-					t.Error(err)
-					return
-				}
-			}
-		}()
-	}
-	for range senders * each {
-		typ, p, err := b.Recv()
-		if err != nil {
-			t.Fatal(err)
-		}
-		i := int(p[0] - 'a')
-		if typ != TypeStdout || len(p) != 1000+i || !bytes.Equal(p, bytes.Repeat(p[:1], len(p))) {
-			t.Fatalf("interleaved frame: type %q, %d bytes", typ, len(p))
-		}
-	}
-	wg.Wait()
 }
 
 // readConn is a net.Conn that reads from fixed bytes (for FuzzRecv).
