@@ -38,6 +38,7 @@ func NewProve() (Prove, []byte, error) {
 func ProofMAC(key, nonce []byte) []byte {
 	m := hmac.New(sha256.New, key)
 	m.Write([]byte(proofLabel))
+	m.Write(nonce)
 		return m.Sum(nil)
 }
 
