@@ -39,7 +39,7 @@ func ProofMAC(key, nonce []byte) []byte {
 	m := hmac.New(sha256.New, key)
 	m.Write([]byte(proofLabel))
 	m.Write(nonce)
-		return m.Sum(nil)
+	return m.Sum(nil)
 }
 
 // Answer is the agent's side: the proof for a TypeProve payload.
