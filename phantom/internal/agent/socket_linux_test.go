@@ -540,3 +540,19 @@ func TestKey(t *testing.T) {
 		t.Fatal("NewKey(nil) succeeded")
 	}
 }
+
+// The client talks only to a server of its own uid: root's CLI refuses an
+// agent socket served by another user (who could have created it in a
+// directory root searches).
+func TestDialRefusesOtherUID(t *testing.T) {
+	other := otherUser(t)
+	bin := copySelf(t)
+	xdg := shortTemp(t)
+	if err := os.Chown(xdg, int(other.Uid), int(other.Gid)); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(xdg, "phantom", "t.sock")
+	ch := startServe(t, bin, nil, other, nil, path)
+	_, err := dial(t, path)
+	requireImpostor(t, err, ch.pid, "runs as uid")
+}
