@@ -29,6 +29,7 @@ FUZZ_TARGETS := \
 	./phantom/internal/scrub:FuzzEncodedStreamEqualsBuffered:20000x \
 	./phantom/internal/bodyscope:FuzzJSONScope:50000x \
 	./phantom/internal/bodyscope:FuzzFormScope:50000x \
+	./phantom/internal/agent:FuzzRecv:50000x \
 	./templates:FuzzParse:50000x
 
 .PHONY: all build install test cross unit selfcheck fuzz fuzz-short demo bench lint e2e clean
