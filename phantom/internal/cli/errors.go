@@ -37,6 +37,8 @@ func describeSource(k vault.KeySource) string {
 		return "OS keychain"
 	case vault.Passphrase:
 		return "passphrase"
+	case vault.Hardened:
+		return "passphrase typed each time (hardened)"
 	}
 	return k.String()
 }

@@ -33,6 +33,8 @@ func TestMain(m *testing.M) {
 		os.Exit(childWriter())
 	case "adder":
 		os.Exit(childAdder())
+	case "hardener":
+		os.Exit(childHardener())
 	default:
 		fmt.Fprintln(os.Stderr, "unknown child mode")
 		os.Exit(3)

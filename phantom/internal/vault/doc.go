@@ -14,6 +14,12 @@
 //   - Passphrase: KEK = Argon2id(passphrase, salt, t, m, p, 32 bytes) wraps the
 //     data key with ChaCha20-Poly1305. Defaults t=3, m=64 MiB, p=1; the
 //     parameters are recorded in the header and read back on open.
+//   - Hardened: wrapped exactly like Passphrase, but the passphrase must be
+//     typed at the moment the vault is opened: PHANTOM_VAULT_PASSPHRASE(_FILE)
+//     is refused (ErrHardened), since a variable or a file can be set by any
+//     program the user runs, an AI agent included. A hardened vault has no
+//     keychain item. Commands that need no person use the agent `phantom
+//     unlock` starts, which holds the data key (OpenWithKey).
 //
 // A write re-uses the unlocked data key and the existing key header, so a
 // command costs at most one KDF. Rekey generates a new data key.
@@ -23,14 +29,14 @@
 //	off  len  field
 //	0    8    magic "PHMVAULT"
 //	8    2    format version (1)
-//	10   1    key source (1 = keychain, 2 = passphrase)
+//	10   1    key source (1 = keychain, 2 = passphrase, 3 = hardened)
 //	11   16   project id (the 128-bit id from .phantom.toml, raw bytes)
 //	keychain (key source 1):
 //	27   16   key check = HMAC-SHA256(data key, "phantom vault key check v1")[:16]
 //	43   8    header checksum = SHA-256(bytes 0..42)[:8]
 //	51   12   payload nonce
 //	63   …    payload ciphertext + 16-byte tag
-//	passphrase (key source 2):
+//	passphrase and hardened (key sources 2 and 3):
 //	27   4    Argon2id time (iterations)
 //	31   4    Argon2id memory, KiB
 //	35   1    Argon2id threads
@@ -43,7 +49,10 @@
 //
 // The payload is sealed with the data key and associated data = every byte
 // before the ciphertext (header, checksum and payload nonce), so changing any
-// header byte fails authentication. The checksum is not a security measure
+// header byte fails authentication. The wrapped key's associated data
+// includes the key-source byte, so turning a hardened vault into a
+// passphrase one (or back) by editing that byte makes the key unwrap with no
+// passphrase at all: only Rekey, with the data key in hand, changes it. The checksum is not a security measure
 // (anyone can recompute it); it lets phantom tell a damaged file
 // (ErrCorrupt) from a wrong passphrase (ErrWrongPassphrase) before running the
 // KDF. The key check lets a keychain vault tell "the keychain holds another
@@ -77,7 +86,13 @@
 //
 // Opening: the header decides. A keychain vault needs the keychain; a
 // passphrase vault uses PHANTOM_VAULT_PASSPHRASE(_FILE), else the terminal prompt
-// (three tries), else ErrNoKeySource.
+// (three tries), else ErrNoKeySource. A hardened vault refuses
+// PHANTOM_VAULT_PASSPHRASE(_FILE) (ErrHardened) and uses the terminal prompt
+// only. PHANTOM_REQUIRE_KEYCHAIN refuses passphrase and hardened vaults.
+// OpenWithKey opens any of the three with a data key the caller already holds
+// (the agent): no KDF, no keychain, no prompt; a key that does not open the
+// file is ErrWrongKey. Proof and CheckProof let the unlocking process check
+// that an agent holds the key without either sending it.
 //
 // A keychain item that already holds a valid key is reused, never
 // overwritten, when a vault is created or re-keyed into the keychain: another

@@ -97,6 +97,19 @@ var (
 	ErrKeyChanged = newSentinel("the vault was re-keyed by another phantom command after this one opened it",
 		"run the command again; nothing was changed")
 
+	// ErrHardened: a hardened vault was to be opened with a passphrase from
+	// PHANTOM_VAULT_PASSPHRASE(_FILE), or with no terminal to type it on.
+	// The *Error also wraps ErrPassphraseSource (a variable was set) or
+	// ErrNoKeySource (no terminal), so callers that map those keep working.
+	ErrHardened = newSentinel("this vault is hardened: it opens only with its passphrase typed at that moment, or through the agent `phantom unlock` starts, so that no file or variable a program can write stands in for you",
+		"unset PHANTOM_VAULT_PASSPHRASE and PHANTOM_VAULT_PASSPHRASE_FILE and run the command in your own terminal, or run `phantom unlock` there first; CI uses a non-hardened copy of the vault with its own passphrase; nothing was changed")
+
+	// ErrWrongKey: OpenWithKey was given a data key that does not open the
+	// vault file (another vault's key, or the vault was re-keyed or
+	// replaced since the key was taken).
+	ErrWrongKey = newSentinel("the vault key held in memory does not open the vault file",
+		"the vault was re-keyed, replaced or restored since it was unlocked; run `phantom unlock` again; nothing was changed")
+
 	// ErrHomeNotWritable: the vault directory or files cannot be created.
 	ErrHomeNotWritable = newSentinel("cannot write in the phantom home directory",
 		"check PHANTOM_HOME (default ~/.phantom): it must be a directory you can write")

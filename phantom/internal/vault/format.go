@@ -79,7 +79,7 @@ func headerLen(src KeySource) int {
 	switch src {
 	case Keychain:
 		return keychainHeaderLen
-	case Passphrase:
+	case Passphrase, Hardened:
 		return passphraseHeaderLen
 	}
 	return 0
@@ -113,10 +113,16 @@ func newKeychainHeader(project [projectIDLen]byte, dataKey []byte) *header {
 	return &header{raw: b, version: formatVersion, source: Keychain, project: project, keyCheck: b[prefixLen : prefixLen+keyCheckLen]}
 }
 
-// newPassphraseHeader wraps dataKey with kek and builds the header.
-func newPassphraseHeader(project [projectIDLen]byte, kdf KDFParams, salt, kek, dataKey []byte) (*header, error) {
+// newPassphraseHeader wraps dataKey with kek and builds the header of a
+// Passphrase or Hardened vault. The key-source byte is inside the wrap's
+// associated data, so a file whose byte was changed from one to the other
+// (and its checksum recomputed) no longer unwraps with any passphrase.
+func newPassphraseHeader(src KeySource, project [projectIDLen]byte, kdf KDFParams, salt, kek, dataKey []byte) (*header, error) {
+	if !src.wrapped() {
+		return nil, fmt.Errorf("internal error: %v is not a passphrase key source", src)
+	}
 	b := make([]byte, 0, passphraseHeaderLen)
-	b = putPrefix(b, Passphrase, project)
+	b = putPrefix(b, src, project)
 	b = binary.BigEndian.AppendUint32(b, kdf.Time)
 	b = binary.BigEndian.AppendUint32(b, kdf.MemoryKiB)
 	b = append(b, kdf.Threads)
@@ -191,7 +197,7 @@ func parseHeader(data []byte) (*header, []byte, error) {
 	switch src {
 	case Keychain:
 		h.keyCheck = body
-	case Passphrase:
+	case Passphrase, Hardened:
 		h.kdf = KDFParams{
 			Time:      binary.BigEndian.Uint32(body[0:4]),
 			MemoryKiB: binary.BigEndian.Uint32(body[4:8]),
@@ -217,7 +223,7 @@ func deriveKEK(pass, salt []byte, p KDFParams) []byte {
 
 // unwrapPassphrase derives the KEK from pass and opens the wrapped data key.
 func unwrapPassphrase(h *header, pass []byte) ([]byte, error) {
-	if h.source != Passphrase {
+	if !h.source.wrapped() {
 		return nil, errors.New("internal error: not a passphrase vault")
 	}
 	if err := h.kdf.validate(); err != nil { // defence in depth; parseHeader checked already
@@ -247,7 +253,7 @@ func decodeFile(data []byte, project [projectIDLen]byte, unlock unlockFunc) (*he
 		return nil, nil, nil, err
 	}
 	if h.project != project {
-		return nil, nil, nil, errf(ErrWrongProject, "its header names project "+hex.EncodeToString(h.project[:])+", expected "+hex.EncodeToString(project[:]))
+		return nil, nil, nil, errWrongProject(h.project, project)
 	}
 	key, err := unlock(h)
 	if err != nil {
@@ -269,20 +275,37 @@ func decodeFile(data []byte, project [projectIDLen]byte, unlock unlockFunc) (*he
 	return h, p, key, nil
 }
 
+func errWrongProject(got, want [projectIDLen]byte) *Error {
+	return errf(ErrWrongProject, "its header names project "+hex.EncodeToString(got[:])+", expected "+hex.EncodeToString(want[:]))
+}
+
 func openPayload(h *header, key, rest []byte) (*Payload, error) {
-	aead, err := chacha20poly1305.New(key)
+	plain, ok, err := decryptPayload(h, key, rest)
 	if err != nil {
 		return nil, err
 	}
-	nonce := rest[:nonceLen]
-	aad := make([]byte, 0, len(h.raw)+nonceLen)
-	aad = append(append(aad, h.raw...), nonce...)
-	plain, err := aead.Open(nil, nonce, rest[nonceLen:], aad)
-	if err != nil {
+	if !ok {
 		return nil, corrupt("payload authentication failed")
 	}
 	defer wipe(plain)
 	return parsePayload(plain)
+}
+
+// decryptPayload opens the payload; ok is false when authentication fails
+// (a wrong key, or any changed byte of the header, nonce or ciphertext).
+func decryptPayload(h *header, key, rest []byte) (plain []byte, ok bool, err error) {
+	aead, err := chacha20poly1305.New(key)
+	if err != nil {
+		return nil, false, err
+	}
+	nonce := rest[:nonceLen]
+	aad := make([]byte, 0, len(h.raw)+nonceLen)
+	aad = append(append(aad, h.raw...), nonce...)
+	plain, err = aead.Open(nil, nonce, rest[nonceLen:], aad)
+	if err != nil {
+		return nil, false, nil
+	}
+	return plain, true, nil
 }
 
 // sealFile encrypts plain under key with a fresh nonce and returns the whole file.

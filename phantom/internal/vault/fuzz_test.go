@@ -32,7 +32,7 @@ func fuzzUnlock(h *header) ([]byte, error) {
 	switch h.source {
 	case Keychain:
 		return bytes.Clone(fuzzKey), nil
-	case Passphrase:
+	case Passphrase, Hardened:
 		if h.kdf.MemoryKiB > fuzzMaxMemoryKiB || h.kdf.Time > fuzzMaxTime {
 			return nil, errSkipKDF
 		}
@@ -59,11 +59,11 @@ func fuzzFile(tb testing.TB, src KeySource, p *Payload) []byte {
 	switch src {
 	case Keychain:
 		h = newKeychainHeader(fuzzProject, key)
-	case Passphrase:
+	case Passphrase, Hardened:
 		key = newDataKey()
 		salt := make([]byte, saltLen)
 		var err error
-		h, err = newPassphraseHeader(fuzzProject, fuzzKDF, salt, deriveKEK(fuzzPass, salt, fuzzKDF), key)
+		h, err = newPassphraseHeader(src, fuzzProject, fuzzKDF, salt, deriveKEK(fuzzPass, salt, fuzzKDF), key)
 		if err != nil {
 			tb.Fatal(err)
 		}
@@ -82,7 +82,7 @@ func fuzzFile(tb testing.TB, src KeySource, p *Payload) []byte {
 var fuzzSentinels = []error{ErrCorrupt, ErrWrongPassphrase, ErrNewerVersion, ErrWrongProject, ErrKeyMismatch}
 
 func FuzzDecode(f *testing.F) {
-	for _, src := range []KeySource{Keychain, Passphrase} {
+	for _, src := range []KeySource{Keychain, Passphrase, Hardened} {
 		for _, n := range []int{0, 1, 3} {
 			good := fuzzFile(f, src, fuzzPayload(n))
 			f.Add(good, false)
@@ -97,6 +97,11 @@ func FuzzDecode(f *testing.F) {
 			other := bytes.Clone(good)
 			other[11] ^= 0xff
 			f.Add(other, true)
+			if src != Keychain { // hardened ↔ passphrase: the wrap's AAD covers the byte
+				swapped := bytes.Clone(good)
+				swapped[10] ^= byte(Passphrase ^ Hardened)
+				f.Add(swapped, true)
+			}
 		}
 		absurd := fuzzFile(f, Passphrase, fuzzPayload(1))
 		copy(absurd[31:], []byte{0xff, 0xff, 0xff, 0xff})

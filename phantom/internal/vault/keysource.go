@@ -21,7 +21,18 @@ const (
 	Keychain KeySource = 1
 	// Passphrase: the data key is wrapped with an Argon2id-derived key.
 	Passphrase KeySource = 2
+	// Hardened: wrapped like Passphrase, but the passphrase must be typed at
+	// the moment the vault is opened (Options.Prompt) or the caller already
+	// holds the data key (OpenWithKey, the agent `phantom unlock` starts).
+	// PHANTOM_VAULT_PASSPHRASE(_FILE) is refused for it: a variable or file
+	// any process of the user's can set must not stand in for the person
+	// (docs/decisions.md, hardened vaults).
+	Hardened KeySource = 3
 )
+
+// wrapped reports whether the source keeps the data key wrapped with a
+// passphrase in the header (the passphrase header layout).
+func (k KeySource) wrapped() bool { return k == Passphrase || k == Hardened }
 
 func (k KeySource) String() string {
 	switch k {
@@ -29,6 +40,8 @@ func (k KeySource) String() string {
 		return "keychain"
 	case Passphrase:
 		return "passphrase"
+	case Hardened:
+		return "hardened"
 	case NoKeySource:
 		return "none"
 	}
@@ -357,6 +370,16 @@ func Probe(opts Options) (KeySource, string) {
 				return Keychain, "the vault's key is in the OS keychain, but the keychain is not available: " + r
 			}
 			return Keychain, "the vault's key is in the OS keychain, which is reachable"
+		case Hardened:
+			switch {
+			case c.requireKeychain():
+				return Hardened, "the vault is hardened (its passphrase is typed each time), but " + EnvRequireKeychain + " refuses every passphrase"
+			case c.envPassphraseSet():
+				return Hardened, "the vault is hardened: " + EnvPassphrase + " and " + EnvPassphraseFile + " are refused for it; unset them and type the passphrase on your terminal, or run `phantom unlock` there"
+			case c.Prompt != nil:
+				return Hardened, "the vault is hardened; the passphrase will be asked for on the terminal"
+			}
+			return Hardened, "the vault is hardened: it opens only with its passphrase typed on a terminal or through `phantom unlock`, and there is no terminal"
 		default:
 			switch {
 			case c.requireKeychain():

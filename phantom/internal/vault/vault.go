@@ -279,6 +279,9 @@ type Vault struct {
 	key     []byte
 	payload *Payload
 	closed  bool
+	// fromKey: opened by OpenWithKey, with a key the caller already held
+	// rather than one this process unlocked; such a handle cannot Rekey.
+	fromKey bool
 }
 
 // Open opens an existing vault. The header decides the key source: a
@@ -314,7 +317,13 @@ func (c *config) unlockForOpen(h *header) ([]byte, error) {
 		return c.keychainKey()
 	}
 	if c.requireKeychain() {
+		if h.source == Hardened {
+			return nil, errf(ErrKeychainRequired, "this vault is hardened: protected by a passphrase typed on the terminal")
+		}
 		return nil, errf(ErrKeychainRequired, "this vault is protected by a passphrase")
+	}
+	if h.source == Hardened {
+		return c.unlockHardened(h)
 	}
 	pw, from, err := PassphraseFromEnv(c.env)
 	if err != nil {
@@ -328,6 +337,26 @@ func (c *config) unlockForOpen(h *header) ([]byte, error) {
 		}
 		return k, err
 	}
+	return c.promptUnlock(h)
+}
+
+// unlockHardened opens a hardened vault's key with a typed passphrase only.
+// A passphrase from the environment is refused before it is read, even when
+// it is right: whatever can set a variable or write a file in the user's
+// name (an AI agent, a script) could then open the vault, and the typed
+// passphrase is the proof that a person is there (docs/decisions.md).
+func (c *config) unlockHardened(h *header) ([]byte, error) {
+	for _, name := range []string{EnvPassphrase, EnvPassphraseFile} {
+		if c.env(name) != "" {
+			return nil, errWrap(ErrHardened, name+" is set", ErrPassphraseSource)
+		}
+	}
+	return c.promptUnlock(h)
+}
+
+// promptUnlock asks for the passphrase of a passphrase or hardened vault on
+// the terminal, up to passphraseTries times.
+func (c *config) promptUnlock(h *header) ([]byte, error) {
 	var last error
 	for try := 0; try < passphraseTries; try++ {
 		if last != nil && c.WrongPassphrase != nil {
@@ -340,6 +369,9 @@ func (c *config) unlockForOpen(h *header) ([]byte, error) {
 		if noTTY {
 			if last != nil {
 				return nil, last
+			}
+			if h.source == Hardened {
+				return nil, errWrap(ErrHardened, "there is no terminal to type the passphrase on", ErrNoKeySource)
 			}
 			return nil, errf(ErrNoKeySource, "this vault is passphrase-protected; neither "+EnvPassphrase+" nor "+EnvPassphraseFile+" is set and there is no terminal to ask for the passphrase")
 		}
@@ -389,7 +421,7 @@ func (c *config) create() (*Vault, error) {
 		if src == Passphrase {
 			// Derive before taking the lock, so waiters are not held up by the KDF.
 			key = newDataKey()
-			h, err = c.passphraseHeader(pw, key)
+			h, err = c.passphraseHeader(Passphrase, pw, key)
 			wipe(pw)
 			if err != nil {
 				wipe(key)
@@ -444,13 +476,14 @@ func (c *config) create() (*Vault, error) {
 	}
 }
 
-// passphraseHeader derives a KEK from pw with fresh salt and wraps key.
-func (c *config) passphraseHeader(pw, key []byte) (*header, error) {
+// passphraseHeader derives a KEK from pw with fresh salt and wraps key in a
+// header of source src (Passphrase or Hardened).
+func (c *config) passphraseHeader(src KeySource, pw, key []byte) (*header, error) {
 	salt := make([]byte, saltLen)
 	rand.Read(salt)
 	kek := deriveKEK(pw, salt, c.KDF)
 	defer wipe(kek)
-	return newPassphraseHeader(c.project, c.KDF, salt, kek, key)
+	return newPassphraseHeader(src, c.project, c.KDF, salt, kek, key)
 }
 
 // OpenOrCreate opens the vault, creating it when there is none. created
@@ -560,11 +593,25 @@ func (v *Vault) reread() (*Payload, error) {
 }
 
 // Rekey moves the vault to a new data key held by the key source to, under
-// the lock: passphrase→passphrase changes the passphrase, passphrase→keychain
-// stores the key in the keychain before the new file replaces the old one (if
-// that fails nothing changes), keychain→passphrase deletes the keychain item
-// after the new file is durable. newPassphrase is required for Passphrase and
-// wiped. PHANTOM_REQUIRE_KEYCHAIN refuses a move to a passphrase.
+// the lock. Every move generates a new data key, so whoever held the old one
+// (a process that opened the vault before) cannot read what is written
+// after.
+//
+//   - to Passphrase or Hardened: newPassphrase (required, wiped) wraps the
+//     new key. From Passphrase this changes the passphrase; Passphrase →
+//     Hardened hardens, Hardened → Passphrase softens, Hardened → Hardened
+//     changes the passphrase of a hardened vault. From Keychain the keychain
+//     item is deleted after the new file is durable (a hardened vault has
+//     no keychain item); if the directory sync fails the item is kept.
+//     PHANTOM_REQUIRE_KEYCHAIN refuses both (a vault it cannot open).
+//   - to Keychain: the key is stored in the keychain before the new file
+//     replaces the old one (if that fails nothing changes). Allowed from a
+//     hardened vault too: this handle was unlocked with the passphrase typed
+//     at that moment, which is the proof a hardened vault asks for.
+//
+// The caller decides who may re-key (the CLI's rules, docs/phantom.md): the
+// package only refuses a handle from OpenWithKey, whose key was unlocked by
+// another process (the agent) and so proves no one's presence here.
 func (v *Vault) Rekey(to KeySource, newPassphrase []byte) error {
 	defer wipe(newPassphrase)
 	v.mu.Lock()
@@ -574,21 +621,24 @@ func (v *Vault) Rekey(to KeySource, newPassphrase []byte) error {
 	}
 	c := v.c
 	from := v.hdr.source
+	if v.fromKey {
+		return fmt.Errorf("vault %s: this handle was opened with a key held in memory (OpenWithKey), which shows no one typed the passphrase here, so it cannot re-key the vault; open it with its passphrase or the keychain and re-key that; nothing was changed", c.path)
+	}
 	var (
 		h   *header
 		key []byte
 		err error
 	)
 	switch to {
-	case Passphrase:
+	case Passphrase, Hardened:
 		if c.requireKeychain() {
-			return &Error{Kind: ErrKeychainRequired, Path: c.path, Detail: "re-keying to a passphrase is refused"}
+			return &Error{Kind: ErrKeychainRequired, Path: c.path, Detail: "re-keying to a " + to.String() + " passphrase is refused"}
 		}
 		if len(newPassphrase) == 0 {
 			return &Error{Kind: ErrEmptyPassphrase, Path: c.path}
 		}
 		key = newDataKey()
-		if h, err = c.passphraseHeader(newPassphrase, key); err != nil {
+		if h, err = c.passphraseHeader(to, newPassphrase, key); err != nil {
 			wipe(key)
 			return err
 		}
@@ -634,10 +684,12 @@ func (v *Vault) Rekey(to KeySource, newPassphrase []byte) error {
 	if err != nil { // renamed, but the directory sync failed: keep the old item
 		return err
 	}
-	if from == Keychain {
+	// Only now, with the new file durable, may the old key go: a crash
+	// before this point leaves the old file, which needs the item.
+	if from == Keychain && to != Keychain {
 		if derr := c.krDelete(); derr != nil && !isItemNotFound(derr) {
-			return fmt.Errorf("vault %s: re-keyed to a passphrase, but the old keychain item (service %q, account %q) could not be removed: %w; remove it with your keychain tool",
-				c.path, KeychainService, c.account(), derr)
+			return fmt.Errorf("vault %s: re-keyed to a %s passphrase, but the old keychain item (service %q, account %q) could not be removed: %w; remove it with your keychain tool",
+				c.path, to, KeychainService, c.account(), derr)
 		}
 	}
 	return nil
@@ -671,11 +723,9 @@ func PeekKeySource(path string) KeySource {
 	if _, err := io.ReadFull(f, b); err != nil || string(b[:8]) != "PHMVAULT" {
 		return NoKeySource
 	}
-	switch KeySource(b[10]) {
-	case Keychain:
-		return Keychain
-	case Passphrase:
-		return Passphrase
+	switch src := KeySource(b[10]); src {
+	case Keychain, Passphrase, Hardened:
+		return src
 	}
 	return NoKeySource
 }

@@ -967,7 +967,7 @@ func TestEmptyPromptedPassphraseRefused(t *testing.T) {
 }
 
 func TestErrorMessages(t *testing.T) {
-	for _, e := range []error{ErrNotFound, ErrExists, ErrInvalidProjectID, ErrCorrupt, ErrWrongPassphrase, ErrNewerVersion, ErrWrongProject, ErrKeychainUnavailable, ErrKeyMissing, ErrKeyMismatch, ErrNoKeySource, ErrKeychainRequired, ErrEmptyPassphrase, ErrLocked, ErrKeyChanged, ErrHomeNotWritable} {
+	for _, e := range []error{ErrNotFound, ErrExists, ErrInvalidProjectID, ErrCorrupt, ErrWrongPassphrase, ErrNewerVersion, ErrWrongProject, ErrKeychainUnavailable, ErrKeyMissing, ErrKeyMismatch, ErrNoKeySource, ErrKeychainRequired, ErrEmptyPassphrase, ErrLocked, ErrKeyChanged, ErrHomeNotWritable, ErrHardened, ErrWrongKey} {
 		s := e.Error()
 		if !strings.Contains(s, "; ") {
 			t.Errorf("%q does not say what to do", s)
