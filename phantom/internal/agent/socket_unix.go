@@ -57,3 +57,6 @@ func prepareDir(dir string) error {
 	}
 	return nil
 }
+
+// Supported reports whether phantom's agent runs on this system.
+func Supported() bool { return true }

@@ -21,3 +21,6 @@ func checkServer(Peer) string { return supported().Error() }
 
 // SelfCheck: the agent does not run on Windows.
 func SelfCheck() error { return supported() }
+
+// Supported reports whether phantom's agent runs on this system.
+func Supported() bool { return false }

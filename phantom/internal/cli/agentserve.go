@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"crypto/hmac"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -343,10 +342,10 @@ func (r *remoteClient) runChild(plan execPlan) (int, error) {
 	}
 }
 
-// Proof is how unlock checks that an agent holds the vault's key.
+// checkProof is how unlock checks that an agent holds the vault's key.
 func checkProof(key, nonce []byte, macHex string) bool {
 	mac, err := hex.DecodeString(macHex)
-	return err == nil && hmac.Equal(mac, vault.Proof(key, nonce))
+	return err == nil && vault.CheckProof(key, nonce, mac)
 }
 
 // serves reports whether opts name the vault this agent holds.
@@ -364,7 +363,7 @@ func (s *servedVault) open(opts vault.Options) (*vault.Vault, error) {
 	}
 	defer clear(key)
 	v, err := vault.OpenWithKey(opts, key)
-	if errors.Is(err, vault.ErrKeyChanged) {
+	if errors.Is(err, vault.ErrKeyChanged) || errors.Is(err, vault.ErrWrongKey) {
 		s.keyChanged()
 	}
 	return v, err

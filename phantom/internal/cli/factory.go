@@ -195,7 +195,10 @@ func (f *Factory) vaultOptions(ctx context.Context, p *Project) (vault.Options, 
 		Env:             f.Env,
 		Keyring:         f.Keyring,
 		Prompt:          func(confirm bool) ([]byte, error) { return f.passphrasePrompt(ctx, confirm) },
-		WrongPassphrase: f.wrongPassphrase,
+		WrongPassphrase: func(left int) {
+			f.record(p, audit.Event{Op: "vault.open", Detail: withChain("wrong passphrase typed")})
+			f.wrongPassphrase(left)
+		},
 		KDF:             f.KDF,
 		Owner:           f.Command,
 		LockTimeout:     lockWait,
@@ -223,6 +226,11 @@ func (f *Factory) OpenVault(ctx context.Context, p *Project, create bool) (*vaul
 		v, err = vault.Open(opts)
 	}
 	if err != nil {
+		// A hardened vault refused a passphrase from the environment, or
+		// typed passphrases were wrong: both are someone trying to get in.
+		if errors.Is(err, vault.ErrHardened) || errors.Is(err, vault.ErrWrongPassphrase) {
+			f.recordHardenedRefusal(p, err)
+		}
 		return nil, vaultError(err)
 	}
 	p.auditMode = effectiveAudit(p.Config.AuditMode(), v.Payload())

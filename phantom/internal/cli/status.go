@@ -34,6 +34,25 @@ type Status struct {
 	AuditCheck  *AuditCheck  `json:"audit_check,omitempty"`
 	EnvFiles    []FileStatus `json:"env_files"`
 	Proxy       ProxyStatus  `json:"proxy"`
+	Mode        ModeStatus   `json:"mode"`
+}
+
+// ModeStatus says how far the vault resists a program of this user that
+// goes after it on purpose (docs/security.md, "Hardened mode").
+type ModeStatus struct {
+	// Name is keychain, passphrase or hardened (the vault's key source).
+	Name    string `json:"name"`
+	Meaning string `json:"meaning"`
+	// Agent is whether phantom's agent holds the key (phantom unlock).
+	Agent    bool `json:"agent_unlocked"`
+	AgentPID int  `json:"agent_pid,omitempty"`
+}
+
+// modeMeaning is what each mode protects against, for status.
+var modeMeaning = map[string]string{
+	"keychain":   "protects against programs that read files, environments and output; a program of yours that reads the keychain on purpose can open the vault (phantom vault harden closes that)",
+	"passphrase": "opens with the passphrase typed, from PHANTOM_VAULT_PASSPHRASE, or through phantom unlock's agent; a program that can read that variable can open the vault",
+	"hardened":   "opens only with the passphrase typed at that moment or through phantom unlock's agent; no program gets a value through phantom, and human-only commands need the passphrase each time",
 }
 
 // VaultStatus describes the vault file and its key source.
@@ -140,7 +159,13 @@ func statusRun(ctx context.Context, o *StatusOptions) error {
 		// Never prompt from status: a passphrase vault without the env var is
 		// reported as locked instead.
 		opts.Prompt = nil
-		v, err := vault.Open(opts)
+		var v *vault.Vault
+		if f.served != nil && f.served.serves(opts) {
+			v, err = f.served.open(opts)
+			st.Mode.Agent, st.Mode.AgentPID = err == nil, os.Getpid()
+		} else {
+			v, err = vault.Open(opts)
+		}
 		if err != nil {
 			st.Vault.Error = err.Error()
 			st.Vault.KeySource = vault.PeekKeySource(st.Vault.Path).String()
@@ -168,6 +193,10 @@ func statusRun(ctx context.Context, o *StatusOptions) error {
 	} else {
 		src, why := vault.Probe(opts)
 		st.Vault.KeySource, st.Vault.KeySourceReason = src.String(), why
+	}
+	if st.Vault.Exists {
+		st.Mode.Name = st.Vault.KeySource
+		st.Mode.Meaning = modeMeaning[st.Mode.Name]
 	}
 	ov := p.Config.Overrides()
 	for _, path := range p.Config.EnvFiles() {
@@ -225,6 +254,14 @@ func printStatus(f *Factory, asJSON bool, st Status) error {
 		fmt.Fprintf(w, "Vault:     %d secret(s), key source: %s\n", st.Vault.Secrets, st.Vault.KeySource)
 	default:
 		fmt.Fprintf(w, "Vault:     none yet; a new one would use key source: %s (%s)\n", st.Vault.KeySource, st.Vault.KeySourceReason)
+	}
+	if st.Mode.Name != "" {
+		fmt.Fprintf(w, "Mode:      %s: %s\n", st.Mode.Name, st.Mode.Meaning)
+		if st.Mode.Agent {
+			fmt.Fprintf(w, "Agent:     unlocked (pid %d); phantom lock forgets the key\n", st.Mode.AgentPID)
+		} else {
+			fmt.Fprintf(w, "Agent:     not unlocked (phantom unlock keeps the key in an agent, so commands need no passphrase)\n")
+		}
 	}
 	fmt.Fprintf(w, "Audit log: %s\n", st.Audit)
 	if ac := st.AuditCheck; ac != nil && !ac.OK {

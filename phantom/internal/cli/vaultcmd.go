@@ -18,11 +18,11 @@ import (
 func newVaultCmd(f *Factory) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "vault",
-		Short: "Manage the vault's key (keychain or passphrase)",
+		Short: "Manage the vault's key (keychain, passphrase or hardened)",
 		Args:  groupArgs,
 		RunE:  helpRun,
 	}
-	cmd.AddCommand(newRekeyCmd(f, nil))
+	cmd.AddCommand(newRekeyCmd(f, nil), newHardenCmd(f, nil), newSoftenCmd(f, nil))
 	return cmd
 }
 
@@ -90,7 +90,12 @@ func rekeyRun(ctx context.Context, o *RekeyOptions) error {
 	var v *vault.Vault
 	var pass []byte
 	to := vault.Keychain
-	if o.To == "passphrase" && vault.PeekKeySource(path) == vault.Passphrase {
+	src := vault.PeekKeySource(path)
+	if src == vault.Hardened && o.Stdin {
+		f.record(p, audit.Event{Op: "vault.rekey", Detail: withChain("refused: --stdin for a hardened vault")})
+		return exitcode.Errorf(exitcode.Refused, "a hardened vault's passphrase is typed on your terminal, never piped: whatever writes the pipe could open the vault\nRun `phantom vault rekey --to %s` on your own terminal, without --stdin.", o.To)
+	}
+	if o.To == "passphrase" && (src == vault.Passphrase || src == vault.Hardened) {
 		// Changing a passphrase locks out whoever does not learn the new
 		// one. PHANTOM_VAULT_PASSPHRASE is in the environment of every
 		// process started from that shell (an agent's too), so it does not
