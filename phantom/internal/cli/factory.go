@@ -190,19 +190,19 @@ func (f *Factory) vaultOptions(ctx context.Context, p *Project) (vault.Options, 
 		lockWait = d
 	}
 	return vault.Options{
-		Home:            home,
-		ProjectID:       p.ID(),
-		Env:             f.Env,
-		Keyring:         f.Keyring,
-		Prompt:          func(confirm bool) ([]byte, error) { return f.passphrasePrompt(ctx, confirm) },
+		Home:      home,
+		ProjectID: p.ID(),
+		Env:       f.Env,
+		Keyring:   f.Keyring,
+		Prompt:    func(confirm bool) ([]byte, error) { return f.passphrasePrompt(ctx, confirm) },
 		WrongPassphrase: func(left int) {
 			f.record(p, audit.Event{Op: "vault.open", Detail: withChain("wrong passphrase typed")})
 			f.wrongPassphrase(left)
 		},
-		KDF:             f.KDF,
-		Owner:           f.Command,
-		LockTimeout:     lockWait,
-		Mark:            f.nextMark,
+		KDF:         f.KDF,
+		Owner:       f.Command,
+		LockTimeout: lockWait,
+		Mark:        f.nextMark,
 	}, nil
 }
 
