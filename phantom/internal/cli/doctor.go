@@ -90,7 +90,7 @@ func doctorRun(ctx context.Context, o *DoctorOptions) error {
 			fix = "correct " + ConfigFile + " as the error says"
 		}
 		add(DoctorCheck{Name: "config", Status: "fail", Detail: firstLine(err.Error()), Fix: fix})
-		for _, n := range []string{"vault", "env-files", "gitignore", "hook", "mcp", "audit"} {
+		for _, n := range []string{"vault", "env-files", "gitignore", "hook", "mcp", "audit", "mode"} {
 			add(DoctorCheck{Name: n, Status: "skip", Detail: "needs a phantom project"})
 		}
 		return doctorFinish(o, rep)
@@ -101,7 +101,7 @@ func doctorRun(ctx context.Context, o *DoctorOptions) error {
 	st, err := doctorStatus(ctx, f)
 	if err != nil {
 		add(DoctorCheck{Name: "vault", Status: "fail", Detail: firstLine(err.Error()), Fix: "phantom status shows the same error"})
-		for _, n := range []string{"env-files", "gitignore", "hook", "mcp", "audit"} {
+		for _, n := range []string{"env-files", "gitignore", "hook", "mcp", "audit", "mode"} {
 			add(DoctorCheck{Name: n, Status: "skip", Detail: "needs the project's status"})
 		}
 		return doctorFinish(o, rep)
@@ -112,7 +112,29 @@ func doctorRun(ctx context.Context, o *DoctorOptions) error {
 	add(hookCheck(ctx, f, p.Dir))
 	add(mcpCheck(ctx, f, p.Dir))
 	add(auditCheck(st))
+	add(modeCheck(st))
 	return doctorFinish(o, rep)
+}
+
+// modeCheck recommends hardened mode for a vault that holds production
+// keys: in keychain or passphrase mode a program of yours that reads the
+// keychain or the passphrase variable on purpose can open it
+// (docs/security.md, "Hardened mode").
+func modeCheck(st Status) DoctorCheck {
+	c := DoctorCheck{Name: "mode", Status: "ok"}
+	switch {
+	case !st.Vault.Exists || st.Mode.Name == "":
+		c.Status, c.Detail = "skip", "no vault yet"
+	case st.Mode.Name == "hardened":
+		c.Detail = "hardened: values open only with the passphrase typed or through phantom unlock"
+	case len(st.LiveKeys) > 0:
+		c.Status = "warn"
+		c.Detail = fmt.Sprintf("%d secret(s) look like production keys (%s) and the vault is in %s mode: %s", len(st.LiveKeys), strings.Join(st.LiveKeys, ", "), st.Mode.Name, st.Mode.Meaning)
+		c.Fix = "phantom vault harden (on your own terminal), then phantom unlock"
+	default:
+		c.Detail = st.Mode.Name + " mode; no secret looks like a production key"
+	}
+	return c
 }
 
 func firstLine(s string) string {

@@ -35,6 +35,9 @@ type Status struct {
 	EnvFiles    []FileStatus `json:"env_files"`
 	Proxy       ProxyStatus  `json:"proxy"`
 	Mode        ModeStatus   `json:"mode"`
+	// LiveKeys names the vaulted secrets whose values look like production
+	// keys (liveKey); doctor recommends hardening for them. Names only.
+	LiveKeys []string `json:"live_keys,omitempty"`
 }
 
 // ModeStatus says how far the vault resists a program of this user that
@@ -173,6 +176,11 @@ func statusRun(ctx context.Context, o *StatusOptions) error {
 			st.Vault.KeySource = v.KeySource().String()
 			st.Vault.Secrets = len(v.Payload().Secrets)
 			tokens = tokenIndex(v.Payload())
+			for _, n := range sortedKeys(v.Payload().Secrets) {
+				if liveKey(n, v.Payload().Secrets[n].Value) {
+					st.LiveKeys = append(st.LiveKeys, n)
+				}
+			}
 			vaulted = map[string]bool{}
 			for n := range v.Payload().Secrets {
 				vaulted[n] = true
@@ -299,4 +307,31 @@ func printStatus(f *Factory, asJSON bool, st Status) error {
 		fmt.Fprintf(w, "Proxy:     not running (phantom exec starts one per command; phantom start runs one for your shell)\n")
 	}
 	return nil
+}
+
+// livePrefixes start provider keys that act on real accounts: Stripe live
+// mode, AWS access keys, GitHub, OpenAI, Anthropic, Slack, GitLab, npm.
+var livePrefixes = []string{"sk_live_", "rk_live_", "AKIA", "ghp_", "gho_", "ghs_", "ghu_", "github_pat_",
+	"sk-proj-", "sk-svcacct-", "sk-admin-", "sk-ant-", "xoxb-", "xoxp-", "glpat-", "npm_"}
+
+// liveKey reports whether a secret looks like a production key: a value
+// with a live provider prefix, or a name that says PROD. Test-mode keys
+// (sk_test_…) and names that say TEST, DEV or SANDBOX are not.
+func liveKey(name string, value []byte) bool {
+	up := strings.ToUpper(name)
+	for _, w := range []string{"TEST", "DEV", "SANDBOX", "STAGING"} {
+		if strings.Contains(up, w) {
+			return false
+		}
+	}
+	if strings.Contains(up, "PROD") {
+		return true
+	}
+	v := string(value)
+	for _, p := range livePrefixes {
+		if strings.HasPrefix(v, p) {
+			return true
+		}
+	}
+	return false
 }
