@@ -368,3 +368,9 @@ func (s *servedVault) open(opts vault.Options) (*vault.Vault, error) {
 	}
 	return v, err
 }
+
+// hardened reports whether the agent's vault is hardened now.
+func (s *servedVault) hardened() bool {
+	path, err := vault.Path(vault.Options{Home: s.home, ProjectID: s.project})
+	return err == nil && vault.PeekKeySource(path) == vault.Hardened
+}

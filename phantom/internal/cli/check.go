@@ -129,6 +129,13 @@ func checkRun(ctx context.Context, o *CheckOptions) error {
 		// findings. Public patterns are ignored, as init ignores
 		// unapproved ones (docs/security.md, path 5).
 		opts.Overrides = dotenv.Overrides{Secret: p.Config.Overrides().Secret}
+		if f.served != nil && f.served.hardened() {
+			// A match confirms a guess: with a file of candidates a program
+			// could find a short password in the vault. A hardened vault's
+			// values are compared only after the passphrase is typed.
+			opts.KnownReason = "the vault is hardened, and phantom's agent does not compare files with its values (a program could confirm guesses of a value); run 'PHANTOM_AGENT=off phantom check' on your terminal and type the passphrase"
+			break
+		}
 		v, err := f.OpenVault(ctx, p, false)
 		if err != nil {
 			opts.KnownReason = knownSkipReason(err)

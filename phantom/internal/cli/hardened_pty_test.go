@@ -66,6 +66,14 @@ func TestHardenedVault(t *testing.T) {
 		t.Fatalf("status of an unlocked hardened vault: %v\n%s", err, out)
 	}
 
+	// check through the agent does not compare files with a hardened
+	// vault's values: a match would confirm a guess.
+	s.write("guesses.txt", value+"\nhunter2\n")
+	out, _, _ = bare.run("", "check", "--json", "guesses.txt")
+	if !strings.Contains(out, `"ran": false`) || !strings.Contains(out, "the vault is hardened") || strings.Contains(out, value) {
+		t.Fatalf("check through the agent on a hardened vault:\n%s", out)
+	}
+
 	// reveal is human-only: an unlocked agent does not help; the passphrase
 	// is asked for, and guessed words do not open the vault.
 	screen, code = bare.runOnPTYSteps([]ptyStep{
