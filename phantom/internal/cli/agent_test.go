@@ -233,9 +233,15 @@ func TestAgentImpostorGetsNothing(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 
+	// The client sends it nothing and opens the vault itself (here with
+	// the passphrase variable).
 	_, errOut, code := s.run("sk-test-typed-into-the-impostor-42\n", "add", "VICTIM", "--stdin")
-	if code == 0 || !strings.Contains(errOut, "Nothing was sent to it") {
+	if code != 0 || !strings.Contains(errOut, "Nothing was sent to it") {
 		t.Fatalf("add against an impostor: exit %d\n%s", code, errOut)
+	}
+	// Without the passphrase the vault stays shut: the impostor is no way in.
+	if _, errOut, code := s.withoutPassphrase().run("", "list"); code == 0 || !strings.Contains(errOut, "passphrase") {
+		t.Fatalf("list without a passphrase against an impostor: exit %d\n%s", code, errOut)
 	}
 	got, _ := os.ReadFile(record)
 	for _, leak := range []string{agentPass, "sk-test-typed-into-the-impostor-42", "VICTIM", "PHANTOM_VAULT_PASSPHRASE"} {

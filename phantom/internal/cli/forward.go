@@ -52,10 +52,12 @@ func forward(ctx context.Context, f *Factory, args []string) (code int, ok bool)
 		return 0, false
 	}
 	if err != nil {
-		// Something answers on the agent's socket that is not phantom's
-		// agent (or cannot be shown to be): send it nothing.
-		fmt.Fprintf(f.IO.ErrOut, "%s %v\nNothing was sent to it. Run 'phantom unlock' in your own terminal to start a real agent in its place, or 'PHANTOM_AGENT=off phantom %s' to open the vault without an agent.\n", f.IO.Theme().Fail("error:"), err, args[0])
-		return exitcode.Refused, true
+		// Something answers on the agent's socket that is not this
+		// phantom's agent (an agent of an older phantom binary, or a
+		// program imitating one): send it nothing, and open the vault
+		// here, which needs what it always needs.
+		f.IO.Warnf("%v\nNothing was sent to it; this command opens the vault itself. 'phantom unlock' starts a real agent in its place.", err)
+		return 0, false
 	}
 	defer c.Close()
 	return runForwarded(ctx, f, c, args), true

@@ -91,7 +91,7 @@ func lockRun(ctx context.Context, o *LockOptions) error {
 		f.IO.Infof("No phantom agent was running; nothing to lock.")
 	case res.Locked+res.Stopped == 0:
 		f.IO.Infof("No phantom agent holds this vault's key; nothing to lock.")
-	default:
+	case res.Locked > 0:
 		f.IO.Successf("Locked %d agent(s): the key is gone from memory.", res.Locked)
 	}
 	if res.Stopped > 0 {
