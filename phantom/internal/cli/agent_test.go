@@ -301,3 +301,74 @@ func TestFakeAgentProcess(t *testing.T) {
 		}()
 	}
 }
+
+// phantom lock while an exec it serves runs: the child keeps running and
+// its exit status is still the command's; the client says the agent went.
+func TestAgentLockDuringExec(t *testing.T) {
+	s, _ := newAgentSandbox(t)
+	s.unlock()
+	bare := s.withoutPassphrase()
+	type result struct {
+		errOut string
+		code   int
+	}
+	done := make(chan result, 1)
+	marker := filepath.Join(t.TempDir(), "started")
+	go func() {
+		_, errOut, code := bare.run("", "exec", "--", "sh", "-c", "touch "+marker+"; sleep 2; exit 4")
+		done <- result{errOut, code}
+	}()
+	for i := 0; i < 200; i++ {
+		if _, err := os.Stat(marker); err == nil {
+			break
+		}
+		time.Sleep(25 * time.Millisecond)
+	}
+	if _, errOut, code := bare.run("", "lock"); code != 0 || !strings.Contains(errOut, "Locked 1") {
+		t.Fatalf("lock during exec: exit %d\n%s", code, errOut)
+	}
+	select {
+	case r := <-done:
+		if r.code != 4 || !strings.Contains(r.errOut, "the phantom agent stopped while the command ran") {
+			t.Fatalf("exec after its agent was locked: exit %d\n%s", r.code, r.errOut)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("exec did not return after its agent was locked")
+	}
+}
+
+// Ctrl-C reaches a forwarded command: `phantom add --stdin` waiting on a
+// pipe that never closes stops inside the agent, exit 130 with one line,
+// and the vault is unchanged.
+func TestAgentInterruptForwarded(t *testing.T) {
+	s, _ := newAgentSandbox(t)
+	s.unlock()
+	bare := s.withoutPassphrase()
+	vaults := s.vaultFiles()
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pw.Close()
+	cmd := exec.Command(bare.bin, "add", "NEW_KEY", "--stdin")
+	cmd.Dir, cmd.Env, cmd.Stdin = bare.dir, bare.env, pr
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	pr.Close()
+	pw.Write([]byte("half-a-val"))
+	if code := interruptAfter(t, cmd, 1500*time.Millisecond); code != 130 {
+		t.Fatalf("exit %d, want 130; stderr:\n%s", code, stderr.String())
+	}
+	if !strings.HasPrefix(stderr.String(), "error: interrupted (Ctrl-C)") || strings.Count(stderr.String(), "\n") != 1 {
+		t.Fatalf("want one line saying it was interrupted; stderr:\n%s", stderr.String())
+	}
+	if got := s.vaultFiles(); len(got) != 1 || got[filepathBase(vaults)] != vaults[filepathBase(vaults)] {
+		t.Fatal("the vault file changed")
+	}
+	if out := bare.mustRun("", "list"); strings.Contains(out, "NEW_KEY") {
+		t.Fatalf("the interrupted add stored NEW_KEY: %s", out)
+	}
+}

@@ -93,9 +93,16 @@ func runForwarded(ctx context.Context, f *Factory, c *agent.Conn, args []string)
 	// stdin is read only when the agent's command asks for it, so a
 	// command that reads nothing never consumes what a shell pipes on.
 	var stdinMu sync.Mutex
+	var child chan int // the exit status of exec's child, once started
 	for {
 		typ, payload, err := c.Recv()
 		if err != nil {
+			if child != nil {
+				// Locked (or stopped) while the child runs: the child keeps
+				// going without its proxy; its status is this command's.
+				f.IO.Warnf("the phantom agent stopped while the command ran (locked, or killed); its proxy is gone")
+				return <-child
+			}
 			return lostAgent(f, err)
 		}
 		switch typ {
@@ -139,7 +146,11 @@ func runForwarded(ctx context.Context, f *Factory, c *agent.Conn, args []string)
 			if err := json.Unmarshal(payload, &plan); err != nil {
 				return lostAgent(f, err)
 			}
-			go runPlannedChild(ctx, f, c, plan)
+			if child != nil {
+				return lostAgent(f, errors.New("a second exec plan"))
+			}
+			child = make(chan int, 1)
+			go func() { child <- runPlannedChild(ctx, f, c, plan) }()
 		case agent.TypeQuit:
 			var q quitMsg
 			if err := json.Unmarshal(payload, &q); err != nil {
@@ -159,7 +170,7 @@ func runForwarded(ctx context.Context, f *Factory, c *agent.Conn, args []string)
 
 // runPlannedChild starts `phantom exec`'s child as the agent planned it,
 // here, in the user's terminal and process group, and reports its exit.
-func runPlannedChild(ctx context.Context, f *Factory, c *agent.Conn, plan execPlan) {
+func runPlannedChild(ctx context.Context, f *Factory, c *agent.Conn, plan execPlan) int {
 	cmd := &run.Command{
 		Args: plan.Args, Env: plan.Env, Dir: plan.Dir,
 		Stdin: f.IO.In, Stdout: f.IO.Out, Stderr: f.IO.ErrOut,
@@ -180,6 +191,7 @@ func runPlannedChild(ctx context.Context, f *Factory, c *agent.Conn, plan execPl
 		}
 	}
 	c.SendJSON(agent.TypeChildExited, msg)
+	return msg.Code
 }
 
 // withPassphraseMask adds the vault passphrase from this process's
