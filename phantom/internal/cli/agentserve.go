@@ -177,7 +177,9 @@ func (d *agentDaemon) run(ctx context.Context, c *agent.Conn, req runRequest) in
 	f.Environ = func() []string { return slices.Clone(req.Env) }
 	f.Getwd = func() (string, error) { return req.Cwd, nil }
 	f.served = &servedVault{home: d.home, project: d.project, key: d.keyCopy, keyChanged: d.lock, client: rc}
-	return RunContext(ctx, f, req.Argv)
+	code := RunContext(ctx, f, req.Argv)
+	rc.out.flush()
+	return code
 }
 
 func envMap(env []string) map[string]string {
@@ -205,6 +207,7 @@ type servedVault struct {
 type remoteClient struct {
 	c      *agent.Conn
 	cancel context.CancelCauseFunc
+	out    *outBuf
 
 	stdinCh  chan []byte // nil slice: EOF
 	promptCh chan []byte // nil: cancelled
@@ -214,7 +217,7 @@ type remoteClient struct {
 }
 
 func newRemoteClient(c *agent.Conn, cancel context.CancelCauseFunc) *remoteClient {
-	return &remoteClient{c: c, cancel: cancel,
+	return &remoteClient{c: c, cancel: cancel, out: &outBuf{c: c},
 		stdinCh: make(chan []byte, 1), promptCh: make(chan []byte, 1),
 		childCh: make(chan childExited, 1), done: make(chan struct{})}
 }
@@ -256,23 +259,76 @@ func (r *remoteClient) readLoop() {
 	}
 }
 
-type frameWriter struct {
-	c   *agent.Conn
-	typ byte
+// outBuf holds a command's stdout and stderr writes, in their order, and
+// sends them as frames: before the agent reads stdin, prompts or hands
+// over a child, at the end, at 32 KiB, or 10 ms after the first pending
+// byte (progress output still arrives while a command works). A listing
+// written line by line otherwise costs a frame, and two system calls on
+// each side, per line.
+type outBuf struct {
+	mu    sync.Mutex
+	c     *agent.Conn
+	segs  []outSeg
+	size  int
+	timer *time.Timer
 }
 
-func (w frameWriter) Write(p []byte) (int, error) {
-	for n := 0; n < len(p); {
-		m := min(len(p)-n, agent.MaxFrame)
-		if err := w.c.Send(w.typ, p[n:n+m]); err != nil {
-			return n, err
-		}
-		n += m
+type outSeg struct {
+	typ byte
+	b   []byte
+}
+
+func (o *outBuf) write(typ byte, p []byte) (int, error) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if n := len(o.segs); n > 0 && o.segs[n-1].typ == typ {
+		o.segs[n-1].b = append(o.segs[n-1].b, p...)
+	} else {
+		o.segs = append(o.segs, outSeg{typ, append([]byte(nil), p...)})
+	}
+	o.size += len(p)
+	if o.size >= 32<<10 {
+		return len(p), o.flushLocked()
+	}
+	if o.timer == nil {
+		o.timer = time.AfterFunc(10*time.Millisecond, func() { o.flush() })
 	}
 	return len(p), nil
 }
 
-func (r *remoteClient) writer(typ byte) io.Writer { return frameWriter{r.c, typ} }
+func (o *outBuf) flush() error {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.flushLocked()
+}
+
+func (o *outBuf) flushLocked() error {
+	if o.timer != nil {
+		o.timer.Stop()
+		o.timer = nil
+	}
+	segs := o.segs
+	o.segs, o.size = nil, 0
+	for _, sg := range segs {
+		for b := sg.b; len(b) > 0; {
+			m := min(len(b), agent.MaxFrame)
+			if err := o.c.Send(sg.typ, b[:m]); err != nil {
+				return err
+			}
+			b = b[m:]
+		}
+	}
+	return nil
+}
+
+type streamWriter struct {
+	o   *outBuf
+	typ byte
+}
+
+func (w streamWriter) Write(p []byte) (int, error) { return w.o.write(w.typ, p) }
+
+func (r *remoteClient) writer(typ byte) io.Writer { return streamWriter{r.out, typ} }
 
 // remoteStdin reads the client's stdin on demand.
 type remoteStdin struct {
@@ -289,6 +345,7 @@ func (s *remoteStdin) Read(p []byte) (int, error) {
 	if len(p) == 0 {
 		return 0, nil
 	}
+	s.r.out.flush()
 	if err := s.r.c.SendJSON(agent.TypeRead, readRequest{N: min(len(p), agent.MaxFrame)}); err != nil {
 		return 0, err
 	}
@@ -306,6 +363,7 @@ func (s *remoteStdin) Read(p []byte) (int, error) {
 
 // readSecret asks the client to read hidden input on its terminal.
 func (r *remoteClient) readSecret(ctx context.Context, prompt string) ([]byte, error) {
+	r.out.flush()
 	if err := r.c.SendJSON(agent.TypePrompt, promptRequest{Prompt: prompt}); err != nil {
 		return nil, err
 	}
@@ -325,6 +383,7 @@ func (r *remoteClient) readSecret(ctx context.Context, prompt string) ([]byte, e
 // runChild hands exec's child to the client, which starts it in the user's
 // terminal, and waits for its exit status.
 func (r *remoteClient) runChild(plan execPlan) (int, error) {
+	r.out.flush()
 	if err := r.c.SendJSON(agent.TypeExecPlan, plan); err != nil {
 		return exitcode.Failure, err
 	}

@@ -70,6 +70,26 @@ func (f *Factory) Home() (string, error) {
 	if f.home != "" {
 		return f.home, nil
 	}
+	home, err := f.homePath()
+	if err != nil {
+		return "", err
+	}
+	if err := fsx.MkdirPrivate(home); err != nil {
+		return "", exitcode.Errorf(exitcode.Unavailable, "PHANTOM_HOME %s is not usable: %v\nSet PHANTOM_HOME to a directory you can write, or fix its permissions.", home, rootCause(err))
+	}
+	probe, err := fsx.CreateTemp(home, "probe", 0o600)
+	if err != nil {
+		return "", exitcode.Errorf(exitcode.Unavailable, "PHANTOM_HOME %s is not writable: %v\nSet PHANTOM_HOME to a directory you can write, or fix its permissions.", home, rootCause(err))
+	}
+	probe.Close()
+	os.Remove(probe.Name())
+	f.home = home
+	return home, nil
+}
+
+// homePath is where PHANTOM_HOME is, without creating or checking it: what
+// the agent's socket is named after (forward.go).
+func (f *Factory) homePath() (string, error) {
 	home := f.Env("PHANTOM_HOME")
 	if home == "" {
 		h, err := os.UserHomeDir()
@@ -83,18 +103,7 @@ func (f *Factory) Home() (string, error) {
 		abs, _ := filepath.Abs(home)
 		return "", exitcode.Errorf(exitcode.Unavailable, "PHANTOM_HOME must be an absolute path; got %q, which would point somewhere else in every directory you run phantom from.\nSet it to an absolute path (here: export PHANTOM_HOME=%s), or unset it to use ~/.phantom.", home, shellQuoteArg(abs))
 	}
-	home = filepath.Clean(home)
-	if err := fsx.MkdirPrivate(home); err != nil {
-		return "", exitcode.Errorf(exitcode.Unavailable, "PHANTOM_HOME %s is not usable: %v\nSet PHANTOM_HOME to a directory you can write, or fix its permissions.", home, rootCause(err))
-	}
-	probe, err := fsx.CreateTemp(home, "probe", 0o600)
-	if err != nil {
-		return "", exitcode.Errorf(exitcode.Unavailable, "PHANTOM_HOME %s is not writable: %v\nSet PHANTOM_HOME to a directory you can write, or fix its permissions.", home, rootCause(err))
-	}
-	probe.Close()
-	os.Remove(probe.Name())
-	f.home = home
-	return home, nil
+	return filepath.Clean(home), nil
 }
 
 // Project is a directory with a .phantom.toml.

@@ -37,7 +37,7 @@ func forward(ctx context.Context, f *Factory, args []string) (code int, ok bool)
 	if err != nil {
 		return 0, false
 	}
-	home, err := f.Home()
+	home, err := f.homePath()
 	if err != nil {
 		return 0, false
 	}
