@@ -56,7 +56,7 @@ func forward(ctx context.Context, f *Factory, args []string) (code int, ok bool)
 		// phantom's agent (an agent of an older phantom binary, or a
 		// program imitating one): send it nothing, and open the vault
 		// here, which needs what it always needs.
-		f.IO.Warnf("%v\nNothing was sent to it; this command opens the vault itself. 'phantom unlock' starts a real agent in its place.", err)
+		f.IO.Warnf("%v\nThis command opens the vault itself instead.", err)
 		return 0, false
 	}
 	defer c.Close()
