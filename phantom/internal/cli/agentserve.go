@@ -151,11 +151,27 @@ func (d *agentDaemon) handle(ctx context.Context, c *agent.Conn) {
 			c.SendJSON(agent.TypeFailure, failureMsg{Error: fmt.Sprintf("'phantom %s' is not run by the agent", strings.Join(req.Argv, " "))})
 			return
 		}
-		code := d.run(ctx, c, req)
+		code, err := d.runSafely(ctx, c, req)
+		if err != nil {
+			c.SendJSON(agent.TypeFailure, failureMsg{Error: err.Error()})
+			return
+		}
 		c.SendJSON(agent.TypeQuit, quitMsg{Code: code})
 	default:
 		c.SendJSON(agent.TypeFailure, failureMsg{Error: fmt.Sprintf("unexpected frame %q", typ)})
 	}
+}
+
+// runSafely runs a forwarded command; a panic in it ends that command, not
+// the agent and every other client's command with it. The panic's value
+// is not sent: it could hold a value.
+func (d *agentDaemon) runSafely(ctx context.Context, c *agent.Conn, req runRequest) (code int, err error) {
+	defer func() {
+		if recover() != nil {
+			err = errors.New("the command failed inside the agent (internal error); run it again with PHANTOM_AGENT=off to see the error")
+		}
+	}()
+	return d.run(ctx, c, req), nil
 }
 
 // run runs one forwarded command line in this process with the client's
