@@ -74,25 +74,7 @@ func childLeakEnv() {
 // TestScripts runs the end-to-end suites in phantom/testdata/script against
 // the real CLI, each in a fresh temp HOME and PHANTOM_HOME.
 func TestScripts(t *testing.T) {
-	testscript.Run(t, testscript.Params{
-		Dir:                 "../../testdata/script",
-		RequireExplicitExec: true,
-		Setup: func(env *testscript.Env) error {
-			env.Setenv("HOME", filepath.Join(env.WorkDir, "home"))
-			env.Setenv("PHANTOM_HOME", filepath.Join(env.WorkDir, "phantom-home"))
-			env.Setenv("NO_COLOR", "1")
-			if err := shortRuntimeDir(env); err != nil {
-				return err
-			}
-			return os.MkdirAll(filepath.Join(env.WorkDir, "home"), 0o700)
-		},
-		Condition: agentCondition(false),
-		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
-			"noplaintext": cmdNoPlaintext,
-			"trustroutes": cmdTrustRoutes,
-			"corrupt":     cmdCorrupt,
-		},
-	})
+	testscript.Run(t, scriptParams(false))
 }
 
 // TestScriptsAgent runs the same suites with phantom's agent serving each
@@ -100,7 +82,12 @@ func TestScripts(t *testing.T) {
 // unlocks the project's vault (when it exists and opens without a person)
 // into an agent, so the command runs inside it (testAutoUnlock).
 func TestScriptsAgent(t *testing.T) {
-	testscript.Run(t, testscript.Params{
+	testscript.Run(t, scriptParams(true))
+}
+
+// scriptParams are the suites' settings, with or without an agent.
+func scriptParams(withAgent bool) testscript.Params {
+	return testscript.Params{
 		Dir:                 "../../testdata/script",
 		RequireExplicitExec: true,
 		Setup: func(env *testscript.Env) error {
@@ -110,16 +97,18 @@ func TestScriptsAgent(t *testing.T) {
 			if err := shortRuntimeDir(env); err != nil {
 				return err
 			}
-			env.Setenv("PHANTOM_TEST_AGENT", "1")
+			if withAgent {
+				env.Setenv("PHANTOM_TEST_AGENT", "1")
+			}
 			return os.MkdirAll(filepath.Join(env.WorkDir, "home"), 0o700)
 		},
-		Condition: agentCondition(true),
+		Condition: agentCondition(withAgent),
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
 			"noplaintext": cmdNoPlaintext,
 			"trustroutes": cmdTrustRoutes,
 			"corrupt":     cmdCorrupt,
 		},
-	})
+	}
 }
 
 // shortRuntimeDir gives the script an XDG_RUNTIME_DIR of its own: sun_path
