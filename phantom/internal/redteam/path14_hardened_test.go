@@ -32,7 +32,6 @@ import (
 // hardenedRun is the scenario after the person unlocked the vault.
 type hardenedRun struct {
 	*UserAgent
-	t      *testing.T
 	agents []int // every agent pid started, killed at cleanup
 }
 
@@ -58,7 +57,7 @@ func newHardenedRun(t *testing.T) *hardenedRun {
 	ua := NewUserAgent(t, []string{"OPENAI_API_KEY", "ANTHROPIC_API_KEY", "STRIPE_SECRET_KEY"})
 	// The person types the passphrase; nobody has it in the environment.
 	ua.Env = withoutEnv(ua.Env, "PHANTOM_VAULT_PASSPHRASE")
-	h := &hardenedRun{UserAgent: ua, t: t}
+	h := &hardenedRun{UserAgent: ua}
 	t.Cleanup(func() {
 		for _, pid := range h.agents {
 			syscall.Kill(pid, syscall.SIGKILL)
@@ -72,7 +71,7 @@ func newHardenedRun(t *testing.T) *hardenedRun {
 	if r.Code != 0 || !strings.Contains(r.Stdout, "Hardened") {
 		t.Fatalf("phantom vault harden on the person's terminal: exit %d\n%s", r.Code, r.Stdout)
 	}
-	h.unlock()
+	h.unlock(t)
 	return h
 }
 
@@ -84,32 +83,32 @@ type unlockResult struct {
 }
 
 // unlock is the person's `phantom unlock`, typing the passphrase.
-func (h *hardenedRun) unlock() unlockResult {
-	h.t.Helper()
+func (h *hardenedRun) unlock(t *testing.T) unlockResult {
+	t.Helper()
 	r := h.Human([]humanStep{{"Vault passphrase:", Passphrase}}, "unlock", "--json")
 	var u unlockResult
 	i, j := strings.Index(r.Stdout, "{"), strings.LastIndex(r.Stdout, "}")
 	if r.Code != 0 || i < 0 || j < i || json.Unmarshal([]byte(r.Stdout[i:j+1]), &u) != nil || u.PID <= 0 {
-		h.t.Fatalf("phantom unlock on the person's terminal: exit %d\n%s", r.Code, r.Stdout)
+		t.Fatalf("phantom unlock on the person's terminal: exit %d\n%s", r.Code, r.Stdout)
 	}
 	h.agents = append(h.agents, u.PID)
 	return u
 }
 
 // agentPID is the running agent's pid (the last one unlock reported).
-func (h *hardenedRun) agentPID() int {
-	h.t.Helper()
+func (h *hardenedRun) agentPID(t *testing.T) int {
+	t.Helper()
 	pid := h.agents[len(h.agents)-1]
 	if !alive(pid) {
-		h.t.Fatalf("the agent (pid %d) is not running", pid)
+		t.Fatalf("the agent (pid %d) is not running", pid)
 	}
 	return pid
 }
 
 // assertHardened checks, as the attacker, that the vault is still hardened
 // and every value still in it (through the agent, when one is unlocked).
-func (h *hardenedRun) assertHardened() {
-	h.t.Helper()
+func (h *hardenedRun) assertHardened(t *testing.T) {
+	t.Helper()
 	r := h.Phantom("", "status", "--json")
 	var st struct {
 		Mode struct {
@@ -117,7 +116,7 @@ func (h *hardenedRun) assertHardened() {
 		} `json:"mode"`
 	}
 	if json.Unmarshal([]byte(r.Stdout), &st) != nil || st.Mode.Name != "hardened" {
-		h.t.Errorf("the vault is no longer hardened: exit %d\n%s", r.Code, r.Out())
+		t.Errorf("the vault is no longer hardened: exit %d\n%s", r.Code, r.Out())
 	}
 	h.AssertClean(r)
 }
@@ -179,7 +178,7 @@ func TestHardened(t *testing.T) {
 			ua.AssertClean(r)
 			ua.Env = ua.Env[:len(ua.Env)-1]
 			// On a pseudo-terminal of its own, with the confirmation typed.
-			r = ua.OnScript("reveal\ny\nyes\n", "reveal", "OPENAI_API_KEY")
+			r = ua.OnScript("reveal OPENAI_API_KEY\n", "reveal", "OPENAI_API_KEY")
 			if r.Code == 0 || !strings.Contains(r.Out(), "hardened") {
 				t.Errorf("%v: reveal on a pty: exit %d\n%s", extra, r.Code, r.Out())
 			}
@@ -206,7 +205,7 @@ func TestHardened(t *testing.T) {
 			}
 			ua.AssertClean(r)
 		}
-		memread("the agent", h.agentPID())
+		memread("the agent", h.agentPID(t))
 
 		r := ua.Phantom("", append([]string{"exec", "--"}, ua.ChildArgv("memread", "parent", ua.Dir)...)...)
 		if r.Code != 0 {
@@ -243,7 +242,7 @@ func TestHardened(t *testing.T) {
 		}
 		time.Sleep(300 * time.Millisecond)
 		memread("a running forwarded `phantom add`", pid)
-		memread("the agent while it runs a command", h.agentPID())
+		memread("the agent while it runs a command", h.agentPID(t))
 		stdin.Close()
 		cmd.Wait()
 	})
@@ -264,7 +263,7 @@ func TestHardened(t *testing.T) {
 			asks bool
 			args []string
 		}{
-			{"OPENAI_API_KEY", true, []string{"reveal", "OPENAI_API_KEY"}},
+			{"reveal OPENAI_API_KEY", true, []string{"reveal", "OPENAI_API_KEY"}},
 			{"unprotect", true, []string{"unprotect"}},
 			{"trust", true, []string{"trust"}},
 			{"no-masking", true, append([]string{"exec", "--no-masking", "--"}, show...)},
@@ -312,7 +311,7 @@ func TestHardened(t *testing.T) {
 		}
 		ua.AssertAudited("vault.open", "python3")
 		ua.AssertAudited("vault.open", "script(")
-		h.assertHardened()
+		h.assertHardened(t)
 	})
 
 	t.Run("the agent's socket, spoken to directly", func(t *testing.T) {
@@ -372,7 +371,7 @@ func TestHardened(t *testing.T) {
 			t.Errorf("nothing recorded from the agent: %v", err)
 		}
 		ua.AssertClean(Result{})
-		h.assertHardened()
+		h.assertHardened(t)
 		r := ua.Phantom("", append([]string{"exec", "--"}, ua.ChildArgv("envdump", "after-socket")...)...)
 		if r.Code != 0 || !strings.Contains(r.Stdout, "OPENAI_API_KEY=phm_") {
 			t.Errorf("exec after the socket attacks: exit %d\n%s", r.Code, r.Out())
@@ -385,8 +384,20 @@ func TestHardened(t *testing.T) {
 		pattern, _ := os.ReadFile("/proc/sys/kernel/core_pattern")
 		t.Logf("core_pattern: %q", strings.TrimSpace(string(pattern)))
 		for _, sig := range []string{"ABRT", "SEGV"} {
-			pid := h.agentPID()
+			pid := h.agentPID(t)
 			agentCwd, _ := os.Readlink("/proc/" + strconv.Itoa(pid) + "/cwd")
+			if os.Getuid() == 0 {
+				// Root reads what the attacker cannot: the agent's own
+				// environment holds no value and no GOTRACEBACK.
+				env, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/environ")
+				if err != nil {
+					t.Fatal(err)
+				}
+				AssertNoValue(t, "the agent's environment", env, ua.Values()...)
+				if strings.Contains(string(env), "GOTRACEBACK") {
+					t.Errorf("the agent runs with GOTRACEBACK in its environment: %q", env)
+				}
+			}
 			if got := limitLine(t, pid); got != "Max core file size 0 0 bytes" {
 				t.Errorf("the agent's core limit: %q", got)
 			}
@@ -423,7 +434,12 @@ func TestHardened(t *testing.T) {
 			}
 			ua.AssertClean(r)
 			if sig == "ABRT" {
-				h.unlock()
+				// A Go program dumps core on a fatal signal only with
+				// GOTRACEBACK=crash in its own environment: the attacker
+				// plants it in the person's shell before the next unlock.
+				ua.Env = append(ua.Env, "GOTRACEBACK=crash")
+				h.unlock(t)
+				ua.Env = ua.Env[:len(ua.Env)-1]
 			}
 		}
 	})
@@ -487,7 +503,7 @@ func TestHardened(t *testing.T) {
 			}
 			// The person's unlock asks it to prove it holds the key, which
 			// it cannot, and puts a real agent in its place.
-			u := h.unlock()
+			u := h.unlock(t)
 			if !u.Started || u.Replaced == "" {
 				t.Errorf("unlock over the %s fake agent: %+v", mode, u)
 			}
@@ -499,14 +515,14 @@ func TestHardened(t *testing.T) {
 			stop()
 			if mode == "plain" {
 				os.Remove(record)
-				syscall.Kill(h.agentPID(), syscall.SIGKILL)
+				syscall.Kill(h.agentPID(t), syscall.SIGKILL)
 				waitExit(t, h.agents[len(h.agents)-1])
 			} else {
 				os.Remove(record) // holds the victim value by design: see above
 			}
 			ua.AssertClean(Result{})
 		}
-		h.assertHardened()
+		h.assertHardened(t)
 	})
 
 	t.Run("agent serve under strace", func(t *testing.T) {
