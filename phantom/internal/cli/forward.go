@@ -10,6 +10,7 @@ import (
 	"sync"
 
 	"phantomstack.dev/phantom/internal/agent"
+	"phantomstack.dev/phantom/internal/audit"
 	"phantomstack.dev/phantom/internal/run"
 	"phantomstack.dev/phantom/internal/scrub"
 	"phantomstack.dev/shared/exitcode"
@@ -53,7 +54,8 @@ func forward(ctx context.Context, f *Factory, args []string) (code int, ok bool)
 	}
 	if err != nil {
 		// Something answers on the agent's socket that is not phantom's
-		// agent (or cannot be shown to be): send it nothing.
+		// agent (or cannot be shown to be): send it nothing, and record it.
+		f.record(p, audit.Event{Op: "agent.refused", Detail: withChain(fmt.Sprintf("refused the agent socket %s: %v", path, err))})
 		fmt.Fprintf(f.IO.ErrOut, "%s %v\nNothing was sent to it. Run 'phantom unlock' in your own terminal to start a real agent in its place, or 'PHANTOM_AGENT=off phantom %s' to open the vault without an agent.\n", f.IO.Theme().Fail("error:"), err, args[0])
 		return exitcode.Refused, true
 	}
