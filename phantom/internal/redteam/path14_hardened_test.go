@@ -353,6 +353,10 @@ func TestHardened(t *testing.T) {
 				t.Errorf("the agent ran human-only %v: %+v", argv, rep)
 			}
 		}
+		// Refused requests are audited in the vault's home, by command name.
+		ua.AssertAudited("agent.refused", "'phantom reveal' sent to the agent's socket")
+		ua.AssertAudited("agent.refused", "'phantom vault soften' sent to the agent's socket")
+		ua.AssertAudited("agent.refused", "'phantom exec' with a human-only flag")
 		// Forwarded commands answer, with no value, whatever the client
 		// claims about its terminal and types at its prompts.
 		for _, argv := range [][]string{
@@ -492,6 +496,7 @@ func TestHardened(t *testing.T) {
 					}
 				}
 				AssertNoValue(t, "the person's terminal", []byte(r.Out()), victim)
+				ua.AssertAudited("agent.refused", "refused the agent socket")
 			case "nondumpable":
 				// A non-dumpable fake passes every check a non-root client
 				// can make (the kernel hides /proc/PID/exe of a
