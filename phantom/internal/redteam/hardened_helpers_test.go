@@ -32,12 +32,22 @@ import (
 
 // humanStep is one prompt the person answers: wait until Expect is on
 // their terminal, then type Send and Enter.
-type humanStep struct{ Expect, Send string }
+type humanStep struct {
+	Expect, Send string
+	// Before, when set, runs with phantom's pid once Expect is on the
+	// terminal, before anything is typed (the attacker's moment).
+	Before func(pid int)
+}
 
 // Human runs the agent's copy of phantom as the person at their own
 // terminal: a pseudo-terminal this test owns (when the suite runs as root
 // its slave belongs to root, so the attacker's uid cannot open it), with the
 // same uid and environment as the attacker. Bounded: 90 s.
+//
+// A real person's terminal belongs to their uid, and a program of that uid
+// can open it (/dev/pts/N) and race phantom for the typed passphrase: like
+// "the wrong window", that is outside what phantom can check, and this
+// harness does not model it.
 func (ua *UserAgent) Human(steps []humanStep, args ...string) Result {
 	ua.t.Helper()
 	argv := ua.argv(ua.PhantomBin, args...)
@@ -92,6 +102,9 @@ func (ua *UserAgent) Human(steps []humanStep, args ...string) Result {
 		// The prompt is printed before the terminal is switched to
 		// no-echo; give it that instant so the passphrase is not echoed.
 		time.Sleep(100 * time.Millisecond)
+		if s.Before != nil {
+			s.Before(cmd.Process.Pid) // setpriv execs phantom: the same pid
+		}
 		io.WriteString(ptmx, s.Send+"\r")
 	}
 	err = cmd.Wait()

@@ -64,9 +64,9 @@ func newHardenedRun(t *testing.T) *hardenedRun {
 		}
 	})
 	r := ua.Human([]humanStep{
-		{"Current vault passphrase:", Passphrase},
-		{"Vault passphrase:", Passphrase},
-		{"Repeat passphrase:", Passphrase},
+		{Expect: "Current vault passphrase:", Send: Passphrase},
+		{Expect: "Vault passphrase:", Send: Passphrase},
+		{Expect: "Repeat passphrase:", Send: Passphrase},
 	}, "vault", "harden")
 	if r.Code != 0 || !strings.Contains(r.Stdout, "Hardened") {
 		t.Fatalf("phantom vault harden on the person's terminal: exit %d\n%s", r.Code, r.Stdout)
@@ -85,7 +85,7 @@ type unlockResult struct {
 // unlock is the person's `phantom unlock`, typing the passphrase.
 func (h *hardenedRun) unlock(t *testing.T) unlockResult {
 	t.Helper()
-	r := h.Human([]humanStep{{"Vault passphrase:", Passphrase}}, "unlock", "--json")
+	r := h.Human([]humanStep{{Expect: "Vault passphrase:", Send: Passphrase}}, "unlock", "--json")
 	var u unlockResult
 	i, j := strings.Index(r.Stdout, "{"), strings.LastIndex(r.Stdout, "}")
 	if r.Code != 0 || i < 0 || j < i || json.Unmarshal([]byte(r.Stdout[i:j+1]), &u) != nil || u.PID <= 0 {
@@ -206,6 +206,13 @@ func TestHardened(t *testing.T) {
 			ua.AssertClean(r)
 		}
 		memread("the agent", h.agentPID(t))
+		// The person's `phantom unlock`, waiting at its passphrase prompt.
+		u := ua.Human([]humanStep{{Expect: "Vault passphrase:", Send: Passphrase, Before: func(pid int) {
+			memread("`phantom unlock` at its prompt", pid)
+		}}}, "unlock", "--json")
+		if u.Code != 0 || !strings.Contains(u.Stdout, `"started": false`) {
+			t.Errorf("a second unlock: exit %d\n%s", u.Code, u.Stdout)
+		}
 
 		r := ua.Phantom("", append([]string{"exec", "--"}, ua.ChildArgv("memread", "parent", ua.Dir)...)...)
 		if r.Code != 0 {

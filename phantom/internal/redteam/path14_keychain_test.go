@@ -86,7 +86,7 @@ exec sleep 300`)
 	}
 
 	// The person hardens it on their terminal, choosing the passphrase.
-	r := ua.Human([]humanStep{{"Vault passphrase:", Passphrase}, {"Repeat passphrase:", Passphrase}}, "vault", "harden")
+	r := ua.Human([]humanStep{{Expect: "Vault passphrase:", Send: Passphrase}, {Expect: "Repeat passphrase:", Send: Passphrase}}, "vault", "harden")
 	if r.Code != 0 || !strings.Contains(r.Stdout, "Hardened") {
 		t.Fatalf("vault harden on the person's terminal: exit %d\n%s", r.Code, r.Stdout)
 	}
@@ -103,7 +103,7 @@ exec sleep 300`)
 	ua.AssertAudited("vault.open", "refused")
 
 	// The person unlocks; the agent serves, and the keychain stays empty.
-	r = ua.Human([]humanStep{{"Vault passphrase:", Passphrase}}, "unlock", "--json")
+	r = ua.Human([]humanStep{{Expect: "Vault passphrase:", Send: Passphrase}}, "unlock", "--json")
 	var u unlockResult
 	if i := strings.Index(r.Stdout, "{"); r.Code != 0 || i < 0 || json.Unmarshal([]byte(r.Stdout[i:strings.LastIndex(r.Stdout, "}")+1]), &u) != nil || u.PID <= 0 {
 		t.Fatalf("unlock on the person's terminal: exit %d\n%s", r.Code, r.Stdout)
