@@ -89,7 +89,7 @@ var forwardable = []string{"add", "remove", "list", "rotate", "sync", "init", "s
 
 // forwardCommand reports which command args name when the agent may run it.
 func forwardCommand(root *cobra.Command, args []string) (string, bool) {
-	cmd, _, err := root.Find(args)
+	cmd, rest, err := root.Find(args)
 	if err != nil || cmd == nil || cmd == root || cmd.Parent() != root {
 		return "", false
 	}
@@ -97,21 +97,25 @@ func forwardCommand(root *cobra.Command, args []string) (string, bool) {
 	if !slices.Contains(forwardable, name) {
 		return "", false
 	}
-	if name == "exec" {
-		for _, a := range args {
-			if a == "--" {
-				break
-			}
-			if strings.HasPrefix(a, "--no-masking") || strings.HasPrefix(a, "--body-secret") {
-				return "", false
-			}
+	// Parse the flags as the command itself will: a scan for
+	// "--no-masking" that stops at the first "--" misses
+	// `exec --env-file -- --no-masking -- cmd`, where "--" is a flag's
+	// value (found by internal/redteam's TestHardened). Anything the parser
+	// refuses runs here, where it fails the same way.
+	cmd.InitDefaultHelpFlag()
+	if err := cmd.ParseFlags(rest); err != nil {
+		return "", false
+	}
+	for _, humanOnly := range []string{"help", "no-masking", "body-secret"} {
+		if fl := cmd.Flags().Lookup(humanOnly); fl != nil && fl.Changed {
+			return "", false
 		}
 	}
 	for _, a := range args {
 		if a == "--" {
 			break
 		}
-		if a == "-h" || a == "--help" {
+		if a == "-h" || a == "--help" || strings.HasPrefix(a, "--no-masking") || strings.HasPrefix(a, "--body-secret") {
 			return "", false
 		}
 	}

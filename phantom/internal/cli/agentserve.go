@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"phantomstack.dev/phantom/internal/agent"
+	"phantomstack.dev/phantom/internal/audit"
 	"phantomstack.dev/phantom/internal/run"
 	"phantomstack.dev/phantom/internal/vault"
 	"phantomstack.dev/shared/exitcode"
@@ -147,7 +148,10 @@ func (d *agentDaemon) handle(ctx context.Context, c *agent.Conn) {
 		}
 		if _, ok := forwardCommand(NewRootCmd(NewFactory(term.System(nil, io.Discard, io.Discard))), req.Argv); !ok {
 			// Human-only commands run in the client's own process, never
-			// here: the agent cannot tell a person from a program.
+			// here: the agent cannot tell a person from a program. phantom's
+			// own client never sends one, so this is someone speaking to
+			// the socket directly: audited.
+			d.recordRefused(c, req.Argv)
 			c.SendJSON(agent.TypeFailure, failureMsg{Error: fmt.Sprintf("'phantom %s' is not run by the agent", strings.Join(req.Argv, " "))})
 			return
 		}
@@ -172,6 +176,29 @@ func (d *agentDaemon) runSafely(ctx context.Context, c *agent.Conn, req runReque
 		}
 	}()
 	return d.run(ctx, c, req), nil
+}
+
+// recordRefused audits a run request the agent refused, in the log of the
+// vault's own home (the request's environment does not choose where). Only
+// the command's name is recorded, not its arguments.
+func (d *agentDaemon) recordRefused(c *agent.Conn, argv []string) {
+	f := NewFactory(term.System(nil, io.Discard, io.Discard))
+	f.Env = func(k string) string {
+		if k == "PHANTOM_HOME" {
+			return d.home
+		}
+		return ""
+	}
+	f.Command = "phantom agent"
+	what := "an unknown command"
+	if cmd, _, err := NewRootCmd(f).Find(argv); err == nil && cmd != nil {
+		what = "'" + cmd.CommandPath() + "'"
+		if slices.Contains(forwardable, cmd.Name()) {
+			what += " with a human-only flag (--no-masking, --body-secret) or --help"
+		}
+	}
+	f.record(nil, audit.Event{Op: "agent.refused", Project: d.project,
+		Detail: fmt.Sprintf("refused: %s sent to the agent's socket by pid %d; human-only commands never run in the agent", what, c.Peer().PID)})
 }
 
 // run runs one forwarded command line in this process with the client's

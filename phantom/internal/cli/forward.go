@@ -10,6 +10,7 @@ import (
 	"sync"
 
 	"phantomstack.dev/phantom/internal/agent"
+	"phantomstack.dev/phantom/internal/audit"
 	"phantomstack.dev/phantom/internal/run"
 	"phantomstack.dev/phantom/internal/scrub"
 	"phantomstack.dev/shared/exitcode"
@@ -54,8 +55,9 @@ func forward(ctx context.Context, f *Factory, args []string) (code int, ok bool)
 	if err != nil {
 		// Something answers on the agent's socket that is not this
 		// phantom's agent (an agent of an older phantom binary, or a
-		// program imitating one): send it nothing, and open the vault
-		// here, which needs what it always needs.
+		// program imitating one): send it nothing, record it, and open the
+		// vault here, which needs what it always needs.
+		f.record(p, audit.Event{Op: "agent.refused", Detail: withChain(fmt.Sprintf("refused the agent socket %s: %v", path, err))})
 		f.IO.Warnf("%v\nThis command opens the vault itself instead.", err)
 		return 0, false
 	}
