@@ -38,3 +38,26 @@ func TestForwardCommandHumanOnly(t *testing.T) {
 		}
 	}
 }
+
+// A fake agent must not get a genuine client to ask for the passphrase (or
+// anything but add's value) on the user's terminal.
+func TestHiddenPromptAllowed(t *testing.T) {
+	for _, c := range []struct {
+		command string
+		args    []string
+		prompt  string
+		want    bool
+	}{
+		{"add", []string{"add", "OPENAI_API_KEY"}, "Value for OPENAI_API_KEY (hidden): ", true},
+		{"add", []string{"add", "OPENAI_API_KEY"}, "Vault passphrase: ", false},
+		{"add", []string{"add", "OPENAI_API_KEY"}, "Value for OTHER (hidden): ", false},
+		{"add", []string{"add", "OPENAI_API_KEY"}, "Value for OPENAI_API_KEY (hidden): Vault passphrase: ", false},
+		{"list", []string{"list"}, "Value for list (hidden): ", false},
+		{"init", []string{"init"}, "Vault passphrase: ", false},
+		{"exec", []string{"exec", "--", "x"}, "Repeat passphrase: ", false},
+	} {
+		if got := hiddenPromptAllowed(c.command, c.args, c.prompt); got != c.want {
+			t.Errorf("hiddenPromptAllowed(%q, %q, %q) = %v, want %v", c.command, c.args, c.prompt, got, c.want)
+		}
+	}
+}

@@ -203,7 +203,14 @@ func (f *Factory) vaultOptions(ctx context.Context, p *Project) (vault.Options, 
 		ProjectID: p.ID(),
 		Env:       f.Env,
 		Keyring:   f.Keyring,
-		Prompt:    func(confirm bool) ([]byte, error) { return f.passphrasePrompt(ctx, confirm) },
+		Prompt: func(confirm bool) ([]byte, error) {
+			if f.served != nil {
+				// Inside the agent no passphrase is ever asked for: the
+				// client must never send one (hiddenPromptAllowed).
+				return nil, vault.ErrNoTTY
+			}
+			return f.passphrasePrompt(ctx, confirm)
+		},
 		WrongPassphrase: func(left int) {
 			f.record(p, audit.Event{Op: "vault.open", Detail: withChain("wrong passphrase typed")})
 			f.wrongPassphrase(left)

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
+	"strings"
 	"sync"
 
 	"phantomstack.dev/phantom/internal/agent"
@@ -31,7 +33,8 @@ func forward(ctx context.Context, f *Factory, args []string) (code int, ok bool)
 	if f.Env(EnvAgent) == "off" {
 		return 0, false
 	}
-	if _, fwd := forwardCommand(NewRootCmd(f), args); !fwd {
+	name, fwd := forwardCommand(NewRootCmd(f), args)
+	if !fwd {
 		return 0, false
 	}
 	p, err := f.Project()
@@ -62,7 +65,7 @@ func forward(ctx context.Context, f *Factory, args []string) (code int, ok bool)
 		return 0, false
 	}
 	defer c.Close()
-	return runForwarded(ctx, f, c, args), true
+	return runForwarded(ctx, f, c, name, args), true
 }
 
 // agentDialTimeout bounds connecting to an agent and its hello.
@@ -70,7 +73,7 @@ const agentDialTimeout = 2e9
 
 // runForwarded sends the run request and serves the agent's requests for
 // this process's streams until it reports the exit status.
-func runForwarded(ctx context.Context, f *Factory, c *agent.Conn, args []string) int {
+func runForwarded(ctx context.Context, f *Factory, c *agent.Conn, name string, args []string) int {
 	cwd, err := f.Cwd()
 	if err != nil {
 		fmt.Fprintf(f.IO.ErrOut, "error: %v\n", err)
@@ -132,6 +135,15 @@ func runForwarded(ctx context.Context, f *Factory, c *agent.Conn, args []string)
 		case agent.TypePrompt:
 			var pr promptRequest
 			json.Unmarshal(payload, &pr)
+			if !hiddenPromptAllowed(name, args, pr.Prompt) {
+				// Only `phantom add NAME` asks for hidden input through the
+				// agent. Anything else — "Vault passphrase:" above all —
+				// would have whoever serves the socket collect what you
+				// type (docs/security.md, "What remains in hardened mode").
+				c.SendJSON(agent.TypePromptCancel, failureMsg{Error: "refused"})
+				f.IO.Warnf("the phantom agent asked for hidden input this command never asks for (%q); refused", pr.Prompt)
+				continue
+			}
 			go func() {
 				stdinMu.Lock()
 				defer stdinMu.Unlock()
@@ -217,4 +229,19 @@ func lostAgent(f *Factory, err error) int {
 	}
 	fmt.Fprintf(f.IO.ErrOut, "%s lost the phantom agent before the command finished (%v); it may have been locked or stopped. Run the command again (it opens the vault itself when no agent serves it).\n", f.IO.Theme().Fail("error:"), err)
 	return exitcode.Failure
+}
+
+// hiddenPromptAllowed reports whether a hidden prompt the agent asks the
+// client to show is one the command would show itself: only `phantom add
+// NAME`'s "Value for NAME (hidden): ", for a NAME on this command line.
+func hiddenPromptAllowed(command string, args []string, prompt string) bool {
+	if command != "add" {
+		return false
+	}
+	name, ok := strings.CutPrefix(prompt, "Value for ")
+	if !ok {
+		return false
+	}
+	name, ok = strings.CutSuffix(name, " (hidden): ")
+	return ok && name != "" && slices.Contains(args, name)
 }

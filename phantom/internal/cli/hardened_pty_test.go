@@ -111,3 +111,27 @@ func TestHardenedVault(t *testing.T) {
 		t.Fatal("after soften the old agent still served the vault")
 	}
 }
+
+// phantom add on a terminal through the agent: the hidden value prompt is
+// shown by the client and the value reaches the vault, not the screen.
+func TestAgentAddOnTerminal(t *testing.T) {
+	s, _ := newAgentSandbox(t)
+	s.unlock()
+	bare := s.withoutPassphrase()
+	const value = "sk-test-typed-through-the-agent-77"
+	screen, code := bare.runOnPTYSteps([]ptyStep{
+		{"Value for PTY_KEY (hidden): ", value + "\r"},
+		{"to .env? [Y/n] ", "y\r"},
+	}, "add", "PTY_KEY")
+	if code != 0 || strings.Contains(screen, value) {
+		t.Fatalf("add on a terminal through the agent: exit %d\n%s", code, screen)
+	}
+	if out := bare.mustRun("", "list"); !strings.Contains(out, "PTY_KEY") {
+		t.Fatalf("list after add: %s", out)
+	}
+	// The answer to the visible question went through the agent too.
+	if env := s.read(".env"); !strings.Contains(env, "PTY_KEY=phm_") {
+		t.Fatalf(".env after answering y:\n%s", env)
+	}
+	s.assertNoPlaintext(value)
+}

@@ -493,7 +493,7 @@ func TestHardened(t *testing.T) {
 			AssertNoValue(t, "the fake agent ("+mode+")", got, Passphrase)
 			switch mode {
 			case "plain":
-				if r.Code != 5 || !strings.Contains(r.Stderr, "Nothing was sent to it") {
+				if r.Code == 0 || !strings.Contains(r.Stderr, "Nothing was sent to it") {
 					t.Errorf("add against a dumpable fake agent: exit %d\n%s", r.Code, r.Out())
 				}
 				AssertNoValue(t, "the fake agent", got, victim)
