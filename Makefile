@@ -5,7 +5,13 @@ GO       ?= go
 BIN      := $(CURDIR)/bin
 MODULES  := ./shared/... ./phantom/... ./stack/... ./providers/... ./templates/...
 VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
-LDFLAGS  := -s -w -X phantomstack.dev/shared/buildinfo.Version=$(VERSION)
+# One package holds both binaries' version, commit and commit date
+# (shared/buildinfo); .goreleaser.yaml sets the same three. The commit's date,
+# not the clock, keeps two builds of one commit identical.
+COMMIT   ?= $(shell git rev-parse HEAD 2>/dev/null)
+DATE     ?= $(shell git log -1 --format=%cI 2>/dev/null)
+BUILDINFO := phantomstack.dev/shared/buildinfo
+LDFLAGS  := -s -w -X $(BUILDINFO).Version=$(VERSION) -X $(BUILDINFO).commit=$(COMMIT) -X $(BUILDINFO).date=$(DATE)
 # `make fuzz FUZZTIME=10m` fuzzes every target for that long. `make test`
 # runs each for a fixed number of executions instead (the count after the
 # target's name): a wall-clock -fuzztime can fail with a spurious "context
