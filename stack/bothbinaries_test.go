@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
@@ -208,4 +209,43 @@ func TestJSONFailuresPrintJSON(t *testing.T) {
 func firstLine(s string) string {
 	line, _, _ := strings.Cut(s, "\n")
 	return line
+}
+
+// TestReleasedStackCIInitPinsItsVersion: stack built as a release writes a
+// workflow whose install step downloads and verifies phantom and stack of
+// that same version (docs/install.md, "In CI"), and actionlint accepts it.
+func TestReleasedStackCIInitPinsItsVersion(t *testing.T) {
+	bins, project := buildBoth(t), t.TempDir()
+	if _, errOut, code := runBin(t, bins, project, "stack", "init"); code != 0 {
+		t.Fatalf("stack init: %d %s", code, errOut)
+	}
+	out, errOut, code := runBin(t, bins, project, "stack", "ci", "init", "--json")
+	if code != 0 || strings.Contains(errOut, "install step fails") {
+		t.Fatalf("stack ci init: %d %s %s", code, out, errOut)
+	}
+	wf := filepath.Join(project, ".github", "workflows", "stack-doctor.yml")
+	b, err := os.ReadFile(wf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		"          version=" + testVersion + "\n",
+		"releases/download/$version",
+		"ssh-keygen -Y verify -f allowed_signers -I release@phantomstack.dev -n file -s checksums.txt.sig < checksums.txt",
+		"sha256sum --strict -c sums",
+	} {
+		if !strings.Contains(string(b), want) {
+			t.Errorf("workflow lacks %q", want)
+		}
+	}
+	if strings.Contains(string(b), "::error::stack ci init wrote no install command") {
+		t.Error("the install step still fails")
+	}
+	lint, err := buildActionlint()
+	if err != nil {
+		t.Fatalf("cannot build actionlint: %v", err)
+	}
+	if out, err := exec.Command(lint, "-no-color", "-shellcheck=", "-pyflakes=", wf).CombinedOutput(); err != nil {
+		t.Errorf("actionlint: %v\n%s", err, out)
+	}
 }
