@@ -5,7 +5,13 @@ GO       ?= go
 BIN      := $(CURDIR)/bin
 MODULES  := ./shared/... ./phantom/... ./stack/... ./providers/... ./templates/...
 VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
-LDFLAGS  := -s -w -X phantomstack.dev/shared/buildinfo.Version=$(VERSION)
+# One package holds both binaries' version, commit and commit date
+# (shared/buildinfo); .goreleaser.yaml sets the same three. The commit's date,
+# not the clock, keeps two builds of one commit identical.
+COMMIT   ?= $(shell git rev-parse HEAD 2>/dev/null)
+DATE     ?= $(shell git log -1 --format=%cI 2>/dev/null)
+BUILDINFO := phantomstack.dev/shared/buildinfo
+LDFLAGS  := -s -w -X $(BUILDINFO).Version=$(VERSION) -X $(BUILDINFO).commit=$(COMMIT) -X $(BUILDINFO).date=$(DATE)
 # `make fuzz FUZZTIME=10m` fuzzes every target for that long. `make test`
 # runs each for a fixed number of executions instead (the count after the
 # target's name): a wall-clock -fuzztime can fail with a spurious "context
@@ -32,7 +38,8 @@ FUZZ_TARGETS := \
 	./phantom/internal/agent:FuzzRecv:50000x \
 	./templates:FuzzParse:50000x
 
-.PHONY: all build install test cross unit selfcheck fuzz fuzz-short demo bench lint e2e clean
+.PHONY: all build install test cross unit selfcheck fuzz fuzz-short demo bench lint e2e clean \
+	release-snapshot release-test release release-tool
 
 all: build
 
@@ -118,4 +125,55 @@ lint:
 		else echo "staticcheck not installed (go install honnef.co/go/tools/cmd/staticcheck@latest); skipped"; fi
 
 clean:
-	rm -rf $(BIN)
+	rm -rf $(BIN) dist
+
+# Releases (docs/install.md). GoReleaser is pinned and installed from the Go
+# module proxy into bin/tools, once per version; tools/release writes the
+# SBOMs (no syft needed), the Homebrew tap and the npm packages. Everything
+# after the install runs offline.
+GORELEASER_VERSION := v2.17.0
+TOOLBIN    := $(BIN)/tools
+GORELEASER := $(TOOLBIN)/goreleaser-$(GORELEASER_VERSION)
+# The repository whose GitHub releases hold the archives (formula URLs, the
+# npm packages' repository, stack ci init's download step).
+RELEASE_REPO ?= phantomstack/phantomstack
+
+$(GORELEASER):
+	@mkdir -p $(TOOLBIN)
+	GOWORK=off GOBIN=$(TOOLBIN) $(GO) install github.com/goreleaser/goreleaser/v2@$(GORELEASER_VERSION)
+	mv $(TOOLBIN)/goreleaser $@
+
+release-tool:
+	@mkdir -p $(TOOLBIN)
+	cd tools && GOWORK=off $(GO) build -o $(TOOLBIN)/phantomstack-release ./release
+
+# A snapshot of the next release in dist/, signed with the snapshot-only key
+# committed in release/snapshot/ (never the release key: a snapshot must not
+# pass for a release; docs/decisions.md). ssh-keygen refuses a key file
+# others can read, and git checks files out 0644: sign with a private copy.
+release-snapshot: $(GORELEASER) release-tool
+	@set -e; tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
+		install -m 600 release/snapshot/snapshot-signing-key "$$tmp/key"; \
+		if [ -z "$$(git remote)" ]; then \
+			: "GoReleaser reads a remote URL; a clone without one gets the release repository's"; \
+			export GIT_CONFIG_COUNT=1 GIT_CONFIG_KEY_0=remote.origin.url GIT_CONFIG_VALUE_0=https://github.com/$(RELEASE_REPO).git; \
+		fi; \
+		PATH="$(TOOLBIN):$$PATH" RELEASE_SIGNING_KEY="$$tmp/key" \
+			$(GORELEASER) release --snapshot --clean --parallelism 2; \
+		$(TOOLBIN)/phantomstack-release packages -dist dist -repo $(RELEASE_REPO)
+	@ls -l dist/*.tar.gz dist/*.zip dist/checksums.txt*
+
+# Checks dist/: 12 archives, checksums, the signature (and that a flipped
+# byte fails it), the stamped version, the SBOMs, the npm packages installed
+# from their tarballs, the Homebrew formulae (ruby -c, URLs and sha256).
+release-test:
+	cd tools && GOWORK=off DIST=$(CURDIR)/dist RELEASE_KEYS=$(CURDIR)/release $(GO) test -count=1 -timeout 15m ./release/
+
+# A real release from a tag: RELEASE_SIGNING_KEY is the path of the release
+# key's private half (never in this repository) and GITHUB_TOKEN may create
+# the draft release. Publish the tap and the npm packages from dist/ after
+# checking the draft (docs/install.md, "Making a release").
+release: $(GORELEASER) release-tool
+	@test -n "$$RELEASE_SIGNING_KEY" || { echo "set RELEASE_SIGNING_KEY to the release key's private half (docs/install.md)"; exit 2; }
+	PATH="$(TOOLBIN):$$PATH" $(GORELEASER) release --clean
+	$(TOOLBIN)/phantomstack-release packages -dist dist -repo $(RELEASE_REPO)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
@@ -12,15 +13,24 @@ import (
 	"testing"
 )
 
-// testVersion is what bothBinaries links into phantom and stack.
-const testVersion = "v9.8.7-onebuild"
+// testVersion, testCommit and testDate are what buildBoth links into
+// phantom and stack: a release version, so both report a release build.
+const (
+	testVersion = "v9.8.7"
+	testCommit  = "0123456789abcdef0123456789abcdef01234567"
+	testDate    = "2026-12-07T03:00:00Z"
+)
 
-// buildBoth builds the real phantom and stack binaries with the one -X
-// flag the Makefile's LDFLAGS sets, and returns their directory.
+// buildBoth builds the real phantom and stack binaries with the -X flags
+// the Makefile's LDFLAGS sets (one package, shared/buildinfo), and returns
+// their directory. -buildvcs=false: a dirty work tree must not turn the
+// release build into a development one on a developer's machine.
 func buildBoth(t *testing.T) string {
 	t.Helper()
 	dir := t.TempDir()
-	cmd := exec.Command("go", "build", "-ldflags", "-X phantomstack.dev/shared/buildinfo.Version="+testVersion,
+	const pkg = "phantomstack.dev/shared/buildinfo"
+	cmd := exec.Command("go", "build", "-buildvcs=false", "-ldflags",
+		"-X "+pkg+".Version="+testVersion+" -X "+pkg+".commit="+testCommit+" -X "+pkg+".date="+testDate,
 		"-o", dir, "./phantom/cmd/phantom", "./stack/cmd/stack")
 	cmd.Dir = ".."
 	if out, err := cmd.CombinedOutput(); err != nil {
@@ -52,8 +62,9 @@ func runBin(t *testing.T, binDir, dir, bin string, args ...string) (stdout, stde
 }
 
 // TestOneLinkerFlagVersionsBothBinaries: phantom and stack share one
-// buildinfo (shared/buildinfo), so the Makefile's single -X sets the version
-// both report, in all three forms, and the --json fields stay as documented.
+// buildinfo (shared/buildinfo), so the Makefile's LDFLAGS set the version,
+// commit and date both report, in all three forms, and the --json fields
+// stay as documented; a release version is reported as a release build.
 func TestOneLinkerFlagVersionsBothBinaries(t *testing.T) {
 	bins, dir := buildBoth(t), t.TempDir()
 	for _, tc := range []struct{ bin, short, long string }{
@@ -71,21 +82,22 @@ func TestOneLinkerFlagVersionsBothBinaries(t *testing.T) {
 		if code != 0 || json.Unmarshal([]byte(out), &v) != nil {
 			t.Fatalf("%s version --json: %d %q %q", tc.bin, code, out, errOut)
 		}
-		if v["version"] != testVersion || v["go"] != runtime.Version() {
+		if v["version"] != testVersion || v["go"] != runtime.Version() || v["commit"] != testCommit ||
+			v["date"] != testDate || v["release"] != true {
 			t.Errorf("%s version --json: %v", tc.bin, v)
 		}
 		keys := make([]string, 0, len(v))
 		for k := range v {
 			keys = append(keys, k)
 		}
-		want := "go version"
+		want := "commit date go release version"
 		if tc.bin == "phantom" {
-			want = "capabilities go protocol version" // commit only when the build recorded one
+			want = "capabilities commit date go protocol release version"
 			if v["protocol"] != float64(1) {
 				t.Errorf("phantom protocol = %v", v["protocol"])
 			}
 		}
-		if got := strings.Join(slices.Sorted(slices.Values(keys)), " "); got != want && got != strings.Replace(want, "go", "commit go", 1) {
+		if got := strings.Join(slices.Sorted(slices.Values(keys)), " "); got != want {
 			t.Errorf("%s version --json fields = %s, want %s", tc.bin, got, want)
 		}
 	}
@@ -197,4 +209,43 @@ func TestJSONFailuresPrintJSON(t *testing.T) {
 func firstLine(s string) string {
 	line, _, _ := strings.Cut(s, "\n")
 	return line
+}
+
+// TestReleasedStackCIInitPinsItsVersion: stack built as a release writes a
+// workflow whose install step downloads and verifies phantom and stack of
+// that same version (docs/install.md, "In CI"), and actionlint accepts it.
+func TestReleasedStackCIInitPinsItsVersion(t *testing.T) {
+	bins, project := buildBoth(t), t.TempDir()
+	if _, errOut, code := runBin(t, bins, project, "stack", "init"); code != 0 {
+		t.Fatalf("stack init: %d %s", code, errOut)
+	}
+	out, errOut, code := runBin(t, bins, project, "stack", "ci", "init", "--json")
+	if code != 0 || strings.Contains(errOut, "install step fails") {
+		t.Fatalf("stack ci init: %d %s %s", code, out, errOut)
+	}
+	wf := filepath.Join(project, ".github", "workflows", "stack-doctor.yml")
+	b, err := os.ReadFile(wf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		"          version=" + testVersion + "\n",
+		"releases/download/$version",
+		"ssh-keygen -Y verify -f allowed_signers -I release@phantomstack.dev -n file -s checksums.txt.sig < checksums.txt",
+		"sha256sum --strict -c sums",
+	} {
+		if !strings.Contains(string(b), want) {
+			t.Errorf("workflow lacks %q", want)
+		}
+	}
+	if strings.Contains(string(b), "::error::stack ci init wrote no install command") {
+		t.Error("the install step still fails")
+	}
+	lint, err := buildActionlint()
+	if err != nil {
+		t.Fatalf("cannot build actionlint: %v", err)
+	}
+	if out, err := exec.Command(lint, "-no-color", "-shellcheck=", "-pyflakes=", wf).CombinedOutput(); err != nil {
+		t.Errorf("actionlint: %v\n%s", err, out)
+	}
 }

@@ -36,12 +36,15 @@ type VersionOptions struct {
 }
 
 // VersionInfo is the --json shape; stack reads protocol and capabilities.
+// commit, date and release are shared/buildinfo's (docs/install.md).
 type VersionInfo struct {
 	Version      string   `json:"version"`
 	Protocol     int      `json:"protocol"`
 	Capabilities []string `json:"capabilities"`
 	Go           string   `json:"go"`
-	Commit       string   `json:"commit,omitempty"`
+	Commit       string   `json:"commit"`
+	Date         string   `json:"date"`
+	Release      bool     `json:"release"`
 }
 
 func newVersionCmd(f *Factory, runF func(*VersionOptions) error) *cobra.Command {
@@ -64,16 +67,23 @@ capabilities that tools such as stack check before calling phantom.`,
 }
 
 func versionRun(o *VersionOptions) error {
+	b := buildinfo.Get()
 	info := VersionInfo{
-		Version:      buildinfo.Current(),
+		Version:      b.Version,
 		Protocol:     Protocol,
 		Capabilities: Capabilities,
-		Go:           buildinfo.Go(),
-		Commit:       buildinfo.Commit(),
+		Go:           b.Go,
+		Commit:       b.Commit,
+		Date:         b.Date,
+		Release:      b.Release,
 	}
 	if o.JSON {
 		return jsonout.Write(o.F.IO.Out, info)
 	}
-	_, err := fmt.Fprintf(o.F.IO.Out, "phantom %s (protocol %d, %s)\n", info.Version, info.Protocol, info.Go)
+	dev := ""
+	if !info.Release {
+		dev = "development build, "
+	}
+	_, err := fmt.Fprintf(o.F.IO.Out, "phantom %s (%sprotocol %d, %s)\n", info.Version, dev, info.Protocol, info.Go)
 	return err
 }

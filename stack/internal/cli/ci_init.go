@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"phantomstack.dev/shared/buildinfo"
 	"phantomstack.dev/shared/exitcode"
 	"phantomstack.dev/shared/fsx"
 	"phantomstack.dev/shared/jsonout"
@@ -62,13 +63,16 @@ service, each value on stdin), and runs 'stack doctor --json'. The job fails
 when a declared secret is missing or its provider refuses it; the report
 (names and statuses, never a value) is uploaded as an artifact.
 
-There are no phantom and stack releases to download yet, so say how the
-runner gets them, for example:
+A released stack writes an install step that downloads phantom and stack
+of its own version from their GitHub release, checks the signature over
+checksums.txt with the release key and the archives' checksums, and fails
+on any mismatch (docs/install.md). A development build of stack has no
+release to pin, so say how the runner gets them, for example:
 
-  --install 'go install example.com/you/phantomstack/phantom/cmd/phantom@v0.1.0 && go install example.com/you/phantomstack/stack/cmd/stack@v0.1.0'
+  --install 'npm install -g phantom-secrets@0.2.0 phantom-stack@0.2.0'
   --install 'git clone --depth 1 https://github.com/you/phantomstack "$RUNNER_TEMP/ps" && make -C "$RUNNER_TEMP/ps" install'
 
-Without --install the install step fails with a message saying to set it.
+Without either, the install step fails with a message saying to set it.
 The workflow holds no secret: it reads them from the repository's secrets.
 Needs .stack.toml, not phantom. An existing workflow is kept unless --force.`,
 		Args: noArgs,
@@ -101,6 +105,9 @@ func ciInitRun(o *CIInitOptions) error {
 	}
 	if strings.TrimSpace(o.Install) == "" {
 		o.Install = ""
+		if ciRelease() {
+			o.Install = ciReleaseInstall(buildinfo.Current())
+		}
 	}
 	fill, secrets := ciFillSteps(c)
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
@@ -118,7 +125,7 @@ func ciInitRun(o *CIInitOptions) error {
 		f.IO.Successf("Wrote %s", ciWorkflowPath)
 	}
 	if o.Install == "" {
-		f.IO.Warnf("The workflow's install step fails until you choose how the runner gets phantom and stack (no releases exist yet): stack ci init --force --install '<command>' (stack ci init --help has examples)")
+		f.IO.Warnf("The workflow's install step fails until you choose how the runner gets phantom and stack (this stack is a development build, %s, with no release to pin): stack ci init --force --install '<command>' (stack ci init --help has examples)", buildinfo.Current())
 	}
 	f.IO.Infof(`Next steps:
   1. Add these repository secrets (Settings → Secrets and variables → Actions):
@@ -199,6 +206,55 @@ var ciSafeID = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,128}$`)
 // shellWord quotes s for sh.
 func shellWord(s string) string {
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+// ciRelease reports whether this stack is a release build, whose version
+// the workflow can pin; a variable so tests can say yes.
+var ciRelease = buildinfo.Release
+
+// ciReleaseRepo is the GitHub repository whose releases hold the archives
+// (.goreleaser.yaml's release.github; the Makefile's RELEASE_REPO).
+const ciReleaseRepo = "phantomstack/phantomstack"
+
+// ciReleaseSigner is release/allowed_signers: the release key's public half,
+// as ssh-keygen -Y verify reads it (docs/install.md). A test checks the two
+// are the same.
+const ciReleaseSigner = `release@phantomstack.dev namespaces="file" ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIJFKQ6fpJ6woYcrft0srs/p9lnVOmutmC2gOL9NxBEX/`
+
+// ciReleaseInstall is the install step of a released stack: phantom and
+// stack of version (a release version, buildinfo.Release) from the GitHub
+// release, the signature over checksums.txt checked before the checksums,
+// nothing run that did not pass both (docs/install.md, "Verify a download").
+func ciReleaseInstall(version string) string {
+	return strings.NewReplacer("@VERSION", version, "@REPO", ciReleaseRepo, "@SIGNER", ciReleaseSigner).Replace(`# phantom and stack @VERSION, the version of the stack that wrote this file,
+# verified: the signature over checksums.txt (release key), then each archive.
+version=@VERSION
+base=https://github.com/@REPO/releases/download/$version
+case "$(uname -m)" in
+  x86_64) arch=amd64 ;;
+  aarch64 | arm64) arch=arm64 ;;
+  *) echo "::error::no phantom release for $(uname -m)"; exit 1 ;;
+esac
+dir="$RUNNER_TEMP/phantomstack"
+mkdir -p "$dir/bin"
+cd "$dir"
+curl -fsSL --retry 3 -O "$base/checksums.txt" -O "$base/checksums.txt.sig"
+for tool in phantom stack; do
+  curl -fsSL --retry 3 -O "$base/${tool}_${version#v}_linux_${arch}.tar.gz"
+done
+echo '@SIGNER' > allowed_signers
+ssh-keygen -Y verify -f allowed_signers -I release@phantomstack.dev -n file -s checksums.txt.sig < checksums.txt
+: > sums
+for tool in phantom stack; do
+  awk -v f="${tool}_${version#v}_linux_${arch}.tar.gz" '$2 == f' checksums.txt >> sums
+done
+[ "$(wc -l < sums)" -eq 2 ] || { echo "::error::checksums.txt does not list both archives"; exit 1; }
+sha256sum --strict -c sums
+for tool in phantom stack; do
+  tar -xzf "${tool}_${version#v}_linux_${arch}.tar.gz" -C bin "$tool"
+done
+echo "$dir/bin" >> "$GITHUB_PATH"
+`)
 }
 
 // ciInstallStep is the install step's script: the user's command, or a

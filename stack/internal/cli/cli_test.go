@@ -59,20 +59,20 @@ func decode[T any](t *testing.T, s string) T {
 
 func TestVersion(t *testing.T) {
 	r := run(t, nil, "version")
-	want := "stack " + buildinfo.Current() + " (" + runtime.Version() + ")\n"
+	want := "stack " + buildinfo.Current() + " (development build, " + runtime.Version() + ")\n"
 	if r.code != 0 || r.out != want || r.errOut != "" {
 		t.Errorf("version = %d %q %q, want %q", r.code, r.out, r.errOut, want)
 	}
 
 	r = run(t, nil, "version", "--json")
 	v := decode[VersionInfo](t, r.out)
-	if r.code != 0 || v.Version != buildinfo.Current() || v.Go != runtime.Version() || r.errOut != "" {
+	if r.code != 0 || v.Version != buildinfo.Current() || v.Go != runtime.Version() || v.Release || r.errOut != "" {
 		t.Errorf("version --json = %d %+v %q", r.code, v, r.errOut)
 	}
 	var raw map[string]any
 	json.Unmarshal([]byte(r.out), &raw)
-	if len(raw) != 2 {
-		t.Errorf("version --json keys = %v, want exactly version and go", raw)
+	if len(raw) != 5 {
+		t.Errorf("version --json keys = %v, want exactly version, commit, date, go and release", raw)
 	}
 
 	r = run(t, nil, "--version")

@@ -15,20 +15,19 @@ type VersionOptions struct {
 	JSON bool
 }
 
-// VersionInfo is the --json shape of `stack version`.
-type VersionInfo struct {
-	Version string `json:"version"`
-	Go      string `json:"go"`
-}
+// VersionInfo is the --json shape of `stack version`: shared/buildinfo's,
+// the same fields `phantom version --json` has (docs/install.md).
+type VersionInfo = buildinfo.Info
 
 func newVersionCmd(f *Factory, runF func(*VersionOptions) error) *cobra.Command {
 	opts := &VersionOptions{F: f}
 	cmd := &cobra.Command{
 		Use:   "version",
 		Short: "Print stack's version",
-		Long: `Print stack's version and the Go release it was built with.
+		Long: `Print stack's version and the Go release it was built with; a build that
+is not a release from a tag says "development build".
 
---json prints {"version": "...", "go": "..."}.`,
+--json prints {"version", "commit", "date", "go", "release"}.`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if runF != nil {
@@ -42,10 +41,14 @@ func newVersionCmd(f *Factory, runF func(*VersionOptions) error) *cobra.Command 
 }
 
 func versionRun(o *VersionOptions) error {
-	info := VersionInfo{Version: buildinfo.Current(), Go: buildinfo.Go()}
+	info := buildinfo.Get()
 	if o.JSON {
 		return jsonout.Write(o.F.IO.Out, info)
 	}
-	_, err := fmt.Fprintf(o.F.IO.Out, "stack %s (%s)\n", info.Version, info.Go)
+	dev := ""
+	if !info.Release {
+		dev = "development build, "
+	}
+	_, err := fmt.Fprintf(o.F.IO.Out, "stack %s (%s%s)\n", info.Version, dev, info.Go)
 	return err
 }

@@ -29,12 +29,16 @@ const Protocol = 1
 // Required are the capabilities stack needs from any phantom it uses.
 var Required = []string{"add-stdin", "add-policy", "remove-env-file", "list-json", "sync-env-file", "init-yes", "exec"}
 
-// InstallHint is printed when phantom is missing (README, "Install").
+// InstallHint is printed when phantom is missing: the install routes of
+// docs/install.md (README, "Install"), each a command that works as printed.
 const InstallHint = `Phantom is not installed. Install it first:
 
-    make install        # from a clone of this repository: installs phantom and stack
+    brew install phantomstack/tap/phantom      # macOS, Linux
+    npm install -g phantom-secrets             # any platform with Node.js
+    make install                               # from a clone of this repository
 
-or point stack at a phantom binary:
+or download a signed release and verify it (docs/install.md), or point stack
+at a phantom binary:
 
     export PHANTOM_BIN=/path/to/phantom`
 
