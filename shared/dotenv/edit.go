@@ -21,20 +21,28 @@ import (
 // So Parse(f.Bytes()).Lookup(key).Value == value always holds afterwards.
 func (f *File) Set(key, value string) bool {
 	found := false
+	feol := "" // the file's line ending before this Set, for a last line without one
 	for i := range f.lines {
 		if f.lines[i].kind == kindEntry && f.lines[i].key == key {
+			if !found {
+				feol = f.eol()
+			}
 			found = true
-			f.setLine(i, value)
+			f.setLine(i, value, feol)
 		}
 	}
 	return found
 }
 
-func (f *File) setLine(i int, value string) {
+// setLine rewrites line i's value. A line without a line ending (the last)
+// takes feol, the file's line ending as it was before the edits began: a
+// multi-line value written into an earlier entry must not change it (Set
+// and SetEntries write the same bytes; FuzzSet).
+func (f *File) setLine(i int, value, feol string) {
 	l := f.lines[i]
 	eol := lineEnding(l.raw)
 	if eol == "" {
-		eol = f.eol()
+		eol = feol
 	}
 	cands := candidates(value, l.quote, eol)
 	for k, c := range cands {
@@ -363,7 +371,10 @@ func (f *File) SetEntries(vals map[int]string) {
 		return
 	}
 	// setLine keeps the number of lines, so the indexes stay valid.
+	if feol == "" {
+		feol = f.eol()
+	}
 	for _, e := range edits {
-		f.setLine(e.line, e.value)
+		f.setLine(e.line, e.value, feol)
 	}
 }
