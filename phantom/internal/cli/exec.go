@@ -164,7 +164,13 @@ func execRun(ctx context.Context, o *ExecOptions) error {
 		// Registered so that phantom rotate can say this proxy holds the
 		// old tokens (proxyreg.go); a failure only loses that hint.
 		if home, err := f.Home(); err == nil {
-			unregister, err := registerExecProxy(home, p.ID(), RunningProxy{PID: os.Getpid(), Addr: srv.Addr(), Command: filepath.Base(o.Args[0]), StartedAt: f.Now().UTC().Round(time.Second)})
+			// Inside the agent the run belongs to the client's process (the
+			// agent serves many runs at once).
+			pid := os.Getpid()
+			if f.served != nil {
+				pid = f.served.client.c.Peer().PID
+			}
+			unregister, err := registerExecProxy(home, p.ID(), RunningProxy{PID: pid, Addr: srv.Addr(), Command: filepath.Base(o.Args[0]), StartedAt: f.Now().UTC().Round(time.Second)})
 			if err != nil && o.Verbose {
 				f.IO.Infof("could not register this proxy for phantom rotate: %v", err)
 			}

@@ -99,14 +99,35 @@ func runForwarded(ctx context.Context, f *Factory, c *agent.Conn, name string, a
 	// command that reads nothing never consumes what a shell pipes on.
 	var stdinMu sync.Mutex
 	var child chan int // the exit status of exec's child, once started
+	exited := make(chan int, 1)
+	frames := make(chan frame, 16)
+	go func() {
+		defer close(frames)
+		for {
+			typ, payload, err := c.Recv()
+			frames <- frame{typ, payload, err}
+			if err != nil {
+				return
+			}
+		}
+	}()
 	for {
-		typ, payload, err := c.Recv()
+		var fr frame
+		select {
+		case code := <-exited:
+			return code
+		case fr = <-frames:
+		}
+		typ, payload, err := fr.typ, fr.payload, fr.err
 		if err != nil {
 			if child != nil {
 				// Locked (or stopped) while the child runs: the child keeps
 				// going without its proxy; its status is this command's.
 				f.IO.Warnf("the phantom agent stopped while the command ran (locked, or killed); its proxy is gone")
-				return <-child
+				if code := <-child; code >= 0 {
+					return code
+				}
+				return exitcode.Failure
 			}
 			return lostAgent(f, err)
 		}
@@ -164,7 +185,16 @@ func runForwarded(ctx context.Context, f *Factory, c *agent.Conn, name string, a
 				return lostAgent(f, errors.New("a second exec plan"))
 			}
 			child = make(chan int, 1)
-			go func() { child <- runPlannedChild(ctx, f, c, plan) }()
+			go func() {
+				code := runPlannedChild(ctx, f, c, plan)
+				if code >= 0 {
+					// The child's status is the command's: return now, while
+					// the agent closes the proxy and writes exec.exit (it
+					// needs nothing more from this process).
+					exited <- code
+				}
+				child <- code
+			}()
 		case agent.TypeQuit:
 			var q quitMsg
 			if err := json.Unmarshal(payload, &q); err != nil {
@@ -180,6 +210,12 @@ func runForwarded(ctx context.Context, f *Factory, c *agent.Conn, name string, a
 			return lostAgent(f, fmt.Errorf("unexpected frame %q", typ))
 		}
 	}
+}
+
+type frame struct {
+	typ     byte
+	payload []byte
+	err     error
 }
 
 // runPlannedChild starts `phantom exec`'s child as the agent planned it,
@@ -205,6 +241,9 @@ func runPlannedChild(ctx context.Context, f *Factory, c *agent.Conn, plan execPl
 		}
 	}
 	c.SendJSON(agent.TypeChildExited, msg)
+	if msg.StartFailed {
+		return -1 // the agent says why and sends the status
+	}
 	return msg.Code
 }
 

@@ -51,10 +51,33 @@ func registerExecProxy(home, projectID string, rp RunningProxy) (func(), error) 
 	}
 	path := execRegPath(home, projectID, rp.PID)
 	b, _ := json.MarshalIndent(rp, "", "  ")
-	if err := fsx.WriteFileAtomic(path, append(b, '\n'), 0o600); err != nil {
+	if err := writeHint(path, append(b, '\n')); err != nil {
 		return func() {}, err
 	}
 	return func() { os.Remove(path) }, nil
+}
+
+// writeHint writes a registration file whole (temp file, rename) but
+// without fsync: it is a hint for rotate that lives as long as one run,
+// and after a crash a missing or stale one costs nothing (runningProxies
+// drops files of dead processes). Two fsyncs were most of exec's start-up
+// cost on a slow disk.
+func writeHint(path string, data []byte) error {
+	f, err := fsx.CreateTemp(filepath.Dir(path), filepath.Base(path), 0o600)
+	if err != nil {
+		return err
+	}
+	_, werr := f.Write(data)
+	if cerr := f.Close(); werr == nil {
+		werr = cerr
+	}
+	if werr == nil {
+		werr = os.Rename(f.Name(), path)
+	}
+	if werr != nil {
+		os.Remove(f.Name())
+	}
+	return werr
 }
 
 // runningProxies lists the proxies of the project that are running: the
