@@ -159,41 +159,7 @@ func TestCrashSafetySIGKILL(t *testing.T) {
 			t.Fatalf("time bound reached after %d kills", i)
 		}
 		cmd := childCmd(t, home, pid, childEnv+"=writer")
-		var stderr bytes.Buffer
-		cmd.Stderr = &stderr
-		out, err := cmd.StdoutPipe()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		ready := make(chan error, 1)
-		go func() {
-			line, err := bufio.NewReader(out).ReadString('\n')
-			if err == nil && line != "ready\n" {
-				err = fmt.Errorf("unexpected %q", line)
-			}
-			ready <- err
-		}()
-		select {
-		case err := <-ready:
-			if err != nil {
-				cmd.Process.Kill()
-				cmd.Wait()
-				t.Fatalf("child did not start: %v; stderr: %s", err, stderr.String())
-			}
-		case <-time.After(30 * time.Second):
-			cmd.Process.Kill()
-			cmd.Wait()
-			t.Fatalf("child not ready after 30s; stderr: %s", stderr.String())
-		}
-		time.Sleep(time.Duration(5+rand.IntN(76)) * time.Millisecond)
-		cmd.Process.Signal(syscall.SIGKILL)
-		err = cmd.Wait()
-		if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); !ok || !ws.Signaled() || ws.Signal() != syscall.SIGKILL {
-			t.Fatalf("child ended on its own (%v): %s", err, stderr.String())
-		}
+		killWhenReady(t, cmd)
 		if len(tempFiles(t, filepath.Join(home, "vaults"))) > 0 {
 			midWrite++
 		}
@@ -286,5 +252,47 @@ func TestConcurrentProcessesAllLand(t *testing.T) {
 		if value(t, v, name) != "v-"+name {
 			t.Fatalf("%s wrong", name)
 		}
+	}
+}
+
+// killWhenReady starts cmd, waits (bounded) until it prints "ready", lets it
+// work for 5–80 ms and SIGKILLs it, failing the test if it had ended on
+// its own.
+func killWhenReady(t *testing.T, cmd *exec.Cmd) {
+	t.Helper()
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	ready := make(chan error, 1)
+	go func() {
+		line, err := bufio.NewReader(out).ReadString('\n')
+		if err == nil && line != "ready\n" {
+			err = fmt.Errorf("unexpected %q", line)
+		}
+		ready <- err
+	}()
+	select {
+	case err := <-ready:
+		if err != nil {
+			cmd.Process.Kill()
+			cmd.Wait()
+			t.Fatalf("child did not start: %v; stderr: %s", err, stderr.String())
+		}
+	case <-time.After(30 * time.Second):
+		cmd.Process.Kill()
+		cmd.Wait()
+		t.Fatalf("child not ready after 30s; stderr: %s", stderr.String())
+	}
+	time.Sleep(time.Duration(5+rand.IntN(76)) * time.Millisecond)
+	cmd.Process.Signal(syscall.SIGKILL)
+	err = cmd.Wait()
+	if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); !ok || !ws.Signaled() || ws.Signal() != syscall.SIGKILL {
+		t.Fatalf("child ended on its own (%v): %s", err, stderr.String())
 	}
 }

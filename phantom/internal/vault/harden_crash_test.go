@@ -1,16 +1,12 @@
 package vault
 
 import (
-	"bufio"
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
-	"math/rand/v2"
 	"os"
 	"path/filepath"
-	"syscall"
 	"testing"
 	"time"
 )
@@ -139,41 +135,7 @@ func TestCrashDuringHarden(t *testing.T) {
 			t.Fatalf("time bound reached after %d kills", i)
 		}
 		cmd := childCmd(t, home, pid, childEnv+"=hardener", childKeyring+"="+krPath)
-		var stderr bytes.Buffer
-		cmd.Stderr = &stderr
-		out, err := cmd.StdoutPipe()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		ready := make(chan error, 1)
-		go func() {
-			line, err := bufio.NewReader(out).ReadString('\n')
-			if err == nil && line != "ready\n" {
-				err = fmt.Errorf("unexpected %q", line)
-			}
-			ready <- err
-		}()
-		select {
-		case err := <-ready:
-			if err != nil {
-				cmd.Process.Kill()
-				cmd.Wait()
-				t.Fatalf("child did not start: %v; stderr: %s", err, stderr.String())
-			}
-		case <-time.After(30 * time.Second):
-			cmd.Process.Kill()
-			cmd.Wait()
-			t.Fatalf("child not ready after 30s; stderr: %s", stderr.String())
-		}
-		time.Sleep(time.Duration(5+rand.IntN(76)) * time.Millisecond)
-		cmd.Process.Signal(syscall.SIGKILL)
-		err = cmd.Wait()
-		if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); !ok || !ws.Signaled() || ws.Signal() != syscall.SIGKILL {
-			t.Fatalf("child ended on its own (%v): %s", err, stderr.String())
-		}
+		killWhenReady(t, cmd)
 
 		w, err := Open(po)
 		if err != nil {
