@@ -80,15 +80,10 @@ on your terminal.`,
 
 func hardenRun(ctx context.Context, o *HardenOptions) error {
 	f := o.F
-	p, err := f.Project()
+	p, opts, path, err := f.projectVault(ctx)
 	if err != nil {
 		return err
 	}
-	opts, err := f.vaultOptions(ctx, p)
-	if err != nil {
-		return err
-	}
-	path, _ := vault.Path(opts)
 	from := vault.PeekKeySource(path)
 	switch from {
 	case vault.Hardened:
@@ -149,15 +144,10 @@ func hardenRun(ctx context.Context, o *HardenOptions) error {
 
 func softenRun(ctx context.Context, o *HardenOptions) error {
 	f := o.F
-	p, err := f.Project()
+	p, opts, path, err := f.projectVault(ctx)
 	if err != nil {
 		return err
 	}
-	opts, err := f.vaultOptions(ctx, p)
-	if err != nil {
-		return err
-	}
-	path, _ := vault.Path(opts)
 	if src := vault.PeekKeySource(path); src != vault.Hardened {
 		return exitcode.Errorf(exitcode.Usage, "the vault is not hardened (key source: %s); nothing was changed", src)
 	}

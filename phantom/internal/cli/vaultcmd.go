@@ -78,15 +78,10 @@ with the new key, and the new file cannot be opened with the old one.`,
 
 func rekeyRun(ctx context.Context, o *RekeyOptions) error {
 	f := o.F
-	p, err := f.Project()
+	p, opts, path, err := f.projectVault(ctx)
 	if err != nil {
 		return err
 	}
-	opts, err := f.vaultOptions(ctx, p)
-	if err != nil {
-		return err
-	}
-	path, _ := vault.Path(opts)
 	var v *vault.Vault
 	var pass []byte
 	to := vault.Keychain
@@ -235,4 +230,20 @@ func (f *Factory) openWithPassphrase(p *Project, opts vault.Options, cur []byte)
 		return nil, err
 	}
 	return v, nil
+}
+
+// projectVault finds the project and its vault's options and path, without
+// opening it: the start of every command that decides by the vault's key
+// source before asking for anything (rekey, harden, soften).
+func (f *Factory) projectVault(ctx context.Context) (*Project, vault.Options, string, error) {
+	p, err := f.Project()
+	if err != nil {
+		return nil, vault.Options{}, "", err
+	}
+	opts, err := f.vaultOptions(ctx, p)
+	if err != nil {
+		return nil, vault.Options{}, "", err
+	}
+	path, _ := vault.Path(opts)
+	return p, opts, path, nil
 }
